@@ -1,0 +1,96 @@
+package posixshm
+
+import (
+	"os"
+)
+
+// Dir is OpenBSD's shm_open layout rooted at a directory: the object called
+// name is the file Dir/<sha256-hex(name)>.shm, opened with OpenBSD's rules.
+//
+// On OpenBSD, OpenBSD (that is, Dir("/tmp")) is exactly what libc's shm_open
+// uses, and the package-level functions are its methods. On every other
+// system a Dir gives the same layout in any directory, so programs can share
+// objects this way everywhere, and the code OpenBSD runs is tested elsewhere.
+type Dir string
+
+// OpenBSD is the directory OpenBSD's libc keeps shared memory objects in.
+const OpenBSD Dir = "/tmp"
+
+// Path returns the file that holds the object called name:
+// d/<64 lowercase hex digits of SHA-256(name)>.shm. The whole name is
+// hashed, so "/foo" and "foo" are different objects, and "" is a valid name.
+// A name containing a NUL byte is refused with EINVAL; the error is a
+// *fs.PathError.
+func (d Dir) Path(name string) (string, error) {
+	return d.pathFor(opOpen, name, ShmSuffix)
+}
+
+// SemPath returns the file OpenBSD's sem_open(3) uses for a named semaphore
+// called name: d/<sha256-hex(name)>.sem.
+func (d Dir) SemPath(name string) (string, error) {
+	return d.pathFor("sem_open", name, SemSuffix)
+}
+
+func (d Dir) pathFor(op, name, suffix string) (string, error) {
+	if err := checkName(name); err != nil {
+		return "", pathError(op, name, "", "", err)
+	}
+	return hashedPath(string(d), name, suffix), nil
+}
+
+// AppendPath appends Path(name) to dst and returns the extended slice. It
+// does not allocate when dst has room for len(d)+1+64+4 more bytes. On error
+// dst is returned unchanged.
+func (d Dir) AppendPath(dst []byte, name string) ([]byte, error) {
+	if err := checkName(name); err != nil {
+		return dst, pathError(opOpen, name, "", "", err)
+	}
+	return appendHashed(dst, string(d), name, ShmSuffix), nil
+}
+
+// Open opens the object called name as OpenBSD's shm_open(3) does:
+//
+//   - The access mode must be O_RDONLY or O_RDWR; any flag outside
+//     O_CREAT, O_EXCL, O_TRUNC, O_CLOEXEC and O_NOFOLLOW is refused. Both
+//     give EINVAL.
+//   - O_CLOEXEC and O_NOFOLLOW are always set; a symbolic link is never
+//     followed (ELOOP).
+//   - A new file gets perm & 0600, less the umask.
+//   - A file that is not regular gives EINVAL; one not owned by the
+//     effective user ID gives EPERM. Errors of open(2) are returned as is.
+//
+// Beyond OpenBSD, a FIFO at the path cannot block the open, a file with
+// more than one hard link is refused with EPERM, and O_TRUNC takes effect
+// only once the file has passed these checks.
+//
+// If there is an error, it will be of type *fs.PathError with Op
+// "shm_open", Path name and, for errors about the file, a *FileError
+// that names it.
+func (d Dir) Open(name string, flag int, perm os.FileMode) (*os.File, error) {
+	if err := checkName(name); err != nil {
+		return nil, pathError(opOpen, name, "", "", err)
+	}
+	if err := checkOpenBSDFlags(flag); err != nil {
+		return nil, pathError(opOpen, name, "", "", err)
+	}
+	return openFile(name, hashedPath(string(d), name, ShmSuffix), flag, perm, policy{openbsd: true})
+}
+
+// Unlink removes the object called name, as OpenBSD's shm_unlink(3) does:
+// unlink(2) of Path(name), nothing else. Processes that have it open or
+// mapped keep using it. If there is an error, it will be of type
+// *fs.PathError with Op "shm_unlink".
+func (d Dir) Unlink(name string) error {
+	if err := checkName(name); err != nil {
+		return pathError(opUnlink, name, "", "", err)
+	}
+	return unlinkFile(name, hashedPath(string(d), name, ShmSuffix))
+}
+
+// CreateTemp creates a new object, as OpenBSD's shm_mkstemp(3) does: the
+// trailing X's of template (at least six, else EINVAL) are replaced with
+// random letters and digits until Open(name, O_RDWR|O_CREAT|O_EXCL, 0600)
+// succeeds. It returns the file and the name chosen.
+func (d Dir) CreateTemp(template string) (*os.File, string, error) {
+	return createTemp(template, d.Open)
+}

@@ -1,0 +1,60 @@
+package posixshm
+
+import (
+	"os"
+	"strings"
+	"syscall"
+)
+
+// nameMax is NAME_MAX, the longest file name glibc lets a name become.
+const nameMax = 255
+
+// glibcName applies glibc's shm_open name rules and returns the file name
+// the object gets: the name without its leading slashes. An empty result,
+// a name with another slash, "." and ".." are EINVAL; a result longer than
+// NAME_MAX is ENAMETOOLONG.
+func glibcName(name string) (string, error) {
+	if err := checkName(name); err != nil {
+		return "", err
+	}
+	n := strings.TrimLeft(name, "/")
+	if n == "" || n == "." || n == ".." || strings.IndexByte(n, '/') >= 0 {
+		return "", syscall.EINVAL
+	}
+	if len(n) > nameMax {
+		return "", syscall.ENAMETOOLONG
+	}
+	return n, nil
+}
+
+// glibcDir is the convention of glibc and musl rooted at a directory
+// (/dev/shm on Linux): the object "/name" is the file dir/name.
+type glibcDir string
+
+func (d glibcDir) Path(name string) (string, error) {
+	n, err := glibcName(name)
+	if err != nil {
+		return "", pathError(opOpen, name, "", "", err)
+	}
+	return string(d) + "/" + n, nil
+}
+
+// Open opens the object as glibc does (flags are passed to open(2) as they
+// are, O_NOFOLLOW and O_CLOEXEC added), hardened as openFile describes.
+// Unlike OpenBSD, the permission is not masked and other users' objects
+// may be opened: on Linux sharing across users is a feature of /dev/shm.
+func (d glibcDir) Open(name string, flag int, perm os.FileMode) (*os.File, error) {
+	path, err := d.Path(name)
+	if err != nil {
+		return nil, err
+	}
+	return openFile(name, path, flag, perm, policy{})
+}
+
+func (d glibcDir) Unlink(name string) error {
+	n, err := glibcName(name)
+	if err != nil {
+		return pathError(opUnlink, name, "", "", err)
+	}
+	return unlinkFile(name, string(d)+"/"+n)
+}

@@ -1,0 +1,72 @@
+package posixshm
+
+import (
+	"crypto/rand"
+	"errors"
+	"io/fs"
+	"os"
+	"syscall"
+)
+
+// tempChars are the characters shm_mkstemp(3) puts in place of the X's.
+const tempChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+// minTempX is the number of trailing X's shm_mkstemp requires.
+const minTempX = 6
+
+// maxTempTries bounds the retries on EEXIST. OpenBSD retries forever; with
+// 62^6 names per attempt an exhausted namespace is a sign of something wrong
+// (a directory full of planted files), and an error beats a hang.
+const maxTempTries = 1 << 16
+
+// createTemp is shm_mkstemp over an Open function.
+func createTemp(template string, open func(string, int, os.FileMode) (*os.File, error)) (*os.File, string, error) {
+	if err := checkName(template); err != nil {
+		return nil, "", &fs.PathError{Op: opMkstemp, Path: template, Err: err}
+	}
+	nx := 0
+	for nx < len(template) && template[len(template)-1-nx] == 'X' {
+		nx++
+	}
+	if nx < minTempX {
+		return nil, "", &fs.PathError{Op: opMkstemp, Path: template, Err: syscall.EINVAL}
+	}
+	buf := []byte(template)
+	tail := buf[len(buf)-nx:]
+	for try := 0; try < maxTempTries; try++ {
+		if err := randomFill(tail); err != nil {
+			return nil, "", &fs.PathError{Op: opMkstemp, Path: template, Err: err}
+		}
+		name := string(buf)
+		f, err := open(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		if err == nil {
+			return f, name, nil
+		}
+		if !errors.Is(err, syscall.EEXIST) {
+			return nil, "", err
+		}
+	}
+	return nil, "", &fs.PathError{Op: opMkstemp, Path: template, Err: syscall.EEXIST}
+}
+
+// randomFill replaces every byte of b with a uniformly chosen tempChars
+// character, from crypto/rand. Bytes ≥ 248 (= 4·62) are rejected so that
+// no character is more likely than another.
+func randomFill(b []byte) error {
+	var pool [64]byte
+	for i := 0; i < len(b); {
+		if _, err := rand.Read(pool[:]); err != nil {
+			return err
+		}
+		for _, r := range pool {
+			if int(r) >= 4*len(tempChars) {
+				continue
+			}
+			b[i] = tempChars[int(r)%len(tempChars)]
+			if i++; i == len(b) {
+				break
+			}
+		}
+	}
+	return nil
+}

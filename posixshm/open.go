@@ -1,0 +1,190 @@
+package posixshm
+
+import (
+	"os"
+	"strconv"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// policy says how strictly openFile treats the file it finds.
+type policy struct {
+	// openbsd selects OpenBSD's rules: only the flags its shm_open accepts,
+	// the permission masked to 0600, and the file owned by the caller.
+	openbsd bool
+}
+
+// oCLOFORK stands for O_CLOFORK, which OpenBSD's shm_open also accepts.
+// golang.org/x/sys defines it for no system yet, so no caller can pass it
+// and it is treated as not set.
+const oCLOFORK = 0
+
+// openbsdFlags are the flags OpenBSD's shm_open accepts besides the access
+// mode; anything else is EINVAL. oCLOFORK is 0 where Go does not define it.
+const openbsdFlags = unix.O_CREAT | unix.O_EXCL | unix.O_TRUNC | unix.O_CLOEXEC | unix.O_NOFOLLOW | oCLOFORK
+
+// checkOpenBSDFlags applies OpenBSD's flag rules: the access mode must be
+// O_RDONLY or O_RDWR (shared memory opened write-only cannot be mapped), and
+// no flag outside openbsdFlags may be set.
+func checkOpenBSDFlags(flag int) error {
+	switch flag & unix.O_ACCMODE {
+	case unix.O_RDONLY, unix.O_RDWR:
+	default:
+		return syscall.EINVAL
+	}
+	if flag&^(unix.O_ACCMODE|openbsdFlags) != 0 {
+		return syscall.EINVAL
+	}
+	return nil
+}
+
+// openFile opens path for the object called name, the way shm_open does, and
+// with these hardenings, each of which would otherwise let a file planted in a
+// shared directory hurt the caller:
+//
+//   - O_NOFOLLOW and O_CLOEXEC are always set: a symlink is never followed.
+//   - The open is non-blocking, so a FIFO at the path cannot hang the caller;
+//     O_NONBLOCK is cleared again once the file is known to be regular.
+//   - Anything but a regular file is refused with EINVAL, as OpenBSD does.
+//   - A file with more than one hard link is refused with EPERM: a link to
+//     some other file of the caller's must not become a shared object.
+//   - O_TRUNC is applied only after these checks, so a refused file is never
+//     truncated.
+func openFile(name, path string, flag int, perm os.FileMode, p policy) (*os.File, error) {
+	mode := uint32(perm.Perm())
+	if p.openbsd {
+		// OpenBSD gives shared memory to its creator only; the umask
+		// still applies on top of this, inside open(2).
+		mode &= 0o600
+	}
+	sysflag := flag&^unix.O_TRUNC | unix.O_CLOEXEC | unix.O_NOFOLLOW | unix.O_NONBLOCK
+	fd, err := ignoringEINTR2(func() (int, error) { return unix.Open(path, sysflag, mode) })
+	if err != nil {
+		return nil, pathError(opOpen, name, path, "", err)
+	}
+	if reason, errno := checkFile(fd, p); errno != 0 {
+		unix.Close(fd)
+		return nil, pathError(opOpen, name, path, reason, errno)
+	}
+	if flag&unix.O_NONBLOCK == 0 {
+		if err := setBlocking(fd); err != nil {
+			unix.Close(fd)
+			return nil, pathError(opOpen, name, path, "clearing O_NONBLOCK", err)
+		}
+	}
+	if flag&unix.O_TRUNC != 0 {
+		if reason, err := truncate(fd, path, flag); err != nil {
+			unix.Close(fd)
+			return nil, pathError(opOpen, name, path, reason, err)
+		}
+	}
+	return os.NewFile(uintptr(fd), path), nil
+}
+
+// checkFile checks the file behind a freshly opened descriptor. It returns
+// the reason and errno for a refusal, or 0.
+func checkFile(fd int, p policy) (string, syscall.Errno) {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		// OpenBSD maps a failed fstat to EINVAL as well.
+		return "fstat: " + err.Error(), syscall.EINVAL
+	}
+	if kind := uint32(st.Mode) & unix.S_IFMT; kind != unix.S_IFREG {
+		return "not a regular file (" + fileKind(kind) + ")", syscall.EINVAL
+	}
+	if p.openbsd {
+		if euid := os.Geteuid(); int64(st.Uid) != int64(euid) {
+			return "owned by uid " + strconv.FormatUint(uint64(st.Uid), 10) +
+				", not by the caller's uid " + strconv.Itoa(euid), syscall.EPERM
+		}
+	}
+	if n := uint64(st.Nlink); n > 1 {
+		return "has " + strconv.FormatUint(n, 10) + " hard links; refusing a shared object that is also another file", syscall.EPERM
+	}
+	return "", 0
+}
+
+// fileKind names a file type for error messages.
+func fileKind(kind uint32) string {
+	switch kind {
+	case unix.S_IFDIR:
+		return "directory"
+	case unix.S_IFIFO:
+		return "named pipe"
+	case unix.S_IFLNK:
+		return "symbolic link"
+	case unix.S_IFSOCK:
+		return "socket"
+	case unix.S_IFCHR:
+		return "character device"
+	case unix.S_IFBLK:
+		return "block device"
+	}
+	return "file type 0" + strconv.FormatUint(uint64(kind), 8)
+}
+
+func setBlocking(fd int) error {
+	fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+	if err != nil {
+		return err
+	}
+	_, err = unix.FcntlInt(uintptr(fd), unix.F_SETFL, fl&^unix.O_NONBLOCK)
+	return err
+}
+
+// truncate applies a deferred O_TRUNC. open(2) truncates even with O_RDONLY
+// (after checking write permission), so a read-only descriptor is truncated
+// through a second, writable one, which must reach the very same file.
+func truncate(fd int, path string, flag int) (string, error) {
+	if flag&unix.O_ACCMODE != unix.O_RDONLY {
+		return "ftruncate", ignoringEINTR(func() error { return unix.Ftruncate(fd, 0) })
+	}
+	wfd, err := ignoringEINTR2(func() (int, error) {
+		return unix.Open(path, unix.O_RDWR|unix.O_CLOEXEC|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
+	})
+	if err != nil {
+		return "opening for O_TRUNC", err
+	}
+	defer unix.Close(wfd)
+	var a, b unix.Stat_t
+	if err := unix.Fstat(fd, &a); err != nil {
+		return "fstat", err
+	}
+	if err := unix.Fstat(wfd, &b); err != nil {
+		return "fstat", err
+	}
+	if a.Dev != b.Dev || a.Ino != b.Ino {
+		return "file replaced while opening", syscall.EAGAIN
+	}
+	return "ftruncate", ignoringEINTR(func() error { return unix.Ftruncate(wfd, 0) })
+}
+
+// unlinkFile removes path for the object called name.
+func unlinkFile(name, path string) error {
+	if err := ignoringEINTR(func() error { return unix.Unlink(path) }); err != nil {
+		return pathError(opUnlink, name, path, "", err)
+	}
+	return nil
+}
+
+// ignoringEINTR retries fn while it fails with EINTR. Go installs its signal
+// handlers with SA_RESTART, but some systems still return EINTR from calls
+// that can block (open of a FIFO, for one), as the os package also notes.
+func ignoringEINTR(fn func() error) error {
+	for {
+		err := fn()
+		if err != syscall.EINTR {
+			return err
+		}
+	}
+}
+
+func ignoringEINTR2[T any](fn func() (T, error)) (T, error) {
+	for {
+		v, err := fn()
+		if err != syscall.EINTR {
+			return v, err
+		}
+	}
+}

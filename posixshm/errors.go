@@ -36,6 +36,21 @@ func (e *FileError) Error() string {
 
 func (e *FileError) Unwrap() error { return e.Errno }
 
+// NameError is the Err of the *fs.PathError returned when a name is
+// refused before any file is looked at: for example a name with a NUL byte,
+// or, on Linux, an empty one. It unwraps to its errno.
+type NameError struct {
+	Reason string        // what is wrong with the name
+	Errno  syscall.Errno // the error the C function would have set errno to
+}
+
+func (e *NameError) Error() string { return e.Reason + " (" + e.Errno.Error() + ")" }
+
+func (e *NameError) Unwrap() error { return e.Errno }
+
+// errNUL is the error for a name that a C string cannot hold.
+var errNUL = &NameError{Reason: "name contains a NUL byte", Errno: syscall.EINVAL}
+
 // pathError builds the error returned at the package boundary. A file of ""
 // means the name was refused before any path existed.
 func pathError(op, name, file, reason string, err error) error {

@@ -18,11 +18,15 @@ func glibcName(name string) (string, error) {
 		return "", err
 	}
 	n := strings.TrimLeft(name, "/")
-	if n == "" || n == "." || n == ".." || strings.IndexByte(n, '/') >= 0 {
-		return "", syscall.EINVAL
-	}
-	if len(n) > nameMax {
-		return "", syscall.ENAMETOOLONG
+	switch {
+	case n == "":
+		return "", &NameError{Reason: "empty name", Errno: syscall.EINVAL}
+	case n == "." || n == "..":
+		return "", &NameError{Reason: "name is \".\" or \"..\"", Errno: syscall.EINVAL}
+	case strings.IndexByte(n, '/') >= 0:
+		return "", &NameError{Reason: "name contains \"/\" after its leading slashes", Errno: syscall.EINVAL}
+	case len(n) > nameMax:
+		return "", &NameError{Reason: "name longer than NAME_MAX (255 bytes)", Errno: syscall.ENAMETOOLONG}
 	}
 	return n, nil
 }

@@ -29,7 +29,7 @@ func createTemp(template string, open func(string, int, os.FileMode) (*os.File, 
 		nx++
 	}
 	if nx < minTempX {
-		return nil, "", &fs.PathError{Op: opMkstemp, Path: template, Err: syscall.EINVAL}
+		return nil, "", &fs.PathError{Op: opMkstemp, Path: template, Err: &NameError{Reason: "template needs at least 6 trailing X characters", Errno: syscall.EINVAL}}
 	}
 	buf := []byte(template)
 	tail := buf[len(buf)-nx:]

@@ -3,7 +3,6 @@ package posixshm
 import (
 	"crypto/sha256"
 	"strings"
-	"syscall"
 	"unsafe"
 )
 
@@ -25,7 +24,7 @@ const hashedLen = 2 * sha256.Size
 // such names are refused with EINVAL.
 func checkName(name string) error {
 	if strings.IndexByte(name, 0) >= 0 {
-		return syscall.EINVAL
+		return errNUL
 	}
 	return nil
 }

@@ -1,0 +1,38 @@
+package main
+
+import (
+	"flag"
+	"os"
+
+	"github.com/posixshm/posixshm/posixshm"
+)
+
+// layout is where names are resolved: OpenBSD's layout in a directory
+// (posixshm.Dir) or this system's own convention.
+type layout interface {
+	Path(name string) (string, error)
+	Open(name string, flag int, perm os.FileMode) (*os.File, error)
+	Unlink(name string) error
+}
+
+// system is this system's own shm_open convention.
+type system struct{}
+
+func (system) Path(name string) (string, error) { return posixshm.Path(name) }
+func (system) Open(name string, flag int, perm os.FileMode) (*os.File, error) {
+	return posixshm.Open(name, flag, perm)
+}
+func (system) Unlink(name string) error { return posixshm.Unlink(name) }
+
+// dirFlag adds the --dir flag every command that resolves names has.
+func dirFlag(fs *flag.FlagSet) {
+	fs.String("dir", "", "use OpenBSD's layout rooted at `DIR` instead of this system's convention")
+}
+
+// layout returns the layout the --dir flag selected.
+func (c *cli) layout() layout {
+	if c.dir != "" {
+		return posixshm.Dir(c.dir)
+	}
+	return system{}
+}

@@ -1,0 +1,149 @@
+// Command posixshm shows where POSIX shared memory objects live and manages
+// them: OpenBSD's layout (/tmp/<sha256-hex(name)>.shm) or, without --dir,
+// this system's own shm_open convention. Run "posixshm -h" for the commands.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// Exit statuses, as flock(1) and most tools use them.
+const (
+	exitOK    = 0
+	exitFail  = 1
+	exitUsage = 2
+)
+
+// command is one subcommand. Each lives in its own file and registers itself
+// in init, so adding one touches nothing else.
+type command struct {
+	name     string
+	args     string // synopsis after the name, e.g. "[--dir DIR] [--] NAME..."
+	summary  string // one line for the command list
+	help     string // longer text with examples
+	setFlags func(fs *flag.FlagSet)
+	run      func(c *cli, args []string) int
+}
+
+var commands = map[string]*command{}
+
+func register(c *command) { commands[c.name] = c }
+
+// cli carries the output streams and what the flags selected.
+type cli struct {
+	stdout, stderr io.Writer
+	name           string // the subcommand, for messages
+	dir            string // --dir, where the command has it
+}
+
+// errorf reports a failure as "posixshm: <msg>" on stderr.
+func (c *cli) errorf(format string, args ...any) {
+	fmt.Fprintf(c.stderr, "posixshm: "+format+"\n", args...)
+}
+
+// fail reports err, which for the library's errors already reads
+// "<op> <name>: <reason>".
+func (c *cli) fail(err error) { c.errorf("%v", err) }
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return exitUsage
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		if len(args) > 1 {
+			if cmd, ok := commands[args[1]]; ok {
+				cmdUsage(stdout, cmd)
+				return exitOK
+			}
+		}
+		usage(stdout)
+		return exitOK
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "posixshm: unknown command %q\n", args[0])
+		usage(stderr)
+		return exitUsage
+	}
+	c := &cli{stdout: stdout, stderr: stderr, name: cmd.name}
+	fs := flag.NewFlagSet(cmd.name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	if cmd.setFlags != nil {
+		cmd.setFlags(fs)
+	}
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			cmdUsage(stdout, cmd)
+			return exitOK
+		}
+		fmt.Fprintf(stderr, "posixshm %s: %v\n", cmd.name, err)
+		fmt.Fprintf(stderr, "usage: posixshm %s %s\n", cmd.name, cmd.args)
+		return exitUsage
+	}
+	if f := fs.Lookup("dir"); f != nil {
+		c.dir = f.Value.String()
+	}
+	return cmd.run(c, fs.Args())
+}
+
+// usageError reports a usage error for c's command and returns exitUsage.
+func (c *cli) usageError(format string, args ...any) int {
+	fmt.Fprintf(c.stderr, "posixshm %s: %s\n", c.name, fmt.Sprintf(format, args...))
+	fmt.Fprintf(c.stderr, "usage: posixshm %s %s\n", c.name, commands[c.name].args)
+	return exitUsage
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `posixshm manages POSIX shared memory objects the way shm_open(3) lays them out.
+
+usage: posixshm COMMAND [FLAGS] [--] ARGS...
+
+Without --dir, names follow this system's own shm_open (OpenBSD: /tmp/<sha256>.shm;
+Linux: /dev/shm/<name>). With --dir DIR, OpenBSD's layout rooted at DIR.
+Names may begin with "-": put "--" before them.
+
+commands:
+`)
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-7s %s\n", n, commands[n].summary)
+	}
+	fmt.Fprint(w, "\nRun \"posixshm help COMMAND\" or \"posixshm COMMAND -h\" for details and examples.\n")
+}
+
+func cmdUsage(w io.Writer, cmd *command) {
+	fmt.Fprintf(w, "usage: posixshm %s %s\n\n%s\n", cmd.name, cmd.args, strings.TrimSpace(cmd.help))
+	fs := flag.NewFlagSet(cmd.name, flag.ContinueOnError)
+	if cmd.setFlags != nil {
+		cmd.setFlags(fs)
+	}
+	var flags strings.Builder
+	fs.SetOutput(&flags)
+	fs.VisitAll(func(f *flag.Flag) {
+		arg, text := flag.UnquoteUsage(f)
+		fmt.Fprintf(&flags, "  --%s %s\n    \t%s", f.Name, arg, text)
+		if f.DefValue != "" && f.DefValue != "false" {
+			fmt.Fprintf(&flags, " (default %s)", f.DefValue)
+		}
+		flags.WriteString("\n")
+	})
+	if flags.Len() > 0 {
+		fmt.Fprintf(w, "\nflags:\n%s", flags.String())
+	}
+}

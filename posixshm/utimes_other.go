@@ -1,0 +1,8 @@
+//go:build unix && !linux
+
+package posixshm
+
+import "golang.org/x/sys/unix"
+
+// futimesNow sets fd's access and modification times to now: futimes(fd, NULL).
+func futimesNow(fd int) error { return unix.Futimes(fd, nil) }

@@ -52,6 +52,10 @@
 // usual. Exactly one waiter recovers each death. TryLock checks the holder at
 // once instead of waiting.
 //
+// Without /proc (systems other than Linux) an exited holder is recognized
+// once its parent has reaped it, since kill(2) still finds a zombie, and PID
+// reuse is not detected.
+//
 // A holder in another PID namespace cannot be checked (kill reports ESRCH, so
 // it would be taken for dead): every user of a word must see the same PIDs.
 package lock

@@ -93,10 +93,11 @@ func New(word *uint32, opts ...Option) *Mutex {
 // Lock acquires the lock, waiting as long as necessary. It returns nil, or
 // ErrOwnerDead with the lock held if the previous holder died holding it.
 func (m *Mutex) Lock() error {
-	if atomic.CompareAndSwapUint32(m.word, 0, m.pid) {
-		return m.acquired(nil)
+	// Small enough to inline: the uncontended path is this one CAS.
+	if m.fp == nil && atomic.CompareAndSwapUint32(m.word, 0, m.pid) {
+		return nil
 	}
-	return m.lockSlow(context.Background())
+	return m.lock(context.Background())
 }
 
 // LockContext is like Lock but gives up when ctx is done, returning
@@ -105,6 +106,10 @@ func (m *Mutex) LockContext(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	return m.lock(ctx)
+}
+
+func (m *Mutex) lock(ctx context.Context) error {
 	if atomic.CompareAndSwapUint32(m.word, 0, m.pid) {
 		return m.acquired(nil)
 	}

@@ -1,0 +1,278 @@
+package lock_test
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/posixshm/posixshm/lock"
+	"golang.org/x/sys/unix"
+)
+
+// Layout of the test mapping.
+const (
+	offWord    = 0   // lock word
+	offFP      = 8   // fingerprint word
+	offCounter = 64  // counter, incremented non-atomically under the lock
+	offJValid  = 72  // journal: 1 while a critical section is half done
+	offJValue  = 80  // journal: counter value before that section
+	offKilled  = 96  // set by the parent once the victim is dead
+	offGo      = 128 // benchmark start flag
+	offReady   = 136 // benchmark: children ready
+	offTimes   = 192 // benchmark: per-child start, end (unix ns)
+	mapSize    = 4096
+)
+
+// Child roles: TestMain runs one instead of the tests when this is set.
+const envRole = "LOCKTEST_ROLE"
+
+func TestMain(m *testing.M) {
+	if role := os.Getenv(envRole); role != "" {
+		if err := child(role); err != nil {
+			fmt.Fprintln(os.Stderr, "child:", err)
+			os.Exit(2)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+func envInt(name string) int {
+	n, _ := strconv.Atoi(os.Getenv(name))
+	return n
+}
+
+func child(role string) error {
+	b, err := mapFile(os.Getenv("LOCKTEST_FILE"))
+	if err != nil {
+		return err
+	}
+	var opts []lock.Option
+	if os.Getenv("LOCKTEST_BACKOFF") != "" {
+		opts = append(opts, lock.WithBackoff())
+	}
+	if os.Getenv("LOCKTEST_FP") != "" {
+		opts = append(opts, lock.WithFingerprint(u64(b, offFP)))
+	}
+	mu := lock.New(u32(b, offWord), opts...)
+	M := envInt("LOCKTEST_M")
+	if role != "holder" && role != "exitholder" {
+		barrier(b)
+	}
+	switch role {
+	case "counter": // M increments, report how many deaths we recovered
+		dead := 0
+		for range M {
+			if increment(mu, b) {
+				dead++
+			}
+		}
+		fmt.Printf("n=%d ownerdead=%d\n", M, dead)
+	case "survivor": // at least M increments, until the parent says the victim is dead
+		n, dead := 0, 0
+		for ; n < M || atomic.LoadUint64(u64(b, offKilled)) == 0; n++ {
+			if increment(mu, b) {
+				dead++
+			}
+		}
+		fmt.Printf("n=%d ownerdead=%d\n", n, dead)
+	case "victim": // K increments, then die (by SIGKILL) in a half-done section
+		for range envInt("LOCKTEST_K") {
+			increment(mu, b)
+		}
+		if err := mu.Lock(); err != nil {
+			return err
+		}
+		*u64(b, offJValue) = *u64(b, offCounter)
+		*u64(b, offJValid) = 1
+		*u64(b, offCounter) = 1 << 40 // garbage: the update is half done
+		fmt.Println("ready")
+		time.Sleep(time.Hour) // not select{}: the runtime would report a deadlock and exit
+	case "holder": // lock, say so, wait to be killed
+		if err := mu.Lock(); err != nil {
+			return err
+		}
+		fmt.Println("ready")
+		time.Sleep(time.Hour) // not select{}: the runtime would report a deadlock and exit
+	case "exitholder": // lock and exit without unlocking
+		if err := mu.Lock(); err != nil {
+			return err
+		}
+		fmt.Println("ready")
+	case "bench", "flock":
+		return benchChild(role, b, mu, M)
+	default:
+		return fmt.Errorf("unknown role %q", role)
+	}
+	return nil
+}
+
+// increment adds one to the counter under the lock, repairing a section a
+// dead holder left half done; it reports whether it saw ErrOwnerDead.
+func increment(mu *lock.Mutex, b []byte) (ownerDead bool) {
+	err := mu.Lock()
+	if errors.Is(err, lock.ErrOwnerDead) {
+		ownerDead = true
+		if *u64(b, offJValid) != 0 {
+			*u64(b, offCounter) = *u64(b, offJValue)
+			*u64(b, offJValid) = 0
+		}
+	} else if err != nil {
+		panic(err)
+	}
+	c := u64(b, offCounter)
+	*c = *c + 1 // deliberately not atomic: the lock must protect it
+	if err := mu.Unlock(); err != nil {
+		panic(err)
+	}
+	return ownerDead
+}
+
+func benchChild(role string, b []byte, mu *lock.Mutex, M int) error {
+	idx := envInt("LOCKTEST_IDX")
+	var f *os.File
+	if role == "flock" {
+		var err error
+		if f, err = os.OpenFile(os.Getenv("LOCKTEST_FILE"), os.O_RDWR, 0); err != nil {
+			return err
+		}
+	}
+	start := time.Now().UnixNano()
+	c := u64(b, offCounter)
+	for range M {
+		if f != nil {
+			if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+				return err
+			}
+			*c = *c + 1
+			if err := unix.Flock(int(f.Fd()), unix.LOCK_UN); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := mu.Lock(); err != nil {
+			return err
+		}
+		*c = *c + 1
+		if err := mu.Unlock(); err != nil {
+			return err
+		}
+	}
+	atomic.StoreUint64(u64(b, offTimes+16*idx), uint64(start))
+	atomic.StoreUint64(u64(b, offTimes+16*idx+8), uint64(time.Now().UnixNano()))
+	return nil
+}
+
+// barrier reports this child ready and waits for the parent's go (release),
+// so that all children really contend.
+func barrier(b []byte) {
+	atomic.AddUint64(u64(b, offReady), 1)
+	for atomic.LoadUint64(u64(b, offGo)) == 0 {
+		time.Sleep(20 * time.Microsecond)
+	}
+}
+
+// release waits until n children are at the barrier and lets them go.
+func release(tb testing.TB, b []byte, n int) {
+	tb.Helper()
+	for deadline := time.Now().Add(30 * time.Second); atomic.LoadUint64(u64(b, offReady)) < uint64(n); {
+		if time.Now().After(deadline) {
+			tb.Fatal("children did not get ready")
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+	atomic.StoreUint64(u64(b, offGo), 1)
+}
+
+func u32(b []byte, off int) *uint32 { return (*uint32)(unsafe.Pointer(&b[off])) }
+func u64(b []byte, off int) *uint64 { return (*uint64)(unsafe.Pointer(&b[off])) }
+
+func mapFile(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return unix.Mmap(int(f.Fd()), 0, mapSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+}
+
+// newMapping creates a zeroed shared file mapping for one test.
+func newMapping(tb testing.TB) (path string, b []byte) {
+	tb.Helper()
+	dir := tb.TempDir()
+	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
+		d, err := os.MkdirTemp("/dev/shm", "locktest")
+		if err == nil {
+			dir = d
+			tb.Cleanup(func() { os.RemoveAll(d) })
+		}
+	}
+	path = dir + "/seg"
+	if err := os.WriteFile(path, make([]byte, mapSize), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	b, err := mapFile(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { unix.Munmap(b) })
+	return path, b
+}
+
+// proc is a running child role.
+type proc struct {
+	cmd *exec.Cmd
+	out *bufio.Reader
+}
+
+func start(tb testing.TB, role, path string, env ...string) *proc {
+	tb.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	// GORACE: a -race child otherwise sleeps 1 s at exit.
+	cmd.Env = append(os.Environ(), append([]string{envRole + "=" + role, "LOCKTEST_FILE=" + path,
+		"GORACE=atexit_sleep_ms=0 " + os.Getenv("GORACE")}, env...)...)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	p := &proc{cmd: cmd, out: bufio.NewReader(out)}
+	tb.Cleanup(func() {
+		if p.cmd.ProcessState == nil {
+			p.cmd.Process.Kill()
+			p.cmd.Wait()
+		}
+	})
+	return p
+}
+
+// line reads one line of the child's output.
+func (p *proc) line(tb testing.TB) string {
+	tb.Helper()
+	s, err := p.out.ReadString('\n')
+	if err != nil {
+		tb.Fatalf("child %d: reading output: %v", p.cmd.Process.Pid, err)
+	}
+	return s
+}
+
+// finish reads the rest of the output and waits for a clean exit.
+func (p *proc) finish(tb testing.TB) string {
+	tb.Helper()
+	rest, _ := io.ReadAll(p.out)
+	if err := p.cmd.Wait(); err != nil {
+		tb.Fatalf("child %d: %v", p.cmd.Process.Pid, err)
+	}
+	return string(rest)
+}

@@ -43,7 +43,13 @@ func createTemp(template string, open func(string, int, os.FileMode) (*os.File, 
 			return f, name, nil
 		}
 		if !errors.Is(err, syscall.EEXIST) {
-			return nil, "", err
+			// Report it as shm_mkstemp of the caller's template; the
+			// wrapped error still names the file that was tried.
+			var pe *fs.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err
+			}
+			return nil, "", &fs.PathError{Op: opMkstemp, Path: template, Err: err}
 		}
 	}
 	return nil, "", &fs.PathError{Op: opMkstemp, Path: template, Err: syscall.EEXIST}

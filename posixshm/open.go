@@ -52,6 +52,13 @@ func checkOpenBSDFlags(flag int) error {
 //   - O_TRUNC is applied only after these checks, so a refused file is never
 //     truncated.
 func openFile(name, path string, flag int, perm os.FileMode, p policy) (*os.File, error) {
+	f, _, err := openFileStat(name, path, flag, perm, p)
+	return f, err
+}
+
+// openFileStat is openFile that also returns the fstat it checked, so that
+// callers which need the file's size or times need no second fstat.
+func openFileStat(name, path string, flag int, perm os.FileMode, p policy) (*os.File, *unix.Stat_t, error) {
 	mode := uint32(perm.Perm())
 	if p.openbsd {
 		// OpenBSD gives shared memory to its creator only; the umask
@@ -61,36 +68,49 @@ func openFile(name, path string, flag int, perm os.FileMode, p policy) (*os.File
 	sysflag := flag&^unix.O_TRUNC | unix.O_CLOEXEC | unix.O_NOFOLLOW | unix.O_NONBLOCK
 	fd, err := ignoringEINTR2(func() (int, error) { return unix.Open(path, sysflag, mode) })
 	if err != nil {
-		return nil, pathError(opOpen, name, path, "", err)
+		return nil, nil, pathError(opOpen, name, path, "", err)
 	}
-	if reason, errno := checkFile(fd, p); errno != 0 {
+	st := new(unix.Stat_t)
+	if reason, errno := checkFile(fd, st, flag, p); errno != 0 {
 		unix.Close(fd)
-		return nil, pathError(opOpen, name, path, reason, errno)
+		return nil, nil, pathError(opOpen, name, path, reason, errno)
 	}
 	if flag&unix.O_NONBLOCK == 0 {
-		if err := setBlocking(fd); err != nil {
+		// F_SETFL changes only the status flags (O_APPEND, O_NONBLOCK...)
+		// and ignores the rest, so the caller's flags without O_NONBLOCK
+		// are exactly the flags the descriptor should end up with; no
+		// F_GETFL needed.
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, flag&^unix.O_NONBLOCK); err != nil {
 			unix.Close(fd)
-			return nil, pathError(opOpen, name, path, "clearing O_NONBLOCK", err)
+			return nil, nil, pathError(opOpen, name, path, "clearing O_NONBLOCK", err)
 		}
 	}
-	if flag&unix.O_TRUNC != 0 {
+	if flag&unix.O_TRUNC != 0 && st.Size > 0 {
+		// An empty file needs no truncation, and must not get one through
+		// a second descriptor: open(2) never checks write permission on a
+		// file it has just created (perm 0400 with O_RDONLY|O_CREAT|O_TRUNC).
 		if reason, err := truncate(fd, path, flag); err != nil {
 			unix.Close(fd)
-			return nil, pathError(opOpen, name, path, reason, err)
+			return nil, nil, pathError(opOpen, name, path, reason, err)
 		}
+		st.Size = 0
 	}
-	return os.NewFile(uintptr(fd), path), nil
+	return os.NewFile(uintptr(fd), path), st, nil
 }
 
-// checkFile checks the file behind a freshly opened descriptor. It returns
-// the reason and errno for a refusal, or 0.
-func checkFile(fd int, p policy) (string, syscall.Errno) {
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
+// checkFile checks the file behind a freshly opened descriptor, filling st.
+// It returns the reason and errno for a refusal, or 0.
+func checkFile(fd int, st *unix.Stat_t, flag int, p policy) (string, syscall.Errno) {
+	if err := unix.Fstat(fd, st); err != nil {
 		// OpenBSD maps a failed fstat to EINVAL as well.
 		return "fstat: " + err.Error(), syscall.EINVAL
 	}
 	if kind := uint32(st.Mode) & unix.S_IFMT; kind != unix.S_IFREG {
+		if kind == unix.S_IFDIR && flag&unix.O_TRUNC != 0 {
+			// open(2) itself refuses to truncate a directory, with
+			// EISDIR; our deferred O_TRUNC must not change that errno.
+			return "is a directory", syscall.EISDIR
+		}
 		return "not a regular file (" + fileKind(kind) + ")", syscall.EINVAL
 	}
 	if p.openbsd {
@@ -122,15 +142,6 @@ func fileKind(kind uint32) string {
 		return "block device"
 	}
 	return "file type 0" + strconv.FormatUint(uint64(kind), 8)
-}
-
-func setBlocking(fd int) error {
-	fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
-	if err != nil {
-		return err
-	}
-	_, err = unix.FcntlInt(uintptr(fd), unix.F_SETFL, fl&^unix.O_NONBLOCK)
-	return err
 }
 
 // truncate applies a deferred O_TRUNC. open(2) truncates even with O_RDONLY

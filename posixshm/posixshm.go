@@ -17,8 +17,9 @@ var (
 
 // Path returns the file that this system's shm_open(name) opens. On
 // OpenBSD it is OpenBSD.Path(name); on Linux /dev/shm/ and the name without
-// its leading slashes. If there is an error, it will be of type
-// *fs.PathError.
+// its leading slashes. Where objects live in the kernel rather than in
+// files (FreeBSD, macOS) it returns the checked name itself. If there is an
+// error, it will be of type *fs.PathError.
 func Path(name string) (string, error) { return native.Path(name) }
 
 // Open opens the shared memory object called name as this system's C
@@ -27,9 +28,11 @@ func Path(name string) (string, error) { return native.Path(name) }
 // file /dev/shm/<name without leading slashes>; an empty name, a name with
 // another slash, "." and ".." give EINVAL, a name longer than NAME_MAX
 // gives ENAMETOOLONG; flags are passed on to open(2) with O_NOFOLLOW and
-// O_CLOEXEC added. On every system a FIFO cannot block the open, only a
+// O_CLOEXEC added. Where objects are files (OpenBSD, Linux, NetBSD,
+// DragonFly, illumos and Solaris) a FIFO cannot block the open, only a
 // regular file with one link is accepted, and O_TRUNC is applied after
-// those checks.
+// those checks; FreeBSD and macOS open kernel objects with a system call.
+// The README's platform table lists each system's path and name rules.
 //
 // If there is an error, it will be of type *fs.PathError with Op
 // "shm_open".

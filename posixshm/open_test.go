@@ -1,0 +1,855 @@
+package posixshm_test
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/posixshm/posixshm/posixshm"
+)
+
+// content is what pre-existing objects hold in these tests.
+const content = "hello, shared memory"
+
+// oldTime is the modification time given to pre-existing files, so that
+// any write, even within the file system's timestamp granularity, shows.
+var oldTime = time.Date(2001, 2, 3, 4, 5, 6, 0, time.UTC)
+
+// errnoOf returns the errno inside err, 0 for nil, and fails for an error
+// that holds none.
+func errnoOf(t testing.TB, err error) syscall.Errno {
+	t.Helper()
+	if err == nil {
+		return 0
+	}
+	var errno syscall.Errno
+	if !errors.As(err, &errno) {
+		t.Fatalf("error %v (%T) holds no syscall.Errno", err, err)
+	}
+	return errno
+}
+
+// errnoName prints an errno for messages: "ok" for 0.
+func errnoName(e syscall.Errno) string {
+	if e == 0 {
+		return "ok"
+	}
+	return fmt.Sprintf("%s (%d)", unix.ErrnoName(e), int(e))
+}
+
+// withUmask sets the process umask for the rest of the test. The umask is
+// process-wide: tests that call it must not be parallel.
+func withUmask(t testing.TB, mask int) {
+	t.Helper()
+	old := syscall.Umask(mask)
+	t.Cleanup(func() { syscall.Umask(old) })
+}
+
+// writeOld creates path with content, owned by us, with an old mtime.
+func writeOld(t testing.TB, path string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(path, oldTime, oldTime); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// snapshot describes the file at path (not following a symlink) and,
+// for a directory, everything in it: type, permissions, owner, link count,
+// size, modification time, content or link target. Two equal snapshots
+// mean nothing observable changed.
+func snapshot(t testing.TB, path string) string {
+	t.Helper()
+	fi, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "missing"
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := fi.Sys().(*syscall.Stat_t)
+	s := fmt.Sprintf("%v uid=%d nlink=%d size=%d", fi.Mode(), st.Uid, st.Nlink, fi.Size())
+	switch {
+	case fi.Mode().IsRegular():
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mtime := "new"
+		if fi.ModTime().Equal(oldTime) {
+			mtime = "old"
+		}
+		s += fmt.Sprintf(" mtime=%s content=%q", mtime, b)
+	case fi.Mode()&fs.ModeSymlink != 0:
+		target, err := os.Readlink(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s += " -> " + target
+	case fi.IsDir():
+		ents, err := os.ReadDir(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s += " {" // the listing shows changes; the mtime is the creation's
+		for _, e := range ents {
+			s += " " + e.Name() + ": " + snapshot(t, filepath.Join(path, e.Name())) + ";"
+		}
+		s += " }"
+	}
+	return s
+}
+
+func TestDir_Open_Flags(t *testing.T) {
+	withUmask(t, 0o022)
+	const (
+		missing = iota
+		existing
+	)
+	tests := []struct {
+		desc  string
+		state int
+		flag  int
+		want  syscall.Errno
+		size  int64 // size of the object afterwards; -1: it does not exist
+	}{
+		{"O_RDONLY", existing, unix.O_RDONLY, 0, int64(len(content))},
+		{"O_RDWR", existing, unix.O_RDWR, 0, int64(len(content))},
+		{"O_RDONLY missing", missing, unix.O_RDONLY, syscall.ENOENT, -1},
+		{"O_RDWR missing", missing, unix.O_RDWR, syscall.ENOENT, -1},
+		{"O_RDONLY|O_CREAT", missing, unix.O_RDONLY | unix.O_CREAT, 0, 0},
+		{"O_RDWR|O_CREAT", missing, unix.O_RDWR | unix.O_CREAT, 0, 0},
+		{"O_RDWR|O_CREAT existing", existing, unix.O_RDWR | unix.O_CREAT, 0, int64(len(content))},
+		{"O_RDWR|O_CREAT|O_EXCL", missing, unix.O_RDWR | unix.O_CREAT | unix.O_EXCL, 0, 0},
+		{"O_RDWR|O_CREAT|O_EXCL existing", existing, unix.O_RDWR | unix.O_CREAT | unix.O_EXCL, syscall.EEXIST, int64(len(content))},
+		{"O_RDONLY|O_CREAT|O_EXCL existing", existing, unix.O_RDONLY | unix.O_CREAT | unix.O_EXCL, syscall.EEXIST, int64(len(content))},
+		{"O_RDWR|O_CREAT|O_EXCL|O_TRUNC existing", existing, unix.O_RDWR | unix.O_CREAT | unix.O_EXCL | unix.O_TRUNC, syscall.EEXIST, int64(len(content))},
+		{"O_RDWR|O_TRUNC", existing, unix.O_RDWR | unix.O_TRUNC, 0, 0},
+		{"O_RDONLY|O_TRUNC", existing, unix.O_RDONLY | unix.O_TRUNC, 0, 0},
+		{"O_RDWR|O_CREAT|O_TRUNC", existing, unix.O_RDWR | unix.O_CREAT | unix.O_TRUNC, 0, 0},
+		{"O_RDWR|O_TRUNC missing", missing, unix.O_RDWR | unix.O_TRUNC, syscall.ENOENT, -1},
+		{"O_RDWR|O_CLOEXEC", existing, unix.O_RDWR | unix.O_CLOEXEC, 0, int64(len(content))},
+		{"O_RDWR|O_NOFOLLOW", existing, unix.O_RDWR | unix.O_NOFOLLOW, 0, int64(len(content))},
+
+		// The access mode must be O_RDONLY or O_RDWR.
+		{"O_WRONLY", existing, unix.O_WRONLY, syscall.EINVAL, int64(len(content))},
+		{"O_WRONLY|O_CREAT", missing, unix.O_WRONLY | unix.O_CREAT, syscall.EINVAL, -1},
+		{"O_WRONLY|O_TRUNC", existing, unix.O_WRONLY | unix.O_TRUNC, syscall.EINVAL, int64(len(content))},
+		{"O_ACCMODE", existing, unix.O_ACCMODE, syscall.EINVAL, int64(len(content))},
+		{"O_ACCMODE|O_CREAT", missing, unix.O_ACCMODE | unix.O_CREAT, syscall.EINVAL, -1},
+
+		// Every other flag is refused before the file is touched.
+		{"O_APPEND", existing, unix.O_RDWR | unix.O_APPEND, syscall.EINVAL, int64(len(content))},
+		{"O_NONBLOCK", existing, unix.O_RDWR | unix.O_NONBLOCK, syscall.EINVAL, int64(len(content))},
+		{"O_SYNC", existing, unix.O_RDWR | unix.O_SYNC, syscall.EINVAL, int64(len(content))},
+		{"O_DIRECTORY", existing, unix.O_RDONLY | unix.O_DIRECTORY, syscall.EINVAL, int64(len(content))},
+		{"O_NOCTTY", existing, unix.O_RDWR | unix.O_NOCTTY, syscall.EINVAL, int64(len(content))},
+		{"O_APPEND|O_TRUNC", existing, unix.O_RDWR | unix.O_APPEND | unix.O_TRUNC, syscall.EINVAL, int64(len(content))},
+		{"O_NONBLOCK|O_CREAT", missing, unix.O_RDWR | unix.O_NONBLOCK | unix.O_CREAT, syscall.EINVAL, -1},
+		{"bit 30", missing, unix.O_RDWR | unix.O_CREAT | 1<<30, syscall.EINVAL, -1},
+		{"-1", missing, -1, syscall.EINVAL, -1},
+		{"sign bit", missing, unix.O_RDWR | unix.O_CREAT | math.MinInt, syscall.EINVAL, -1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			d := posixshm.Dir(t.TempDir())
+			const name = "/flags"
+			path, _ := d.Path(name)
+			if tt.state == existing {
+				writeOld(t, path)
+			}
+			f, err := d.Open(name, tt.flag, 0o644)
+			if f != nil {
+				defer f.Close()
+			}
+			if got := errnoOf(t, err); got != tt.want {
+				t.Fatalf("Open(%q, %#x): %v; want %s", name, tt.flag, err, errnoName(tt.want))
+			}
+			if (err == nil) != (f != nil) {
+				t.Fatalf("Open returned file %v and error %v", f, err)
+			}
+			if err != nil {
+				checkPathError(t, err, "shm_open", name)
+			}
+			fi, statErr := os.Lstat(path)
+			switch {
+			case tt.size < 0 && statErr == nil:
+				t.Fatalf("%s exists after Open", path)
+			case tt.size >= 0 && statErr != nil:
+				t.Fatal(statErr)
+			case tt.size >= 0 && fi.Size() != tt.size:
+				t.Fatalf("size after Open = %d, want %d", fi.Size(), tt.size)
+			}
+			if tt.size > 0 && !fi.ModTime().Equal(oldTime) {
+				t.Errorf("mtime changed from %v to %v", oldTime, fi.ModTime())
+			}
+			if f == nil {
+				return
+			}
+			if f.Name() != path {
+				t.Errorf("f.Name() = %q, want %q", f.Name(), path)
+			}
+			// The returned descriptor has the access mode asked for.
+			fl, err := unix.FcntlInt(f.Fd(), unix.F_GETFL, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := fl&unix.O_ACCMODE, tt.flag&unix.O_ACCMODE; got != want {
+				t.Errorf("access mode %d, want %d", got, want)
+			}
+		})
+	}
+}
+
+// TestDir_Open_FlagBits tries every single flag bit with O_RDWR|O_CREAT:
+// only the bits of OpenBSD's set are accepted.
+func TestDir_Open_FlagBits(t *testing.T) {
+	ok := unix.O_CREAT | unix.O_EXCL | unix.O_TRUNC | unix.O_CLOEXEC | unix.O_NOFOLLOW | unix.O_ACCMODE
+	d := posixshm.Dir(t.TempDir())
+	for bit := 0; bit < strconv.IntSize-1; bit++ {
+		flag := unix.O_RDWR | unix.O_CREAT | 1<<bit
+		if flag&unix.O_ACCMODE != unix.O_RDWR {
+			continue // covered by TestDir_Open_Flags
+		}
+		name := "/bit" + strconv.Itoa(bit)
+		f, err := d.Open(name, flag, 0o600)
+		want := syscall.Errno(0)
+		if 1<<bit&^ok != 0 {
+			want = syscall.EINVAL
+		}
+		if got := errnoOf(t, err); got != want {
+			t.Errorf("Open(%q, %#x): %v; want %s", name, flag, err, errnoName(want))
+		}
+		if f != nil {
+			f.Close()
+		}
+		path, _ := d.Path(name)
+		if _, err := os.Lstat(path); (err == nil) != (want == 0) {
+			t.Errorf("flag %#x: Lstat(%s) after Open: %v", flag, path, err)
+		}
+	}
+}
+
+// TestDir_Open_Perm checks that a new object gets perm & 0600, less the umask.
+func TestDir_Open_Perm(t *testing.T) {
+	tests := []struct {
+		umask int
+		perm  os.FileMode
+		want  os.FileMode
+	}{
+		{0, 0o777, 0o600},
+		{0, 0o666, 0o600},
+		{0, 0o644, 0o600},
+		{0, 0o600, 0o600},
+		{0, 0o400, 0o400},
+		{0, 0o200, 0o200},
+		{0, 0o077, 0},
+		{0, 0, 0},
+		{0, 0o7777 | os.ModeSetuid | os.ModeSticky, 0o600},
+		{0o022, 0o777, 0o600},
+		{0o077, 0o777, 0o600},
+		{0o277, 0o777, 0o400},
+		{0o177, 0o640, 0o600},
+		{0o377, 0o666, 0o400},
+		{0o777, 0o600, 0},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("umask=%03o,perm=%v", tt.umask, tt.perm), func(t *testing.T) {
+			withUmask(t, tt.umask)
+			d := posixshm.Dir(t.TempDir())
+			f, err := d.Open("/perm", os.O_RDWR|os.O_CREATE|os.O_EXCL, tt.perm)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			fi, err := f.Stat()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fi.Mode() != tt.want {
+				t.Errorf("mode %v, want %v", fi.Mode(), tt.want)
+			}
+			if uid := fi.Sys().(*syscall.Stat_t).Uid; int(uid) != os.Geteuid() {
+				t.Errorf("owner %d, want %d", uid, os.Geteuid())
+			}
+		})
+	}
+}
+
+// TestDir_Open_Descriptor checks the descriptor Open returns: close-on-exec
+// always, and blocking (the internal O_NONBLOCK is cleared).
+func TestDir_Open_Descriptor(t *testing.T) {
+	d := posixshm.Dir(t.TempDir())
+	for _, flag := range []int{os.O_RDWR | os.O_CREATE, os.O_RDONLY, os.O_RDWR, os.O_RDWR | unix.O_CLOEXEC, os.O_RDONLY | os.O_TRUNC} {
+		f, err := d.Open("/fd", flag, 0o600)
+		if err != nil {
+			t.Fatalf("Open(%#x): %v", flag, err)
+		}
+		fdfl, err := unix.FcntlInt(f.Fd(), unix.F_GETFD, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fdfl&unix.FD_CLOEXEC == 0 {
+			t.Errorf("Open(%#x): FD_CLOEXEC not set (F_GETFD = %#x)", flag, fdfl)
+		}
+		fl, err := unix.FcntlInt(f.Fd(), unix.F_GETFL, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fl&unix.O_NONBLOCK != 0 {
+			t.Errorf("Open(%#x): O_NONBLOCK left set (F_GETFL = %#x)", flag, fl)
+		}
+		if fl&(unix.O_APPEND|unix.O_SYNC) != 0 {
+			t.Errorf("Open(%#x): unexpected status flags %#x", flag, fl)
+		}
+		f.Close()
+	}
+}
+
+// TestDir_Open_SameObject checks that two opens of one name share the data
+// and that distinct names do not.
+func TestDir_Open_SameObject(t *testing.T) {
+	d := posixshm.Dir(t.TempDir())
+	w, err := d.Open("/same", os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if _, err := w.WriteString(content); err != nil {
+		t.Fatal(err)
+	}
+	r, err := d.Open("/same", os.O_RDONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	b, err := io.ReadAll(r)
+	if err != nil || string(b) != content {
+		t.Fatalf("read %q, %v; want %q", b, err, content)
+	}
+	if _, err := r.WriteString("x"); err == nil {
+		t.Error("write through an O_RDONLY object succeeded")
+	}
+	if _, err := d.Open("same", os.O_RDONLY, 0); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf(`Open("same") after creating "/same": %v, want ErrNotExist`, err)
+	}
+}
+
+func TestDir_Unlink(t *testing.T) {
+	d := posixshm.Dir(t.TempDir())
+	f, err := d.Open("/gone", os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := d.Unlink("/gone"); err != nil {
+		t.Fatal(err)
+	}
+	assertDirEmpty(t, string(d))
+	// The open descriptor still works.
+	if _, err := f.WriteString(content); err != nil {
+		t.Errorf("write after Unlink: %v", err)
+	}
+	if _, err := d.Open("/gone", os.O_RDWR, 0); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Open after Unlink: %v, want ErrNotExist", err)
+	}
+	err = d.Unlink("/gone")
+	checkPathError(t, err, "shm_unlink", "/gone")
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("second Unlink: %v, want ErrNotExist", err)
+	}
+	// Unlink removes whatever is at the path, as unlink(2) does, but never
+	// what a symlink points to.
+	path, _ := d.Path("/link")
+	target := filepath.Join(t.TempDir(), "target")
+	writeOld(t, target)
+	if err := os.Symlink(target, path); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Unlink("/link"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(target); err != nil {
+		t.Errorf("Unlink of a symlink removed its target: %v", err)
+	}
+	assertDirEmpty(t, string(d))
+}
+
+// checkPathError checks the shape every error has: a *fs.PathError with
+// the C function's name and the caller's object name.
+func checkPathError(t testing.TB, err error, op, name string) *fs.PathError {
+	t.Helper()
+	var pe *fs.PathError
+	if !errors.As(err, &pe) {
+		t.Fatalf("error %v (%T) is not a *fs.PathError", err, err)
+	}
+	if pe.Op != op || pe.Path != name {
+		t.Errorf("PathError{Op: %q, Path: %q}, want {%q, %q}", pe.Op, pe.Path, op, name)
+	}
+	return pe
+}
+
+// checkNamesFile checks that an error about the file at path says so:
+// its message names the file and a *posixshm.FileError carries it.
+func checkNamesFile(t testing.TB, err error, path string) {
+	t.Helper()
+	if !strings.Contains(err.Error(), path) {
+		t.Errorf("error %q does not name the file %s", err, path)
+	}
+	var fe *posixshm.FileError
+	if !errors.As(err, &fe) {
+		t.Errorf("error %v holds no *posixshm.FileError", err)
+	} else if fe.File != path {
+		t.Errorf("FileError.File = %q, want %q", fe.File, path)
+	}
+}
+
+func TestDir_Open_Errors(t *testing.T) {
+	d := posixshm.Dir(t.TempDir())
+	path, _ := d.Path("/err")
+
+	_, err := d.Open("/err", os.O_RDWR, 0)
+	checkPathError(t, err, "shm_open", "/err")
+	checkNamesFile(t, err, path)
+	if !errors.Is(err, fs.ErrNotExist) || !errors.Is(err, syscall.ENOENT) {
+		t.Errorf("missing object: %v, want ErrNotExist", err)
+	}
+	if want := "shm_open /err: " + path + ": "; !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("message %q, want prefix %q", err, want)
+	}
+
+	writeOld(t, path)
+	_, err = d.Open("/err", os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	checkPathError(t, err, "shm_open", "/err")
+	checkNamesFile(t, err, path)
+	if !errors.Is(err, fs.ErrExist) || !errors.Is(err, syscall.EEXIST) {
+		t.Errorf("O_EXCL on an existing object: %v, want ErrExist", err)
+	}
+
+	if os.Geteuid() == 0 {
+		if err := os.Chown(path, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+		_, err = d.Open("/err", os.O_RDWR, 0)
+		checkPathError(t, err, "shm_open", "/err")
+		checkNamesFile(t, err, path)
+		if !errors.Is(err, fs.ErrPermission) || !errors.Is(err, syscall.EPERM) {
+			t.Errorf("object of another user: %v, want ErrPermission", err)
+		}
+		if !strings.Contains(err.Error(), "65534") {
+			t.Errorf("message %q does not say who owns the file", err)
+		}
+	}
+
+	// A bad flag is refused before any file is involved.
+	_, err = d.Open("/err", os.O_WRONLY, 0)
+	checkPathError(t, err, "shm_open", "/err")
+	if !errors.Is(err, syscall.EINVAL) {
+		t.Errorf("O_WRONLY: %v, want EINVAL", err)
+	}
+
+	err = d.Unlink("/nothing")
+	checkPathError(t, err, "shm_unlink", "/nothing")
+	p2, _ := d.Path("/nothing")
+	checkNamesFile(t, err, p2)
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Unlink of a missing object: %v, want ErrNotExist", err)
+	}
+
+	_, _, err = d.CreateTemp("/tooshortXXXXX")
+	checkPathError(t, err, "shm_mkstemp", "/tooshortXXXXX")
+	if !errors.Is(err, syscall.EINVAL) {
+		t.Errorf("CreateTemp with 5 X's: %v, want EINVAL", err)
+	}
+}
+
+// openState is a file planted at an object's path before Open.
+type openState string
+
+const (
+	stMissing   openState = "missing"
+	stRegular   openState = "regular"
+	stDir       openState = "directory"
+	stSymlink   openState = "symlink"
+	stDangling  openState = "dangling symlink"
+	stOtherUser openState = "other user's file"
+	stHardLink  openState = "hard link"
+)
+
+// plant creates state at path; side is a directory for symlink targets and
+// hard link twins, outside the object directory.
+func plant(t testing.TB, state openState, path, side string) {
+	t.Helper()
+	switch state {
+	case stMissing:
+	case stRegular:
+		writeOld(t, path)
+	case stDir:
+		if err := os.Mkdir(path, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	case stSymlink:
+		target := filepath.Join(side, "target")
+		writeOld(t, target)
+		if err := os.Symlink(target, path); err != nil {
+			t.Fatal(err)
+		}
+	case stDangling:
+		if err := os.Symlink(filepath.Join(side, "dangling"), path); err != nil {
+			t.Fatal(err)
+		}
+	case stOtherUser:
+		writeOld(t, path)
+		if err := os.Chown(path, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+	case stHardLink:
+		twin := filepath.Join(side, "twin")
+		writeOld(t, twin)
+		if err := os.Link(twin, path); err != nil {
+			t.Fatal(err)
+		}
+	default:
+		t.Fatalf("unknown state %q", state)
+	}
+}
+
+// TestDir_Open_CReference runs OpenBSD's shm_open algorithm in C
+// (testdata/cref/shmopen.c) and Dir.Open on the same states and flags, and
+// compares the errno and the file left behind.
+func TestDir_Open_CReference(t *testing.T) {
+	bin := buildCRef(t, "shmopen.c")
+	withUmask(t, 0o022) // inherited by the C program
+	states := []openState{stMissing, stRegular, stDir, stSymlink, stDangling, stHardLink}
+	if os.Geteuid() == 0 {
+		states = append(states, stOtherUser)
+	}
+	var flags []int
+	for _, acc := range []int{unix.O_RDONLY, unix.O_WRONLY, unix.O_RDWR, unix.O_ACCMODE} {
+		for extra := 0; extra < 8; extra++ {
+			f := acc
+			if extra&1 != 0 {
+				f |= unix.O_CREAT
+			}
+			if extra&2 != 0 {
+				f |= unix.O_EXCL
+			}
+			if extra&4 != 0 {
+				f |= unix.O_TRUNC
+			}
+			flags = append(flags, f)
+		}
+	}
+	flags = append(flags,
+		unix.O_RDWR|unix.O_CLOEXEC, unix.O_RDWR|unix.O_NOFOLLOW|unix.O_CREAT,
+		unix.O_RDWR|unix.O_APPEND, unix.O_RDWR|unix.O_NONBLOCK|unix.O_CREAT,
+		unix.O_RDONLY|unix.O_DIRECTORY, unix.O_RDWR|unix.O_SYNC|unix.O_TRUNC)
+
+	const name = "/cref"
+	for _, state := range states {
+		for _, flag := range flags {
+			goDir, cDir := t.TempDir(), t.TempDir()
+			goSide, cSide := t.TempDir(), t.TempDir()
+			goPath, _ := posixshm.Dir(goDir).Path(name)
+			cPath, _ := posixshm.Dir(cDir).Path(name)
+			plant(t, state, goPath, goSide)
+			plant(t, state, cPath, cSide)
+
+			out, err := exec.Command(bin, cDir, name, strconv.Itoa(flag), "0644").Output()
+			if err != nil {
+				t.Fatalf("%s: %v", bin, err)
+			}
+			var cErrno syscall.Errno
+			if s := strings.TrimSpace(string(out)); s != "ok" {
+				n, err := strconv.Atoi(strings.TrimPrefix(s, "errno "))
+				if err != nil {
+					t.Fatalf("C reference printed %q", out)
+				}
+				cErrno = syscall.Errno(n)
+			}
+			f, err := posixshm.Dir(goDir).Open(name, flag, 0o644)
+			if f != nil {
+				f.Close()
+			}
+			goErrno := errnoOf(t, err)
+
+			goAfter := strings.ReplaceAll(snapshot(t, goDir), goSide, "SIDE")
+			cAfter := strings.ReplaceAll(snapshot(t, cDir), cSide, "SIDE")
+			goAfter += " | " + strings.ReplaceAll(snapshot(t, goSide), goSide, "SIDE")
+			cAfter += " | " + strings.ReplaceAll(snapshot(t, cSide), cSide, "SIDE")
+			goAfter = strings.ReplaceAll(goAfter, filepath.Base(goPath), "OBJ")
+			cAfter = strings.ReplaceAll(cAfter, filepath.Base(cPath), "OBJ")
+
+			wantErrno, wantAfter, why := cErrno, cAfter, knownDeviation(state, flag, cErrno)
+			switch why {
+			case "":
+			case devHardLink:
+				wantErrno, wantAfter = syscall.EPERM, goAfter
+			case devTruncRefused:
+				wantAfter = goAfter
+			}
+			if goErrno != wantErrno {
+				t.Errorf("%s, flags %#x: Go %s, C %s", state, flag, errnoName(goErrno), errnoName(cErrno))
+			}
+			if why == devTruncRefused && goAfter == cAfter {
+				t.Errorf("%s, flags %#x: C truncated the refused file, so should Go not? snapshot %s", state, flag, goAfter)
+			}
+			if goAfter != wantAfter {
+				t.Errorf("%s, flags %#x: files differ after the call\n Go: %s\n  C: %s", state, flag, goAfter, cAfter)
+			}
+		}
+	}
+}
+
+// Documented differences between Dir.Open and OpenBSD's libc.
+const (
+	// devHardLink: Dir.Open refuses a file with two links (EPERM); libc
+	// opens it.
+	devHardLink = "hard link refused"
+	// devTruncRefused: libc truncates inside open(2), before its owner
+	// check, so it empties another user's file that it then refuses;
+	// Dir.Open truncates only files it accepts.
+	devTruncRefused = "no truncation of a refused file"
+)
+
+// knownDeviation says whether the case is one where Dir.Open deliberately
+// differs from libc.
+func knownDeviation(state openState, flag int, cErrno syscall.Errno) string {
+	if flag&^(unix.O_ACCMODE|unix.O_CREAT|unix.O_EXCL|unix.O_TRUNC|unix.O_CLOEXEC|unix.O_NOFOLLOW) != 0 {
+		return ""
+	}
+	if acc := flag & unix.O_ACCMODE; acc == unix.O_WRONLY || acc == unix.O_ACCMODE {
+		return ""
+	}
+	excl := flag&(unix.O_CREAT|unix.O_EXCL) == unix.O_CREAT|unix.O_EXCL
+	switch {
+	case state == stHardLink && !excl:
+		return devHardLink
+	case state == stOtherUser && !excl && flag&unix.O_TRUNC != 0 && cErrno == syscall.EPERM:
+		return devTruncRefused
+	}
+	return ""
+}
+
+// TestOpen_Native opens, writes, reopens and unlinks an object through the
+// package-level functions, which use this system's own convention.
+func TestOpen_Native(t *testing.T) {
+	name := fmt.Sprintf("/posixshm-test-%d-%d", os.Getpid(), time.Now().UnixNano())
+	path, err := posixshm.Path(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Dir(path)); err != nil {
+		t.Skipf("this system's shm directory is not available: %v", err)
+	}
+	f, err := posixshm.Open(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(path) })
+	defer f.Close()
+	if f.Name() != path {
+		t.Errorf("f.Name() = %q, want %q", f.Name(), path)
+	}
+	if _, err := f.WriteString(content); err != nil {
+		t.Fatal(err)
+	}
+	g, err := posixshm.Open(name, os.O_RDONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(g)
+	g.Close()
+	if string(b) != content {
+		t.Errorf("reopened object holds %q, want %q", b, content)
+	}
+	if err := posixshm.Unlink(name); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("%s after Unlink: %v", path, err)
+	}
+	err = posixshm.Unlink(name)
+	checkPathError(t, err, "shm_unlink", name)
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("second Unlink: %v, want ErrNotExist", err)
+	}
+	_, err = posixshm.Open(name, os.O_RDWR, 0)
+	checkPathError(t, err, "shm_open", name)
+	checkNamesFile(t, err, path)
+}
+
+// helperEnv carries the cases of TestHelperOpen when the test binary
+// re-executes itself as another user.
+const helperEnv = "POSIXSHM_TEST_HELPER_OPEN"
+
+// TestHelperOpen is not a test: run by TestDir_Open_Unprivileged in a
+// child process as uid 65534, it performs one Dir.Open per line of
+// helperEnv ("umask dir name flag perm", tab-separated) and prints "ok" or
+// "errno <n>" for each, as testdata/cref/shmopen.c does.
+func TestHelperOpen(t *testing.T) {
+	cases := os.Getenv(helperEnv)
+	if cases == "" {
+		t.Skip("helper process for TestDir_Open_Unprivileged")
+	}
+	for _, c := range strings.Split(cases, "\n") {
+		args := strings.Split(c, "\t")
+		if len(args) != 5 {
+			t.Fatalf("bad case %q", c)
+		}
+		mask, _ := strconv.ParseInt(args[0], 0, 32)
+		flag, _ := strconv.ParseInt(args[3], 0, 64)
+		perm, _ := strconv.ParseUint(args[4], 0, 32)
+		old := syscall.Umask(int(mask))
+		f, err := posixshm.Dir(args[1]).Open(args[2], int(flag), os.FileMode(perm))
+		syscall.Umask(old)
+		if err != nil {
+			var errno syscall.Errno
+			errors.As(err, &errno)
+			fmt.Printf("errno %d\n", int(errno))
+			continue
+		}
+		f.Close()
+		fmt.Println("ok")
+	}
+}
+
+// TestDir_Open_Unprivileged compares Dir.Open with the C reference for
+// cases where permissions matter, running both as uid 65534: root would
+// bypass the checks.
+func TestDir_Open_Unprivileged(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run the comparison as uid 65534")
+	}
+	bin := buildCRef(t, "shmopen.c")
+	// t.TempDir's parent is private to root; this one must be reachable.
+	base, err := os.MkdirTemp("", "posixshm-unpriv-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) })
+	if err := os.Chmod(base, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// Both programs must be reachable by uid 65534 too.
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe = copyExecutable(t, exe, filepath.Join(base, "posixshm.test"))
+	bin = copyExecutable(t, bin, filepath.Join(base, "shmopen"))
+	nobody := &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	run := func(cmd *exec.Cmd) []string {
+		cmd.SysProcAttr = nobody
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", cmd, err, out)
+		}
+		var res []string
+		for _, line := range strings.Split(string(out), "\n") {
+			if line == "ok" || strings.HasPrefix(line, "errno ") {
+				res = append(res, line)
+			}
+		}
+		return res
+	}
+	tests := []struct {
+		desc   string
+		umask  int
+		exists os.FileMode // mode of a file planted first (owned by 65534); 0: none
+		flag   int
+		perm   os.FileMode
+	}{
+		{"create read-only file with O_RDONLY|O_TRUNC", 0o022, 0, unix.O_RDONLY | unix.O_CREAT | unix.O_TRUNC, 0o400},
+		{"create with O_RDONLY|O_TRUNC, umask removes write", 0o277, 0, unix.O_RDONLY | unix.O_CREAT | unix.O_TRUNC, 0o600},
+		{"create read-only file with O_RDWR|O_TRUNC", 0o022, 0, unix.O_RDWR | unix.O_CREAT | unix.O_TRUNC, 0o400},
+		{"create read-only file O_RDWR", 0o022, 0, unix.O_RDWR | unix.O_CREAT | unix.O_EXCL, 0o400},
+		{"existing read-only file, O_RDONLY|O_TRUNC", 0o022, 0o400, unix.O_RDONLY | unix.O_TRUNC, 0},
+		{"existing read-only file, O_RDWR", 0o022, 0o400, unix.O_RDWR, 0},
+		{"existing read-only file, O_RDONLY", 0o022, 0o400, unix.O_RDONLY, 0},
+		{"existing write-only file, O_RDONLY", 0o022, 0o200, unix.O_RDONLY, 0},
+		{"existing unreadable file, O_RDWR|O_CREAT", 0o022, 0o100, unix.O_RDWR | unix.O_CREAT, 0o600},
+	}
+	const name = "/unpriv"
+	dirs := make([][2]string, len(tests))
+	var goCases []string
+	for i, tt := range tests {
+		for j, side := range []string{"go", "c"} {
+			dir := filepath.Join(base, fmt.Sprintf("%d-%s", i, side))
+			dirs[i][j] = dir
+			if err := os.Mkdir(dir, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chown(dir, 65534, 65534); err != nil {
+				t.Fatal(err)
+			}
+			path, _ := posixshm.Dir(dir).Path(name)
+			if tt.exists != 0 {
+				writeOld(t, path)
+				if err := os.Chmod(path, tt.exists); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Chown(path, 65534, 65534); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		goCases = append(goCases, strings.Join([]string{strconv.Itoa(tt.umask), dirs[i][0], name, strconv.Itoa(tt.flag), strconv.Itoa(int(tt.perm))}, "\t"))
+	}
+	// One run of the test binary for all Go cases: it is slow to start.
+	cmd := exec.Command(exe, "-test.run=^TestHelperOpen$")
+	cmd.Env = append(os.Environ(), helperEnv+"="+strings.Join(goCases, "\n"))
+	goResults := run(cmd)
+	if len(goResults) != len(tests) {
+		t.Fatalf("helper printed %q for %d cases", goResults, len(tests))
+	}
+	for i, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			old := syscall.Umask(tt.umask) // inherited by the C program
+			res := run(exec.Command(bin, dirs[i][1], name, strconv.Itoa(tt.flag), strconv.Itoa(int(tt.perm))))
+			syscall.Umask(old)
+			if len(res) != 1 {
+				t.Fatalf("C reference printed %q", res)
+			}
+			results := [2]string{goResults[i], res[0]}
+			var snaps [2]string
+			for j := range dirs[i] {
+				path, _ := posixshm.Dir(dirs[i][j]).Path(name)
+				snaps[j] = strings.ReplaceAll(snapshot(t, dirs[i][j]), filepath.Base(path), "OBJ")
+			}
+			if results[0] != results[1] {
+				t.Errorf("flags %#x perm %v umask %03o: Go %s, C %s", tt.flag, tt.perm, tt.umask, results[0], results[1])
+			}
+			if snaps[0] != snaps[1] {
+				t.Errorf("files differ after the call\n Go: %s\n  C: %s", snaps[0], snaps[1])
+			}
+		})
+	}
+}
+
+// copyExecutable copies the program src to dst, mode 0755, and returns dst.
+func copyExecutable(t testing.TB, src, dst string) string {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}

@@ -1,6 +1,8 @@
-//go:build unix && !openbsd
+//go:build unix && !linux && !darwin && !dragonfly && !freebsd && !netbsd && !openbsd && !solaris
 
 package posixshm
 
-// Linux's glibc and musl keep objects in /dev/shm, a tmpfs.
+// The remaining Unixes (AIX, the Hurd) are neither built nor tested here.
+// They get glibc's /dev/shm convention, which is the Hurd's; on AIX it
+// shares objects among Go programs only.
 var native layout = glibcDir("/dev/shm")

@@ -1,0 +1,326 @@
+package posixshm_test
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+	"pgregory.net/rapid"
+
+	"github.com/posixshm/posixshm/lock"
+	"github.com/posixshm/posixshm/posixshm"
+)
+
+var segSentinels = []error{
+	posixshm.ErrNotSegment, posixshm.ErrVersion, posixshm.ErrTruncated,
+	posixshm.ErrSizeMismatch, posixshm.ErrNotInitialized,
+}
+
+// sentinelOf returns the one segment sentinel err wraps, failing if it
+// wraps none or several.
+func sentinelOf(t interface {
+	Helper()
+	Fatalf(string, ...any)
+}, err error) error {
+	t.Helper()
+	var found error
+	for _, s := range segSentinels {
+		if errors.Is(err, s) {
+			if found != nil {
+				t.Fatalf("%v wraps both %v and %v", err, found, s)
+			}
+			found = s
+		}
+	}
+	if found == nil {
+		t.Fatalf("%v wraps no segment sentinel", err)
+	}
+	return found
+}
+
+// validSegment returns the bytes of a valid segment file with 64 data bytes.
+func validSegment(t *testing.T) []byte {
+	d := segDir(t)
+	s := mustCreate(t, d, "template", 64, nil)
+	b, err := os.ReadFile(s.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func put32(b []byte, off int, v uint32) []byte {
+	binary.NativeEndian.PutUint32(b[off:], v)
+	return b
+}
+
+func put64(b []byte, off int, v uint64) []byte {
+	binary.NativeEndian.PutUint64(b[off:], v)
+	return b
+}
+
+// segStat returns a file's times, for checking that nothing touched it.
+func segStat(t *testing.T, path string) (atime, mtime int64) {
+	t.Helper()
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		t.Fatal(err)
+	}
+	return st.Atim.Nano(), st.Mtim.Nano()
+}
+
+// TestDir_OpenSegment_Refused writes broken segment files on disk and
+// checks that opening and reading them gives the documented sentinel, an
+// error naming the file, and leaves the file exactly as it was.
+func TestDir_OpenSegment_Refused(t *testing.T) {
+	valid := validSegment(t)
+	elf, err := os.ReadFile(os.Args[0])
+	if err != nil || len(elf) < 4096 {
+		t.Fatalf("reading the test binary: %v", err)
+	}
+	random := make([]byte, 4096)
+	rand.NewChaCha8([32]byte{1}).Read(random)
+	mod := func(f func(b []byte) []byte) []byte { return f(bytes.Clone(valid)) }
+	other := func(v uint32) uint32 { return v>>24 | v>>8&0xff00 | v<<8&0xff0000 | v<<24 }
+
+	cases := []struct {
+		name string
+		file []byte
+		want error
+	}{
+		{"empty", nil, posixshm.ErrNotInitialized},
+		{"short", valid[:100], posixshm.ErrTruncated},
+		{"one byte", []byte{0x89}, posixshm.ErrTruncated},
+		{"zeros", make([]byte, 4096), posixshm.ErrNotInitialized},
+		{"elf", elf[:4096], posixshm.ErrNotSegment},
+		{"random", random, posixshm.ErrNotSegment},
+		{"text", []byte(strings.Repeat("POSIXSHM segment, honest\n", 10)), posixshm.ErrNotSegment},
+		{"magic bit flipped", mod(func(b []byte) []byte { b[3] ^= 0x20; return b }), posixshm.ErrNotSegment},
+		{"version 2", mod(func(b []byte) []byte { return put32(b, 8, 2) }), posixshm.ErrVersion},
+		{"version 0", mod(func(b []byte) []byte { return put32(b, 8, 0) }), posixshm.ErrVersion},
+		{"other byte order", mod(func(b []byte) []byte { return put32(b, 8, other(1)) }), posixshm.ErrVersion},
+		{"header size 64", mod(func(b []byte) []byte { return put32(b, 12, 64) }), posixshm.ErrSizeMismatch},
+		{"data offset unaligned", mod(func(b []byte) []byte { return put64(b, 16, 100) }), posixshm.ErrSizeMismatch},
+		{"data offset in header", mod(func(b []byte) []byte { return put64(b, 16, 64) }), posixshm.ErrSizeMismatch},
+		{"data offset huge", mod(func(b []byte) []byte { return put64(b, 16, 1<<63) }), posixshm.ErrSizeMismatch},
+		{"data size huge", mod(func(b []byte) []byte { return put64(b, 24, 1<<64-64) }), posixshm.ErrSizeMismatch},
+		{"data size larger than file", mod(func(b []byte) []byte { return put64(b, 24, 4096) }), posixshm.ErrTruncated},
+		{"data size smaller than file", mod(func(b []byte) []byte { return put64(b, 24, 0) }), posixshm.ErrSizeMismatch},
+		{"file cut", valid[:150], posixshm.ErrTruncated},
+		{"file cut to header", valid[:128], posixshm.ErrTruncated},
+		{"file extended", append(bytes.Clone(valid), 0), posixshm.ErrSizeMismatch},
+	}
+	const initTimeout = 30 * time.Millisecond
+	opts := &posixshm.SegmentOptions{InitTimeout: initTimeout}
+	d := segDir(t)
+	old := time.Date(2001, 2, 3, 4, 5, 6, 0, time.UTC)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			name := "bad " + c.name
+			path := segPath(t, d, name)
+			if err := os.WriteFile(path, c.file, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chtimes(path, old, old); err != nil {
+				t.Fatal(err)
+			}
+			check := func(what string, err error) {
+				t.Helper()
+				if err == nil {
+					t.Fatalf("%s accepted the file", what)
+				}
+				if got := sentinelOf(t, err); got != c.want {
+					t.Fatalf("%s: %v, want %v", what, err, c.want)
+				}
+				if !strings.Contains(err.Error(), path) {
+					t.Errorf("%s: error %q does not name the file", what, err)
+				}
+				var pe *fs.PathError
+				if !errors.As(err, &pe) || pe.Op != "segment" {
+					t.Errorf("%s: error %#v is not a *fs.PathError with Op segment", what, err)
+				}
+				atime, mtime := segStat(t, path)
+				if mtime != old.UnixNano() {
+					t.Errorf("%s changed the modification time", what)
+				}
+				if runtime.GOOS == "linux" && atime != old.UnixNano() {
+					t.Errorf("%s changed the access time", what)
+				}
+				got, _ := os.ReadFile(path)
+				if !bytes.Equal(got, c.file) {
+					t.Fatalf("%s modified the file", what)
+				}
+				os.Chtimes(path, old, old) // reading it may have moved the access time
+			}
+
+			start := time.Now()
+			_, err := d.OpenSegment(name, opts)
+			check("OpenSegment", err)
+			if c.want == posixshm.ErrNotInitialized && time.Since(start) < initTimeout {
+				t.Errorf("gave up after %v, before InitTimeout", time.Since(start))
+			}
+			if err == nil || !strings.HasPrefix(err.Error(), "segment "+name+": ") {
+				t.Errorf("error %q does not start with the op and name", err)
+			}
+			_, err = d.OpenOrCreateSegment(name, 64, opts)
+			check("OpenOrCreateSegment", err)
+
+			f, err := os.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			_, err = posixshm.ReadHeader(f)
+			check("ReadHeader", err)
+		})
+	}
+}
+
+func TestReadHeader(t *testing.T) {
+	d := segDir(t)
+	s := mustCreate(t, d, "rh", 1000, nil)
+	if err := s.Lock(); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Unlock()
+	f, err := os.Open(s.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h, err := posixshm.ReadHeader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, _ := s.Stat()
+	if h.Version != 1 || h.HeaderSize != 128 || h.DataOffset != 128 || h.DataSize != 1000 ||
+		!h.Created.Equal(info.Created) || !h.Refreshed.Equal(info.Refreshed) ||
+		h.LockHolder != os.Getpid() || lock.HolderPID(h.LockWord) != os.Getpid() {
+		t.Fatalf("ReadHeader = %+v, Stat = %+v", h, info)
+	}
+	if runtime.GOOS == "linux" && h.Fingerprint == 0 {
+		t.Error("no holder fingerprint recorded")
+	}
+}
+
+// TestHeader_Layout pins the byte layout the doc comment of HeaderSize
+// documents: other programs may read it.
+func TestHeader_Layout(t *testing.T) {
+	h := posixshm.HeaderInfo{
+		Version: 1, HeaderSize: 128, DataOffset: 192, DataSize: 5,
+		Created: time.Unix(0, 11), Refreshed: time.Unix(0, 22),
+		LockWord: 0x01020304, Fingerprint: 0x0506070809,
+	}
+	b, err := h.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ne := binary.NativeEndian
+	if len(b) != posixshm.HeaderSize || string(b[:8]) != "\x89SHM\r\n\x1a\n" ||
+		ne.Uint32(b[8:]) != 1 || ne.Uint32(b[12:]) != 128 || ne.Uint64(b[16:]) != 192 ||
+		ne.Uint64(b[24:]) != 5 || ne.Uint64(b[32:]) != 11 || ne.Uint64(b[40:]) != 22 ||
+		ne.Uint32(b[64:]) != 0x01020304 || ne.Uint64(b[72:]) != 0x0506070809 {
+		t.Fatalf("layout:\n% x", b)
+	}
+	for _, r := range [][2]int{{48, 64}, {68, 72}, {80, 128}} {
+		if !bytes.Equal(b[r[0]:r[1]], make([]byte, r[1]-r[0])) {
+			t.Errorf("reserved bytes %d..%d not zero", r[0], r[1])
+		}
+	}
+	if _, err := (posixshm.HeaderInfo{Version: 2, HeaderSize: 128, DataOffset: 128}).MarshalBinary(); !errors.Is(err, posixshm.ErrVersion) {
+		t.Errorf("encoding version 2: %v", err)
+	}
+	if _, err := (posixshm.HeaderInfo{Version: 1, HeaderSize: 128, DataOffset: 130}).MarshalBinary(); !errors.Is(err, posixshm.ErrSizeMismatch) {
+		t.Errorf("encoding offset 130: %v", err)
+	}
+}
+
+func genHeader() *rapid.Generator[posixshm.HeaderInfo] {
+	return rapid.Custom(func(t *rapid.T) posixshm.HeaderInfo {
+		nanos := func(label string) time.Time {
+			if n := rapid.Int64().Draw(t, label); n != 0 {
+				return time.Unix(0, n)
+			}
+			return time.Time{}
+		}
+		word := rapid.Uint32().Draw(t, "word")
+		return posixshm.HeaderInfo{
+			Version:     1,
+			HeaderSize:  128,
+			DataOffset:  128 + 64*rapid.Int64Range(0, 1<<20).Draw(t, "lines"),
+			DataSize:    rapid.Int64Range(0, 1<<50).Draw(t, "size"),
+			Created:     nanos("created"),
+			Refreshed:   nanos("refreshed"),
+			LockWord:    word,
+			LockHolder:  lock.HolderPID(word),
+			Fingerprint: rapid.Uint64().Draw(t, "fp"),
+		}
+	})
+}
+
+func sameHeader(a, b posixshm.HeaderInfo) bool {
+	return a.Created.Equal(b.Created) && a.Refreshed.Equal(b.Refreshed) &&
+		a.Version == b.Version && a.HeaderSize == b.HeaderSize && a.DataOffset == b.DataOffset &&
+		a.DataSize == b.DataSize && a.LockWord == b.LockWord && a.LockHolder == b.LockHolder &&
+		a.Fingerprint == b.Fingerprint
+}
+
+// TestHeaderInfo_RoundTrip: decode(encode(x)) == x.
+func TestHeaderInfo_RoundTrip(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		h := genHeader().Draw(t, "h")
+		b, err := h.AppendBinary([]byte("prefix"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b = b[len("prefix"):]
+		got, err := posixshm.ParseHeader(b, h.DataOffset+h.DataSize)
+		if err != nil || !sameHeader(got, h) {
+			t.Fatalf("ParseHeader(encode(%+v)) = %+v, %v", h, got, err)
+		}
+		var u posixshm.HeaderInfo
+		if err := u.UnmarshalBinary(b); err != nil || !sameHeader(u, h) {
+			t.Fatalf("UnmarshalBinary = %+v, %v", u, err)
+		}
+	})
+}
+
+// TestParseHeader_AnyBytes: arbitrary input gives exactly one sentinel or
+// a header that survives re-encoding.
+func TestParseHeader_AnyBytes(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		var b []byte
+		if rapid.Bool().Draw(t, "from valid") {
+			h := genHeader().Draw(t, "h")
+			b, _ = h.MarshalBinary()
+			for range rapid.IntRange(0, 4).Draw(t, "flips") {
+				i := rapid.IntRange(0, len(b)-1).Draw(t, "i")
+				b[i] ^= byte(rapid.IntRange(1, 255).Draw(t, "x"))
+			}
+			b = b[:rapid.IntRange(0, len(b)).Draw(t, "len")]
+		} else {
+			b = rapid.SliceOf(rapid.Byte()).Draw(t, "b")
+		}
+		size := rapid.OneOf(rapid.Int64(), rapid.Just(int64(len(b)))).Draw(t, "size")
+		h, err := posixshm.ParseHeader(b, size)
+		if err != nil {
+			sentinelOf(t, err)
+			return
+		}
+		enc, err := h.MarshalBinary()
+		if err != nil {
+			t.Fatalf("re-encoding a parsed header: %v", err)
+		}
+		if h2, err := posixshm.ParseHeader(enc, size); err != nil || !sameHeader(h, h2) {
+			t.Fatalf("re-parse: %+v, %v; want %+v", h2, err, h)
+		}
+	})
+}

@@ -1,0 +1,89 @@
+package posixshm_test
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log"
+	"os"
+
+	"github.com/posixshm/posixshm/lock"
+	"github.com/posixshm/posixshm/posixshm"
+)
+
+func ExampleDir_CreateSegment() {
+	dir, err := os.MkdirTemp("", "posixshm-example-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	d := posixshm.Dir(dir)
+
+	// One process creates the segment and writes to it...
+	s, err := d.CreateSegment("/greeting", 4096, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+	copy(s.Bytes(), "hello, segment")
+
+	// ...another opens it by name and reads.
+	o, err := d.OpenSegment("/greeting", nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer o.Close()
+	fmt.Printf("%s (%d bytes)\n", o.Bytes()[:14], len(o.Bytes()))
+
+	// Updates that span several bytes go under the lock.
+	if err := o.Lock(); err != nil {
+		log.Fatal(err)
+	}
+	n := o.Bytes()[64:72]
+	binary.NativeEndian.PutUint64(n, binary.NativeEndian.Uint64(n)+1)
+	if err := o.Unlock(); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("counter:", binary.NativeEndian.Uint64(s.Bytes()[64:]))
+
+	// Unlinking removes the name; the mappings stay valid.
+	if err := s.Unlink(); err != nil {
+		log.Fatal(err)
+	}
+	info, _ := o.Stat()
+	_, err = d.OpenSegment("/greeting", nil)
+	fmt.Println("unlinked:", info.Unlinked, "reopen fails:", errors.Is(err, fs.ErrNotExist))
+	// Output:
+	// hello, segment (4096 bytes)
+	// counter: 1
+	// unlinked: true reopen fails: true
+}
+
+// The previous holder of a lock may have died in the middle of an update.
+// Lock then returns lock.ErrOwnerDead with the lock held: repair, then
+// carry on.
+func ExampleSegment_Lock() {
+	dir, err := os.MkdirTemp("", "posixshm-example-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	s, err := posixshm.Dir(dir).OpenOrCreateSegment("/state", 64, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+
+	switch err := s.Lock(); {
+	case errors.Is(err, lock.ErrOwnerDead):
+		// Held by us now; the data may be half-written.
+		clear(s.Bytes())
+	case err != nil:
+		log.Fatal(err)
+	}
+	copy(s.Bytes(), "consistent")
+	s.Unlock()
+	fmt.Printf("%s\n", s.Bytes()[:10])
+	// Output: consistent
+}

@@ -1,0 +1,23 @@
+package posixshm
+
+import "golang.org/x/sys/unix"
+
+// noatime sets O_NOATIME on fd and returns a function that restores the
+// previous flags. Linux updates a file's access time when it is read and
+// when it is mapped (relatime included, once a day), so without it merely
+// looking at a stale segment, as ReadHeader does, would make it look used,
+// and mapping one would hide whether refreshes work. With it Linux behaves
+// like OpenBSD: only futimes moves the times. Setting it needs the caller
+// to own the file (or CAP_FOWNER); otherwise nothing changes.
+func noatime(fd int) (restore func()) {
+	fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+	if err != nil || fl&unix.O_NOATIME != 0 {
+		return nop
+	}
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, fl|unix.O_NOATIME); err != nil {
+		return nop
+	}
+	return func() { unix.FcntlInt(uintptr(fd), unix.F_SETFL, fl) }
+}
+
+func nop() {}

@@ -1,0 +1,74 @@
+package posixshm
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+
+	"github.com/posixshm/posixshm/lock"
+)
+
+// Lock takes the segment's lock, waiting as long as necessary.
+//
+// It returns nil, or lock.ErrOwnerDead (test with errors.Is) if the
+// previous holder died holding it. With ErrOwnerDead the lock IS held: the
+// data it protects may be half-updated, so repair it, then Unlock as usual.
+// Exactly one locker gets ErrOwnerDead for each death. A holder counts as
+// dead once a waiter has waited SegmentOptions.StaleAfter and finds its
+// process gone (see package lock).
+//
+// Taking the lock refreshes the segment if the shared refreshed-at stamp is
+// older than the refresh interval (see Refresh); otherwise the check costs
+// one atomic load and no system call.
+func (s *Segment) Lock() error {
+	if err := s.checkOpen("lock"); err != nil {
+		return err
+	}
+	err := s.mu.Lock()
+	s.used()
+	return err
+}
+
+// TryLock takes the lock if that needs no waiting: (true, nil) on success,
+// (false, nil) if a live process holds it, and (true, lock.ErrOwnerDead)
+// if it took the lock over from a dead holder, as Lock describes.
+func (s *Segment) TryLock() (bool, error) {
+	if err := s.checkOpen("lock"); err != nil {
+		return false, err
+	}
+	ok, err := s.mu.TryLock()
+	if ok {
+		s.used()
+	}
+	return ok, err
+}
+
+// LockContext is Lock, giving up with ctx.Err() and without the lock when
+// ctx is done first.
+func (s *Segment) LockContext(ctx context.Context) error {
+	if err := s.checkOpen("lock"); err != nil {
+		return err
+	}
+	err := s.mu.LockContext(ctx)
+	if err == nil || errors.Is(err, lock.ErrOwnerDead) {
+		s.used()
+	}
+	return err
+}
+
+// Unlock releases the lock. It returns an error wrapping lock.ErrNotHeld if
+// this process does not hold it.
+func (s *Segment) Unlock() error {
+	if err := s.checkOpen("unlock"); err != nil {
+		return err
+	}
+	return s.mu.Unlock()
+}
+
+// checkOpen fails once the segment is closed: its lock word is unmapped.
+func (s *Segment) checkOpen(op string) error {
+	if s.state.Load()&stClosed != 0 {
+		return &fs.PathError{Op: op, Path: s.name, Err: fs.ErrClosed}
+	}
+	return nil
+}

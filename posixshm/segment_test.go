@@ -1,0 +1,344 @@
+package posixshm_test
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"io/fs"
+	"math"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/posixshm/posixshm/lock"
+	"github.com/posixshm/posixshm/posixshm"
+)
+
+// segDir returns an empty directory for OpenBSD's layout, on a tmpfs when
+// there is one (/dev/shm), as /tmp often is on OpenBSD.
+func segDir(t testing.TB) posixshm.Dir {
+	t.Helper()
+	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
+		dir, err := os.MkdirTemp("/dev/shm", "posixshm-segment-test-")
+		if err == nil {
+			t.Cleanup(func() { os.RemoveAll(dir) })
+			return posixshm.Dir(dir)
+		}
+	}
+	return posixshm.Dir(t.TempDir())
+}
+
+func segPath(t testing.TB, d posixshm.Dir, name string) string {
+	t.Helper()
+	p, err := d.Path(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func mustCreate(t testing.TB, d posixshm.Dir, name string, size int, opts *posixshm.SegmentOptions) *posixshm.Segment {
+	t.Helper()
+	s, err := d.CreateSegment(name, size, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestDir_CreateSegment(t *testing.T) {
+	d := segDir(t)
+	before := time.Now()
+	s := mustCreate(t, d, "/seg", 1000, nil)
+	if !s.Creator() || s.Name() != "/seg" || s.Path() != segPath(t, d, "/seg") {
+		t.Fatalf("Creator %v, Name %q, Path %q", s.Creator(), s.Name(), s.Path())
+	}
+	b := s.Bytes()
+	if len(b) != 1000 {
+		t.Fatalf("len(Bytes()) = %d, want 1000", len(b))
+	}
+	for i, c := range b {
+		if c != 0 {
+			t.Fatalf("Bytes()[%d] = %d, want a zeroed segment", i, c)
+		}
+	}
+	info, err := s.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Version != 1 || info.HeaderSize != 128 || info.DataOffset != 128 || info.DataSize != 1000 ||
+		info.FileSize != 1128 || info.Unlinked || info.LockHolder != 0 || info.Mode != 0o600 ||
+		info.Uid != os.Geteuid() || info.Created.Before(before.Add(-time.Second)) || !info.Refreshed.Equal(info.Created) {
+		t.Fatalf("Stat() = %+v", info)
+	}
+	fi, err := os.Stat(s.Path())
+	if err != nil || fi.Size() != 1128 || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("file: %v, %v", fi, err)
+	}
+	raw, _ := os.ReadFile(s.Path())
+	if string(raw[:8]) != "\x89SHM\r\n\x1a\n" {
+		t.Fatalf("file starts with %q", raw[:8])
+	}
+
+	_, err = d.CreateSegment("/seg", 1000, nil)
+	if !errors.Is(err, fs.ErrExist) {
+		t.Fatalf("second CreateSegment: %v, want fs.ErrExist", err)
+	}
+	var pe *fs.PathError
+	if !errors.As(err, &pe) || pe.Op != "shm_open" || pe.Path != "/seg" {
+		t.Fatalf("error %#v is not a *fs.PathError for shm_open /seg", err)
+	}
+}
+
+func TestDir_CreateSegment_BadSize(t *testing.T) {
+	d := segDir(t)
+	for _, n := range []int{-1, math.MinInt, math.MaxInt, math.MaxInt - 127} {
+		_, err := d.CreateSegment("x", n, nil)
+		if !errors.Is(err, syscall.EINVAL) {
+			t.Errorf("size %d: %v, want EINVAL", n, err)
+		}
+	}
+	if _, err := os.Stat(segPath(t, d, "x")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a refused size left a file: %v", err)
+	}
+	// A segment with no data is a lock on its own.
+	s := mustCreate(t, d, "empty", 0, nil)
+	if len(s.Bytes()) != 0 {
+		t.Fatal("Bytes of an empty segment not empty")
+	}
+	if err := s.Lock(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDir_OpenSegment_Shares(t *testing.T) {
+	d := segDir(t)
+	a := mustCreate(t, d, "shared", 4096, nil)
+	b, err := d.OpenSegment("shared", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if b.Creator() {
+		t.Error("an opener says it is the creator")
+	}
+	copy(a.Bytes(), "written by a")
+	if got := string(b.Bytes()[:12]); got != "written by a" {
+		t.Fatalf("b sees %q", got)
+	}
+	ia, _ := a.Stat()
+	ib, _ := b.Stat()
+	if !ia.Created.Equal(ib.Created) || ia.DataSize != ib.DataSize {
+		t.Fatalf("headers differ: %+v vs %+v", ia, ib)
+	}
+	if _, err := d.OpenSegment("missing", nil); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("missing segment: %v, want fs.ErrNotExist", err)
+	}
+}
+
+func TestSegment_Bytes_Aligned(t *testing.T) {
+	s := mustCreate(t, segDir(t), "a", 100, nil)
+	info, _ := s.Stat()
+	if info.DataOffset%64 != 0 {
+		t.Fatalf("data offset %d not cache-line aligned", info.DataOffset)
+	}
+	if cap(s.Bytes()) != 100 {
+		t.Fatalf("cap(Bytes()) = %d: appending would run past the data region", cap(s.Bytes()))
+	}
+}
+
+func TestSegment_Close(t *testing.T) {
+	d := segDir(t)
+	s, err := d.CreateSegment("c", 10, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, err := range []error{s.Close(), s.Lock(), s.Unlock(), s.Refresh(), func() error { _, err := s.Stat(); return err }(),
+		func() error { _, err := s.TryLock(); return err }(), s.LockContext(context.Background())} {
+		if !errors.Is(err, fs.ErrClosed) {
+			t.Errorf("after Close: %v, want fs.ErrClosed", err)
+		}
+	}
+	if s.Bytes() != nil {
+		t.Error("Bytes after Close is not nil")
+	}
+	// The object outlives the handle.
+	s2, err := d.OpenSegment("c", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2.Close()
+}
+
+func TestSegment_Unlink(t *testing.T) {
+	d := segDir(t)
+	s := mustCreate(t, d, "u", 64, nil)
+	copy(s.Bytes(), "still here")
+	if err := s.Unlink(); err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !info.Unlinked {
+		t.Fatalf("Stat after Unlink: Unlinked = false (%+v)", info)
+	}
+	if string(s.Bytes()[:10]) != "still here" {
+		t.Fatal("mapping lost after Unlink")
+	}
+	if _, err := d.OpenSegment("u", nil); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("open after Unlink: %v", err)
+	}
+	if err := s.Unlink(); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("second Unlink: %v", err)
+	}
+}
+
+func TestDir_OpenOrCreateSegment(t *testing.T) {
+	d := segDir(t)
+	a, err := d.OpenOrCreateSegment("oc", 256, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := d.OpenOrCreateSegment("oc", 256, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if !a.Creator() || b.Creator() {
+		t.Fatalf("Creator: first %v, second %v", a.Creator(), b.Creator())
+	}
+	old := time.Now().Add(-30 * 24 * time.Hour).Truncate(time.Second)
+	os.Chtimes(a.Path(), old, old)
+	_, err = d.OpenOrCreateSegment("oc", 512, nil)
+	if !errors.Is(err, posixshm.ErrSizeMismatch) || !strings.Contains(err.Error(), a.Path()) {
+		t.Fatalf("other size: %v, want ErrSizeMismatch naming %s", err, a.Path())
+	}
+	if atime, _ := segStat(t, a.Path()); atime != old.UnixNano() {
+		t.Fatal("a refused OpenOrCreateSegment refreshed the segment")
+	}
+}
+
+func TestSegment_Lock(t *testing.T) {
+	d := segDir(t)
+	a := mustCreate(t, d, "l", 8, nil)
+	b, err := d.OpenSegment("l", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := a.Lock(); err != nil {
+		t.Fatal(err)
+	}
+	if info, _ := b.Stat(); info.LockHolder != os.Getpid() {
+		t.Fatalf("LockHolder = %d, want %d", info.LockHolder, os.Getpid())
+	}
+	if ok, err := b.TryLock(); ok || err != nil {
+		t.Fatalf("TryLock on a held lock: %v, %v", ok, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if err := b.LockContext(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("LockContext on a held lock: %v", err)
+	}
+	if err := b.Unlock(); err != nil { // the lock is the process's
+		t.Fatal(err)
+	}
+	if err := a.Unlock(); !errors.Is(err, lock.ErrNotHeld) {
+		t.Fatalf("Unlock of a free lock: %v, want ErrNotHeld", err)
+	}
+	if ok, err := b.TryLock(); !ok || err != nil {
+		t.Fatalf("TryLock on a free lock: %v, %v", ok, err)
+	}
+	if err := b.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSegment_Lock_Goroutines(t *testing.T) {
+	s := mustCreate(t, segDir(t), "g", 8, nil)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 2000 {
+				if err := s.Lock(); err != nil {
+					t.Error(err)
+					return
+				}
+				b := s.Bytes()
+				binary.NativeEndian.PutUint64(b, binary.NativeEndian.Uint64(b)+1)
+				if err := s.Unlock(); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if n := binary.NativeEndian.Uint64(s.Bytes()); n != 8000 {
+		t.Fatalf("counter = %d, want 8000", n)
+	}
+}
+
+// BenchmarkSegment_LockUnlock measures an uncontended Lock+Unlock with
+// refresh-on-use at the default interval and with it turned off; the
+// difference is the cost of the refresh check.
+func BenchmarkSegment_LockUnlock(b *testing.B) {
+	for _, bc := range []struct {
+		name     string
+		interval time.Duration
+	}{{"refresh=default", 0}, {"refresh=off", -1}} {
+		b.Run(bc.name, func(b *testing.B) {
+			s := mustCreate(b, segDir(b), "bench", 64, &posixshm.SegmentOptions{RefreshInterval: bc.interval})
+			for b.Loop() {
+				s.Lock()
+				s.Unlock()
+			}
+		})
+	}
+}
+
+// TestCreateSegment_Native uses this system's own convention (/dev/shm on
+// Linux), where C programs find the same objects.
+func TestCreateSegment_Native(t *testing.T) {
+	name := "/posixshm-segment-test-" + strconv.Itoa(os.Getpid())
+	s, err := posixshm.CreateSegment(name, 100, nil)
+	if err != nil {
+		t.Skipf("no native shared memory here: %v", err)
+	}
+	defer posixshm.Unlink(name)
+	defer s.Close()
+	if p, _ := posixshm.Path(name); s.Path() != p {
+		t.Errorf("Path() = %q, want %q", s.Path(), p)
+	}
+	copy(s.Bytes(), "native")
+	o, err := posixshm.OpenOrCreateSegment(name, 100, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	if o.Creator() || string(o.Bytes()[:6]) != "native" {
+		t.Fatalf("OpenOrCreateSegment: Creator %v, data %q", o.Creator(), o.Bytes()[:6])
+	}
+	if err := s.Unlink(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := posixshm.OpenSegment(name, nil); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("OpenSegment after Unlink: %v", err)
+	}
+}

@@ -4,6 +4,7 @@
 //	go test ./fuzz -run '^$' -fuzz '^FuzzName$' -fuzztime 30s
 //	go test ./fuzz -run '^$' -fuzz '^FuzzFlags$' -fuzztime 30s
 //	go test ./fuzz -run '^$' -fuzz '^FuzzAppendPath$' -fuzztime 30s
+//	go test ./fuzz -run '^$' -fuzz '^FuzzHeader$' -fuzztime 30s
 //
 // Without -fuzz, go test runs every target on its seeds: the f.Add calls
 // and the files under testdata/fuzz.

@@ -13,6 +13,8 @@ type layout interface {
 	Path(name string) (string, error)
 	Open(name string, flag int, perm os.FileMode) (*os.File, error)
 	Unlink(name string) error
+	CreateSegment(name string, size int, opts *posixshm.SegmentOptions) (*posixshm.Segment, error)
+	OpenSegment(name string, opts *posixshm.SegmentOptions) (*posixshm.Segment, error)
 }
 
 // system is this system's own shm_open convention.
@@ -23,6 +25,12 @@ func (system) Open(name string, flag int, perm os.FileMode) (*os.File, error) {
 	return posixshm.Open(name, flag, perm)
 }
 func (system) Unlink(name string) error { return posixshm.Unlink(name) }
+func (system) CreateSegment(name string, size int, opts *posixshm.SegmentOptions) (*posixshm.Segment, error) {
+	return posixshm.CreateSegment(name, size, opts)
+}
+func (system) OpenSegment(name string, opts *posixshm.SegmentOptions) (*posixshm.Segment, error) {
+	return posixshm.OpenSegment(name, opts)
+}
 
 // dirFlag adds the --dir flag every command that resolves names has.
 func dirFlag(fs *flag.FlagSet) {

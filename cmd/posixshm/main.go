@@ -33,6 +33,7 @@ type command struct {
 	help     string // longer text with examples
 	setFlags func(fs *flag.FlagSet)
 	run      func(c *cli, args []string) int
+	hidden   bool // internal: left out of the command list
 }
 
 var commands = map[string]*command{}
@@ -44,6 +45,12 @@ type cli struct {
 	stdout, stderr io.Writer
 	name           string // the subcommand, for messages
 	dir            string // --dir, where the command has it
+	flags          *flag.FlagSet
+}
+
+// flag returns the parsed value of the command's flag called name.
+func (c *cli) flag(name string) any {
+	return c.flags.Lookup(name).Value.(flag.Getter).Get()
 }
 
 // errorf reports a failure as "posixshm: <msg>" on stderr.
@@ -92,6 +99,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "usage: posixshm %s %s\n", cmd.name, cmd.args)
 		return exitUsage
 	}
+	c.flags = fs
 	if f := fs.Lookup("dir"); f != nil {
 		c.dir = f.Value.String()
 	}
@@ -117,8 +125,10 @@ Names may begin with "-": put "--" before them.
 commands:
 `)
 	names := make([]string, 0, len(commands))
-	for n := range commands {
-		names = append(names, n)
+	for n, cmd := range commands {
+		if !cmd.hidden {
+			names = append(names, n)
+		}
 	}
 	sort.Strings(names)
 	for _, n := range names {
@@ -137,7 +147,10 @@ func cmdUsage(w io.Writer, cmd *command) {
 	fs.SetOutput(&flags)
 	fs.VisitAll(func(f *flag.Flag) {
 		arg, text := flag.UnquoteUsage(f)
-		fmt.Fprintf(&flags, "  --%s %s\n    \t%s", f.Name, arg, text)
+		if arg != "" {
+			arg = " " + arg
+		}
+		fmt.Fprintf(&flags, "  --%s%s\n    \t%s", f.Name, arg, text)
 		if f.DefValue != "" && f.DefValue != "false" {
 			fmt.Fprintf(&flags, " (default %s)", f.DefValue)
 		}

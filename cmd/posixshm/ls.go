@@ -1,0 +1,222 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/posixshm/posixshm/posixshm"
+)
+
+func init() {
+	register(&command{
+		name:    "ls",
+		args:    "[--dir DIR] [--json]",
+		summary: "list objects with owner, size, idle time and daily(8) risk",
+		setFlags: func(fs *flag.FlagSet) {
+			dirFlag(fs)
+			fs.Bool("json", false, "print one JSON array of objects instead of a table")
+		},
+		help: `List the shared memory objects in a directory, sorted by path, with owner, mode,
+size, how long ago each was last accessed, and "at-risk" for those that
+OpenBSD's daily(8) would delete within a day (see "posixshm help stat" for the
+exact rule: removable once not accessed for more than 7×24 hours).
+
+With --dir DIR: the files DIR/<64 hex digits>.shm and .sem, OpenBSD's layout.
+Without: this system's convention; on OpenBSD those files in /tmp, on Linux
+every regular file in /dev/shm (glibc's semaphores, sem.NAME, included), on
+other systems that keep objects in files the directory and file name prefix
+of posixshm path /probe. Systems whose objects live in the kernel (FreeBSD,
+macOS) cannot be listed.
+
+ls only calls lstat(2): it never opens, reads or refreshes what it lists.
+
+examples:
+  posixshm ls
+  posixshm ls --dir /tmp          # OpenBSD's layout, on any system
+  posixshm ls --json | jq '.[] | select(.daily_at_risk) | .path'`,
+		run: runLs,
+	})
+}
+
+// lsEntry is one listed object; its JSON form is the --json output.
+type lsEntry struct {
+	Path        string    `json:"path"`
+	Kind        string    `json:"kind"` // "shm" or "sem"
+	Uid         uint32    `json:"uid"`
+	Owner       string    `json:"owner,omitempty"`
+	Mode        string    `json:"mode"`
+	Size        int64     `json:"size"`
+	Atime       time.Time `json:"atime"`
+	Mtime       time.Time `json:"mtime"`
+	RemovableAt time.Time `json:"daily_removable_at"`
+	AtRisk      bool      `json:"daily_at_risk"`
+}
+
+// scope is a directory of objects and the rule for which files in it are
+// objects.
+type scope struct {
+	dir    string
+	hashed bool   // OpenBSD's layout: <64 hex>.shm and <64 hex>.sem only
+	prefix string // otherwise, files whose names start with this
+}
+
+func runLs(c *cli, args []string) int {
+	if len(args) != 0 {
+		return c.usageError("ls takes no arguments, got %q", args)
+	}
+	sc, err := c.scope()
+	if err != nil {
+		c.fail(err)
+		return exitFail
+	}
+	now := time.Now()
+	entries, err := list(sc, now)
+	if err != nil {
+		c.fail(err)
+		return exitFail
+	}
+	if c.flag("json").(bool) {
+		if entries == nil {
+			entries = []lsEntry{}
+		}
+		b, _ := json.Marshal(entries)
+		fmt.Fprintf(c.stdout, "%s\n", b)
+		return exitOK
+	}
+	printLs(c.stdout, entries, now)
+	return exitOK
+}
+
+// scope returns where ls looks: the --dir layout or this system's.
+func (c *cli) scope() (scope, error) {
+	if c.dir != "" {
+		return scope{dir: c.dir, hashed: true}, nil
+	}
+	const probe = "probe"
+	p, err := posixshm.Path("/" + probe)
+	if err == nil && p == "/"+probe {
+		// FreeBSD and macOS: the "path" is the kernel's key, not a file.
+		err = errors.New("they live in the kernel")
+	}
+	if err != nil {
+		return scope{}, fmt.Errorf("ls: cannot list this system's shared memory objects (%v); use --dir", err)
+	}
+	dir, base := filepath.Split(p)
+	dir = filepath.Clean(dir)
+	switch {
+	case isHashed(base):
+		return scope{dir: dir, hashed: true}, nil
+	case strings.HasSuffix(base, probe):
+		return scope{dir: dir, prefix: strings.TrimSuffix(base, probe)}, nil
+	}
+	return scope{}, fmt.Errorf("ls: cannot tell which files in %s are shared memory objects; use --dir", dir)
+}
+
+// list returns the objects in sc, sorted by path. It calls lstat(2) once
+// per candidate and opens nothing.
+func list(sc scope, now time.Time) ([]lsEntry, error) {
+	des, err := os.ReadDir(sc.dir) // sorted by name
+	if err != nil {
+		return nil, fmt.Errorf("ls %s: %w", sc.dir, unwrapPath(err))
+	}
+	var out []lsEntry
+	names := owners{}
+	for _, de := range des {
+		name := de.Name()
+		kind := sc.kind(name)
+		if kind == "" || de.Type()&fs.ModeType != 0 { // d_type says not regular
+			continue
+		}
+		fa, err := lstatFacts(filepath.Join(sc.dir, name))
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				continue // removed since ReadDir
+			}
+			return nil, fmt.Errorf("ls %s: %w", sc.dir, err)
+		}
+		if !fa.Mode.IsRegular() {
+			continue
+		}
+		out = append(out, lsEntry{
+			Path: fa.Path, Kind: kind, Uid: fa.Uid, Owner: names.name(fa.Uid), Mode: fa.Mode.String(),
+			Size: fa.Size, Atime: fa.Atime, Mtime: fa.Mtime,
+			RemovableAt: removableAt(fa.Atime), AtRisk: atRisk(fa.Atime, now),
+		})
+	}
+	return out, nil
+}
+
+// kind says whether the file called name is an object of sc: "shm", "sem",
+// or "" for a file that is not.
+func (sc scope) kind(name string) string {
+	if sc.hashed {
+		switch {
+		case !isHashed(name):
+			return ""
+		case strings.HasSuffix(name, posixshm.SemSuffix):
+			return "sem"
+		}
+		return "shm"
+	}
+	if !strings.HasPrefix(name, sc.prefix) {
+		return ""
+	}
+	if sc.prefix == "" && strings.HasPrefix(name, "sem.") { // glibc's sem_open
+		return "sem"
+	}
+	return "shm"
+}
+
+// isHashed reports whether base is a file name OpenBSD's libc gives its
+// objects: 64 lowercase hex digits and ".shm" or ".sem".
+func isHashed(base string) bool {
+	const hexLen = 64
+	if len(base) != hexLen+4 || (base[hexLen:] != posixshm.ShmSuffix && base[hexLen:] != posixshm.SemSuffix) {
+		return false
+	}
+	for i := range hexLen {
+		if c := base[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+func printLs(w io.Writer, entries []lsEntry, now time.Time) {
+	if len(entries) == 0 {
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "KIND\tOWNER\tMODE\tSIZE\tACCESSED\tDAILY(8)\tPATH")
+	for _, e := range entries {
+		owner := e.Owner
+		if owner == "" {
+			owner = fmt.Sprint(e.Uid)
+		}
+		risk := "-"
+		if e.AtRisk {
+			risk = "at-risk"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s ago\t%s\t%s\n", e.Kind, owner, e.Mode, e.Size, age(e.Atime, now), risk, e.Path)
+	}
+	tw.Flush()
+}
+
+// unwrapPath drops the *fs.PathError around err when the message names the
+// path already.
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}

@@ -1,0 +1,181 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/posixshm/posixshm/posixshm"
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"posixshm": func() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) },
+	})
+}
+
+var scriptSeq atomic.Int64
+
+func TestScript(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir: "testdata/script",
+		Setup: func(env *testscript.Env) error {
+			// UNIQUE keeps names in the system's directory (/dev/shm)
+			// apart across scripts and concurrent test runs.
+			env.Setenv("UNIQUE", fmt.Sprintf("%d-%d", os.Getpid(), scriptSeq.Add(1)))
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"age":        cmdAge,
+			"olderthan":  cmdOlderThan,
+			"shmpath":    cmdShmPath,
+			"waitfile":   cmdWaitFile,
+			"waitfresh":  cmdWaitFresh,
+			"jsonhas":    cmdJSONHas,
+			"cleanupshm": cmdCleanupShm,
+			"sleep":      cmdSleep,
+		},
+		RequireExplicitExec: true,
+	})
+}
+
+// age DAYS FILE... sets the files' access and modification times DAYS
+// (a decimal number) days into the past.
+func cmdAge(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: age DAYS FILE...")
+	}
+	d, err := strconv.ParseFloat(args[0], 64)
+	ts.Check(err)
+	t := time.Now().Add(-time.Duration(d * 24 * float64(time.Hour)))
+	for _, f := range args[1:] {
+		ts.Check(os.Chtimes(ts.MkAbs(f), t, t))
+	}
+}
+
+// olderthan DAYS FILE succeeds if FILE was last accessed at least DAYS days ago.
+func cmdOlderThan(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: olderthan DAYS FILE")
+	}
+	d, err := strconv.ParseFloat(args[0], 64)
+	ts.Check(err)
+	fa, err := lstatFacts(ts.MkAbs(args[1]))
+	ts.Check(err)
+	idle := time.Since(fa.Atime)
+	old := idle >= time.Duration(d*24*float64(time.Hour))
+	if old == neg {
+		ts.Fatalf("%s last accessed %v ago (want older than %s days: %v)", args[1], idle.Round(time.Second), args[0], !neg)
+	}
+}
+
+// shmpath VAR DIR NAME sets VAR to the file of NAME in OpenBSD's layout at DIR.
+func cmdShmPath(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: shmpath VAR DIR NAME")
+	}
+	p, err := posixshm.Dir(args[1]).Path(args[2])
+	ts.Check(err)
+	ts.Setenv(args[0], p)
+}
+
+// waitfile FILE waits up to 10s for FILE to exist.
+func cmdWaitFile(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: waitfile FILE")
+	}
+	waitFor(ts, "file "+args[0], func() bool {
+		_, err := os.Stat(ts.MkAbs(args[0]))
+		return err == nil
+	})
+}
+
+// waitfresh FILE waits up to 10s for FILE to have been accessed within a minute.
+func cmdWaitFresh(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: waitfresh FILE")
+	}
+	waitFor(ts, "a fresh access time on "+args[0], func() bool {
+		fa, err := lstatFacts(ts.MkAbs(args[0]))
+		return err == nil && time.Since(fa.Atime) < time.Minute
+	})
+}
+
+func waitFor(ts *testscript.TestScript, what string, ok func() bool) {
+	for deadline := time.Now().Add(10 * time.Second); !ok(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			ts.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+// jsonhas [PATH=VALUE]... checks that stdout is one JSON value and that each
+// dotted PATH (object keys, array indexes) holds VALUE as fmt.Sprint prints it,
+// or exists at all for a PATH without "=".
+func cmdJSONHas(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("unsupported: ! jsonhas")
+	}
+	dec := json.NewDecoder(strings.NewReader(ts.ReadFile("stdout")))
+	dec.UseNumber()
+	var v any
+	ts.Check(dec.Decode(&v))
+	if dec.More() {
+		ts.Fatalf("stdout holds more than one JSON value")
+	}
+	for _, a := range args {
+		path, want, hasWant := strings.Cut(a, "=")
+		got, ok := jsonAt(v, path)
+		if !ok {
+			ts.Fatalf("JSON has no %s", path)
+		}
+		if hasWant && fmt.Sprint(got) != want {
+			ts.Fatalf("JSON %s = %v, want %s", path, got, want)
+		}
+	}
+}
+
+func jsonAt(v any, path string) (any, bool) {
+	for _, k := range strings.Split(path, ".") {
+		switch x := v.(type) {
+		case map[string]any:
+			var ok bool
+			if v, ok = x[k]; !ok {
+				return nil, false
+			}
+		case []any:
+			i, err := strconv.Atoi(k)
+			if err != nil || i < 0 || i >= len(x) {
+				return nil, false
+			}
+			v = x[i]
+		default:
+			return nil, false
+		}
+	}
+	return v, true
+}
+
+// sleep DURATION pauses the script (go-internal's testscript has no sleep).
+func cmdSleep(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: sleep DURATION")
+	}
+	d, err := time.ParseDuration(args[0])
+	ts.Check(err)
+	time.Sleep(d)
+}
+
+// cleanupshm NAME removes this system's object NAME when the script ends.
+func cmdCleanupShm(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: cleanupshm NAME")
+	}
+	ts.Defer(func() { posixshm.Unlink(args[0]) })
+}

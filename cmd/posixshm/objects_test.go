@@ -1,0 +1,197 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/posixshm/posixshm/posixshm"
+)
+
+func TestParseSize(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want int64 // 0: error
+	}{
+		{"1", 1}, {"4096", 4096}, {"64K", 64 << 10}, {"64k", 64 << 10}, {"64KiB", 64 << 10}, {"64kb", 64 << 10},
+		{"1M", 1 << 20}, {"2G", 2 << 30}, {"1MiB", 1 << 20},
+		{"", 0}, {"0", 0}, {"-1", 0}, {"+5", 0}, {"K", 0}, {"1T", 0}, {"1.5M", 0}, {"1 M", 0}, {"0x10", 0},
+		{"B", 0}, {"1B", 0}, {"9223372036854775807K", 0}, {"99999999999999999999", 0},
+	} {
+		got, err := parseSize(tt.in)
+		if tt.want == 0 {
+			if err == nil {
+				t.Errorf("parseSize(%q) = %d, want an error", tt.in, got)
+			}
+			continue
+		}
+		if err != nil || got != tt.want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d", tt.in, got, err, tt.want)
+		}
+	}
+}
+
+// BSD find's -atime +7 matches when ceil((now - atime) / 1 day) > 7, in
+// whole seconds: from atime + 7 days + 1 s on.
+func TestRemovableAt(t *testing.T) {
+	atime := time.Date(2025, 3, 1, 12, 0, 0, 750_000_000, time.UTC)
+	matches := func(now time.Time) bool { // find -atime +7, as OpenBSD's find.c computes it
+		const day = 86400
+		return (now.Unix()-atime.Unix()+day-1)/day > 7
+	}
+	at := removableAt(atime)
+	if want := time.Date(2025, 3, 8, 12, 0, 1, 0, time.UTC); !at.Equal(want) {
+		t.Fatalf("removableAt = %v, want %v", at, want)
+	}
+	for _, off := range []time.Duration{-2 * time.Second, -time.Second, -time.Nanosecond, 0, time.Second, time.Hour} {
+		now := at.Add(off)
+		if got, want := matches(now), off >= 0; got != want {
+			t.Errorf("at removableAt%+v: find matches = %v, want %v", off, got, want)
+		}
+	}
+}
+
+func TestAtRisk(t *testing.T) {
+	now := time.Now()
+	for _, tt := range []struct {
+		idle time.Duration
+		want bool
+	}{
+		{0, false}, {5 * 24 * time.Hour, false}, {6*24*time.Hour - time.Minute, false},
+		{6*24*time.Hour + time.Minute, true}, {7 * 24 * time.Hour, true}, {30 * 24 * time.Hour, true},
+	} {
+		if got := atRisk(now.Add(-tt.idle), now); got != tt.want {
+			t.Errorf("atRisk(idle %v) = %v, want %v", tt.idle, got, tt.want)
+		}
+	}
+}
+
+func TestAge(t *testing.T) {
+	now := time.Now()
+	for _, tt := range []struct {
+		d    time.Duration
+		want string
+	}{
+		{-time.Hour, "0s"}, {0, "0s"}, {59 * time.Second, "59s"}, {90 * time.Second, "1m"},
+		{3*time.Hour + 5*time.Minute, "3h05m"}, {8*24*time.Hour + 2*time.Hour, "8d02h"},
+	} {
+		if got := age(now.Add(-tt.d), now); got != tt.want {
+			t.Errorf("age(%v) = %q, want %q", tt.d, got, tt.want)
+		}
+	}
+}
+
+func TestScope_kind(t *testing.T) {
+	h := strings.Repeat("0123456789abcdef", 4)
+	hashed := scope{hashed: true}
+	for name, want := range map[string]string{
+		h + ".shm": "shm", h + ".sem": "sem", h + ".tmp": "", strings.ToUpper(h) + ".shm": "",
+		h[1:] + ".shm": "", "x" + h + ".shm": "", "foo": "",
+	} {
+		if got := hashed.kind(name); got != want {
+			t.Errorf("hashed kind(%q) = %q, want %q", name, got, want)
+		}
+	}
+	glibc := scope{}
+	if glibc.kind("foo") != "shm" || glibc.kind("sem.foo") != "sem" {
+		t.Errorf("glibc kinds wrong")
+	}
+	netbsd := scope{prefix: ".shmobj_"}
+	if netbsd.kind(".shmobj_foo") != "shm" || netbsd.kind("foo") != "" {
+		t.Errorf("prefix kinds wrong")
+	}
+}
+
+// TestLs_Scale lists 10,000 objects: one lstat each, no open.
+func TestLs_Scale(t *testing.T) {
+	if testing.Short() {
+		t.Skip("creates 10,000 files")
+	}
+	dir := scaleDir(t)
+	const n = 10000
+	for i := range n {
+		p, _ := posixshm.Dir(dir).Path("/obj" + strconv.Itoa(i))
+		if err := os.WriteFile(p, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.WriteFile(filepath.Join(dir, "not-an-object"), nil, 0o600)
+	var out, errb bytes.Buffer
+	start := time.Now()
+	if code := run([]string{"ls", "--dir", dir}, &out, &errb); code != 0 {
+		t.Fatalf("ls: status %d: %s", code, errb.String())
+	}
+	elapsed := time.Since(start)
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	if len(lines) != n+1 {
+		t.Fatalf("ls printed %d lines, want %d", len(lines), n+1)
+	}
+	paths := make([]string, len(lines)-1)
+	for i, l := range lines[1:] {
+		paths[i] = l[strings.LastIndexByte(l, ' ')+1:]
+	}
+	if !sortedStrings(paths) {
+		t.Errorf("ls output not sorted")
+	}
+	t.Logf("ls of %d objects: %v", n, elapsed)
+	if elapsed > 5*time.Second {
+		t.Errorf("ls of %d objects took %v", n, elapsed)
+	}
+}
+
+// scaleDir is a new directory for many files: on a tmpfs (/dev/shm) when
+// there is one, since creating 10,000 files on a disk can take many seconds.
+func scaleDir(t *testing.T) string {
+	dir, err := os.MkdirTemp("/dev/shm", "posixshm-ls-test-")
+	if err != nil {
+		return t.TempDir()
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+func sortedStrings(s []string) bool {
+	for i := 1; i < len(s); i++ {
+		if s[i-1] > s[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// TestRestoreAtime: reading a file that was not accessed for days moves its
+// access time (relatime, OpenBSD); restoreAtime puts it back.
+func TestRestoreAtime(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "obj")
+	if err := os.WriteFile(p, []byte("0123456789"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-10 * 24 * time.Hour).Truncate(time.Second)
+	if err := os.Chtimes(p, old, old); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	before, err := fstatFacts(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.ReadAt(make([]byte, 4), 0)
+	if err := restoreAtime(f, before); err != nil {
+		t.Fatal(err)
+	}
+	after, err := lstatFacts(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !after.Atime.Equal(old) || !after.Mtime.Equal(old) {
+		t.Errorf("after restoreAtime: atime %v, mtime %v; want both %v", after.Atime, after.Mtime, old)
+	}
+}

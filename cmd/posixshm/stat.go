@@ -1,0 +1,197 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"time"
+
+	"github.com/posixshm/posixshm/lock"
+	"github.com/posixshm/posixshm/posixshm"
+)
+
+func init() {
+	register(&command{
+		name:    "stat",
+		args:    "[--dir DIR] [--json] [--] NAME",
+		summary: "describe an object without refreshing it",
+		setFlags: func(fs *flag.FlagSet) {
+			dirFlag(fs)
+			fs.Bool("json", false, "print one JSON object instead of text")
+		},
+		help: `Describe the object called NAME: its file, owner, mode, size, last access and
+modification, and when OpenBSD's daily(8) would delete it. For a posixshm
+segment it adds the header: version, sizes, creation, last refresh, and the
+lock holder's PID and whether that process is still alive. Any shared memory
+object can be described; for one that is not a segment it says so.
+
+stat does not refresh the object: it opens it read-only and reads the header
+without mapping it for use, and if reading moved the access time (Linux's
+relatime does for files not accessed for a day; OpenBSD on every read) it puts
+the old access time back.
+
+daily(8) runs "find -atime +7" in /tmp; BSD find rounds the days since the last
+access up, so a file becomes removable once it has not been accessed for more
+than 7×24 hours, from atime + 7 days + 1 second on, and the next nightly run
+deletes it. "at risk" means that moment is less than a day away or past.
+
+examples:
+  posixshm stat /myseg
+  posixshm stat --json /myseg | jq .segment.lock_holder
+  posixshm stat --dir /var/tmp/app -- -odd-name`,
+		run: runStat,
+	})
+}
+
+// statReport is what stat prints; its JSON form is the --json output.
+type statReport struct {
+	Name        string         `json:"name"`
+	Path        string         `json:"path"`
+	Uid         uint32         `json:"uid"`
+	Owner       string         `json:"owner,omitempty"`
+	Mode        string         `json:"mode"`
+	Size        int64          `json:"size"`
+	Atime       time.Time      `json:"atime"`
+	Mtime       time.Time      `json:"mtime"`
+	RemovableAt time.Time      `json:"daily_removable_at"`
+	DaysLeft    float64        `json:"daily_days_left"` // negative: overdue
+	AtRisk      bool           `json:"daily_at_risk"`
+	Segment     *segmentReport `json:"segment"`               // nil: not a readable segment
+	NotSegment  string         `json:"not_segment,omitempty"` // why Segment is nil
+	Warning     string         `json:"warning,omitempty"`     // e.g. the access time could not be restored
+}
+
+type segmentReport struct {
+	Version         uint32    `json:"version"`
+	HeaderSize      int64     `json:"header_size"`
+	DataOffset      int64     `json:"data_offset"`
+	DataSize        int64     `json:"data_size"`
+	Created         time.Time `json:"created"`
+	Refreshed       time.Time `json:"refreshed"`
+	LockWord        uint32    `json:"lock_word"`
+	LockHolder      int       `json:"lock_holder"` // 0: free
+	LockHolderAlive bool      `json:"lock_holder_alive"`
+}
+
+func runStat(c *cli, args []string) int {
+	if len(args) != 1 {
+		return c.usageError("want exactly one NAME, got %d arguments", len(args))
+	}
+	r, err := statObject(c.layout(), args[0], time.Now())
+	if err != nil {
+		c.fail(err)
+		return exitFail
+	}
+	if r.Warning != "" {
+		c.errorf("stat %s: warning: %s", args[0], r.Warning)
+	}
+	if c.flag("json").(bool) {
+		b, _ := json.Marshal(r)
+		fmt.Fprintf(c.stdout, "%s\n", b)
+		return exitOK
+	}
+	r.print(c.stdout, time.Now())
+	return exitOK
+}
+
+// statObject describes the object called name without refreshing it.
+func statObject(l layout, name string, now time.Time) (statReport, error) {
+	r := statReport{Name: name}
+	f, err := l.Open(name, os.O_RDONLY, 0)
+	if err != nil {
+		// A file we may not open (another user's, a symlink, a FIFO) is
+		// still described from lstat(2); a missing one is an error.
+		path, perr := l.Path(name)
+		if errors.Is(err, fs.ErrNotExist) || perr != nil {
+			return r, err
+		}
+		fa, lerr := lstatFacts(path)
+		if lerr != nil {
+			return r, err
+		}
+		r.setFacts(fa, now)
+		r.NotSegment = "not opened: " + err.Error()
+		return r, nil
+	}
+	defer f.Close()
+	fa, err := fstatFacts(f)
+	if err != nil {
+		return r, err
+	}
+	r.setFacts(fa, now)
+	h, herr := posixshm.ReadHeader(f)
+	if warn := restoreAtime(f, fa); warn != nil {
+		r.Warning = warn.Error()
+	}
+	switch {
+	case herr == nil:
+		r.Segment = &segmentReport{
+			Version: h.Version, HeaderSize: h.HeaderSize, DataOffset: h.DataOffset, DataSize: h.DataSize,
+			Created: h.Created, Refreshed: h.Refreshed, LockWord: h.LockWord, LockHolder: h.LockHolder,
+			LockHolderAlive: h.LockHolder != 0 && lock.Alive(h.LockHolder),
+		}
+	case errors.Is(herr, posixshm.ErrNotSegment):
+		r.NotSegment = unwrapPath(herr).Error()
+	case errors.Is(herr, posixshm.ErrTruncated), errors.Is(herr, posixshm.ErrNotInitialized):
+		r.NotSegment = "not a posixshm segment, or not a complete one: " + unwrapPath(herr).Error()
+	default:
+		r.NotSegment = "damaged or unsupported posixshm header: " + unwrapPath(herr).Error()
+	}
+	return r, nil
+}
+
+func (r *statReport) setFacts(fa facts, now time.Time) {
+	r.Path, r.Uid, r.Owner = fa.Path, fa.Uid, owners{}.name(fa.Uid)
+	r.Mode, r.Size, r.Atime, r.Mtime = fa.Mode.String(), fa.Size, fa.Atime, fa.Mtime
+	r.RemovableAt = removableAt(fa.Atime)
+	r.DaysLeft = float64(int64(r.RemovableAt.Sub(now).Hours()/24*10)) / 10
+	r.AtRisk = atRisk(fa.Atime, now)
+}
+
+func (r *statReport) print(w io.Writer, now time.Time) {
+	const layout = "2006-01-02 15:04:05.000 MST"
+	line := func(label, format string, args ...any) {
+		fmt.Fprintf(w, "%-10s %s\n", label+":", fmt.Sprintf(format, args...))
+	}
+	owner := fmt.Sprint(r.Uid)
+	if r.Owner != "" {
+		owner += " (" + r.Owner + ")"
+	}
+	line("name", "%q", r.Name)
+	line("path", "%s", r.Path)
+	line("owner", "%s", owner)
+	line("mode", "%s", r.Mode)
+	line("size", "%d", r.Size)
+	line("accessed", "%s (%s ago)", r.Atime.Format(layout), age(r.Atime, now))
+	line("modified", "%s (%s ago)", r.Mtime.Format(layout), age(r.Mtime, now))
+	if left := r.RemovableAt.Sub(now); left > 0 {
+		risk := ""
+		if r.AtRisk {
+			risk = "; AT RISK"
+		}
+		line("daily(8)", "removable from %s, in %s days%s", r.RemovableAt.Format(layout), days(left), risk)
+	} else {
+		line("daily(8)", "removable since %s: AT RISK, the next run deletes it", r.RemovableAt.Format(layout))
+	}
+	s := r.Segment
+	if s == nil {
+		line("segment", "%s", r.NotSegment)
+		return
+	}
+	line("segment", "posixshm version %d", s.Version)
+	line("header", "%d bytes; data %d bytes at offset %d", s.HeaderSize, s.DataSize, s.DataOffset)
+	line("created", "%s", s.Created.Format(layout))
+	line("refreshed", "%s (%s ago)", s.Refreshed.Format(layout), age(s.Refreshed, now))
+	switch {
+	case s.LockHolder == 0:
+		line("lock", "free (word 0x%08x)", s.LockWord)
+	case s.LockHolderAlive:
+		line("lock", "held by pid %d, alive (word 0x%08x)", s.LockHolder, s.LockWord)
+	default:
+		line("lock", "held by pid %d, which is dead: the next locker recovers it (word 0x%08x)", s.LockHolder, s.LockWord)
+	}
+}

@@ -14,13 +14,21 @@ const nameMax = 255
 // a name with another slash, "." and ".." are EINVAL; a result longer than
 // NAME_MAX is ENAMETOOLONG.
 func glibcName(name string) (string, error) {
+	return trimmedName(name, syscall.EINVAL)
+}
+
+// trimmedName is the rule glibc and DragonFly share: the object's file name
+// is the name without its leading slashes, and must be a single path
+// element no longer than NAME_MAX. An empty rest gives emptyErrno, which is
+// where the two differ.
+func trimmedName(name string, emptyErrno syscall.Errno) (string, error) {
 	if err := checkName(name); err != nil {
 		return "", err
 	}
 	n := strings.TrimLeft(name, "/")
 	switch {
 	case n == "":
-		return "", &NameError{Reason: "empty name", Errno: syscall.EINVAL}
+		return "", &NameError{Reason: "empty name", Errno: emptyErrno}
 	case n == "." || n == "..":
 		return "", &NameError{Reason: "name is \".\" or \"..\"", Errno: syscall.EINVAL}
 	case strings.IndexByte(n, '/') >= 0:

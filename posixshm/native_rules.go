@@ -73,21 +73,7 @@ const dragonflyShmDir = "/var/run/shm"
 // contains a slash, or is "." or "..", is EINVAL. An empty rest is ENOENT
 // (what openat(2) of "" returns there); over NAME_MAX is ENAMETOOLONG.
 func dragonflyName(name string) (string, error) {
-	if err := checkName(name); err != nil {
-		return "", err
-	}
-	n := strings.TrimLeft(name, "/")
-	switch {
-	case n == "":
-		return "", &NameError{Reason: "empty name", Errno: syscall.ENOENT}
-	case n == "." || n == "..":
-		return "", &NameError{Reason: "name is \".\" or \"..\"", Errno: syscall.EINVAL}
-	case strings.IndexByte(n, '/') >= 0:
-		return "", &NameError{Reason: "name contains \"/\" after its leading slashes", Errno: syscall.EINVAL}
-	case len(n) > nameMax:
-		return "", &NameError{Reason: "name longer than NAME_MAX (255 bytes)", Errno: syscall.ENAMETOOLONG}
-	}
-	return n, nil
+	return trimmedName(name, syscall.ENOENT)
 }
 
 // dragonflyCheckFlags: DragonFly's shm_open refuses O_WRONLY (EINVAL),

@@ -44,8 +44,12 @@ func checkOpenBSDFlags(flag int) error {
 // shared directory hurt the caller:
 //
 //   - O_NOFOLLOW and O_CLOEXEC are always set: a symlink is never followed.
-//   - The open is non-blocking, so a FIFO at the path cannot hang the caller;
-//     O_NONBLOCK is cleared again once the file is known to be regular.
+//   - A FIFO at the path cannot hang the caller. Opened for reading and
+//     writing, a FIFO never blocks (the opener is its own writer, on
+//     Linux, the BSDs and illumos alike), so O_RDWR is opened as is; any
+//     other access mode is opened with O_NONBLOCK, which is cleared again
+//     once the file is known to be regular. That spares the common O_RDWR
+//     open a system call.
 //   - Anything but a regular file is refused with EINVAL, as OpenBSD does.
 //   - A file with more than one hard link is refused with EPERM: a link to
 //     some other file of the caller's must not become a shared object.
@@ -56,33 +60,44 @@ func openFile(name, path string, flag int, perm os.FileMode, p policy) (*os.File
 	return f, err
 }
 
+// nonblockWhile reports whether openFileStat must add O_NONBLOCK to flag
+// for the open and clear it afterwards: for any access mode but O_RDWR,
+// unless the caller asked for O_NONBLOCK itself.
+func nonblockWhile(flag int) bool {
+	return flag&unix.O_ACCMODE != unix.O_RDWR && flag&unix.O_NONBLOCK == 0
+}
+
 // openFileStat is openFile that also returns the fstat it checked, so that
 // callers which need the file's size or times need no second fstat.
-func openFileStat(name, path string, flag int, perm os.FileMode, p policy) (*os.File, *unix.Stat_t, error) {
+func openFileStat(name, path string, flag int, perm os.FileMode, p policy) (*os.File, unix.Stat_t, error) {
+	var st unix.Stat_t
 	mode := uint32(perm.Perm())
 	if p.openbsd {
 		// OpenBSD gives shared memory to its creator only; the umask
 		// still applies on top of this, inside open(2).
 		mode &= 0o600
 	}
-	sysflag := flag&^unix.O_TRUNC | unix.O_CLOEXEC | unix.O_NOFOLLOW | unix.O_NONBLOCK
+	sysflag := flag&^unix.O_TRUNC | unix.O_CLOEXEC | unix.O_NOFOLLOW
+	nonblock := nonblockWhile(flag)
+	if nonblock {
+		sysflag |= unix.O_NONBLOCK
+	}
 	fd, err := ignoringEINTR2(func() (int, error) { return unix.Open(path, sysflag, mode) })
 	if err != nil {
-		return nil, nil, pathError(opOpen, name, path, "", err)
+		return nil, st, pathError(opOpen, name, path, "", err)
 	}
-	st := new(unix.Stat_t)
-	if reason, errno := checkFile(fd, st, flag, p); errno != 0 {
+	if reason, errno := checkFile(fd, &st, flag, p); errno != 0 {
 		unix.Close(fd)
-		return nil, nil, pathError(opOpen, name, path, reason, errno)
+		return nil, st, pathError(opOpen, name, path, reason, errno)
 	}
-	if flag&unix.O_NONBLOCK == 0 {
+	if nonblock {
 		// F_SETFL changes only the status flags (O_APPEND, O_NONBLOCK...)
 		// and ignores the rest, so the caller's flags without O_NONBLOCK
 		// are exactly the flags the descriptor should end up with; no
 		// F_GETFL needed.
 		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, flag&^unix.O_NONBLOCK); err != nil {
 			unix.Close(fd)
-			return nil, nil, pathError(opOpen, name, path, "clearing O_NONBLOCK", err)
+			return nil, st, pathError(opOpen, name, path, "clearing O_NONBLOCK", err)
 		}
 	}
 	if flag&unix.O_TRUNC != 0 && st.Size > 0 {
@@ -91,7 +106,7 @@ func openFileStat(name, path string, flag int, perm os.FileMode, p policy) (*os.
 		// file it has just created (perm 0400 with O_RDONLY|O_CREAT|O_TRUNC).
 		if reason, err := truncate(fd, path, flag); err != nil {
 			unix.Close(fd)
-			return nil, nil, pathError(opOpen, name, path, reason, err)
+			return nil, st, pathError(opOpen, name, path, reason, err)
 		}
 		st.Size = 0
 	}

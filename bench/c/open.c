@@ -1,0 +1,92 @@
+/* open+close of an existing shared memory object.
+ *
+ *   open openbsd N DIR NAME
+ *	OpenBSD's shm_open algorithm (lib/libc/gen/shm_open.c) rooted at DIR:
+ *	flag check, path = DIR/<sha256-hex(NAME)>.shm, open(O_NOFOLLOW|
+ *	O_CLOEXEC), fstat, S_ISREG, st_uid == geteuid(); then close(2).
+ *	Name hashing is included, as it is in posixshm's Dir.Open.
+ *   open glibc N NAME
+ *	glibc's shm_open(NAME, O_RDWR, 0) + close(2), the object in /dev/shm.
+ *
+ * The object is created first if missing. Prints "c_open_MODE ns/op".
+ * Build: gcc -O2 -o open open.c -lmd */
+#define _GNU_SOURCE
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sha2.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bench.h"
+
+#define OK_FLAGS (O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC | O_NOFOLLOW)
+
+static int shm_open_openbsd(const char *dir, const char *name, int flags, mode_t mode)
+{
+	char hex[SHA256_DIGEST_STRING_LENGTH], path[4096];
+	struct stat sb;
+	int fd;
+
+	if (((flags & O_ACCMODE) != O_RDONLY && (flags & O_ACCMODE) != O_RDWR) ||
+	    (flags & ~(O_ACCMODE | OK_FLAGS)) != 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	flags |= O_CLOEXEC | O_NOFOLLOW;
+	mode = mode & 0600;
+	SHA256Data((const uint8_t *)name, strlen(name), hex);
+	snprintf(path, sizeof(path), "%s/%s.shm", dir, hex);
+	fd = open(path, flags, mode);
+	if (fd == -1)
+		return -1;
+	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode)) {
+		close(fd);
+		errno = EINVAL;
+		return -1;
+	}
+	if (sb.st_uid != geteuid()) {
+		close(fd);
+		errno = EPERM;
+		return -1;
+	}
+	return fd;
+}
+
+int main(int argc, char **argv)
+{
+	long n, i;
+	double t0;
+	int fd, bsd;
+	const char *dir = NULL, *name;
+
+	if (argc == 5 && strcmp(argv[1], "openbsd") == 0) {
+		bsd = 1;
+		dir = argv[3];
+		name = argv[4];
+	} else if (argc == 4 && strcmp(argv[1], "glibc") == 0) {
+		bsd = 0;
+		name = argv[3];
+	} else {
+		fprintf(stderr, "usage: open openbsd N DIR NAME | open glibc N NAME\n");
+		return 2;
+	}
+	n = atol(argv[2]);
+	fd = bsd ? shm_open_openbsd(dir, name, O_RDWR | O_CREAT, 0600)
+		 : shm_open(name, O_RDWR | O_CREAT, 0600);
+	if (fd == -1)
+		die("shm_open create");
+	close(fd);
+	t0 = now_ns();
+	for (i = 0; i < n; i++) {
+		fd = bsd ? shm_open_openbsd(dir, name, O_RDWR, 0) : shm_open(name, O_RDWR, 0);
+		if (fd == -1)
+			die("shm_open");
+		close(fd);
+	}
+	printf("c_open_%s %.1f ns/op\n", argv[1], (now_ns() - t0) / n);
+	return 0;
+}

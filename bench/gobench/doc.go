@@ -1,0 +1,12 @@
+// Package gobench holds the Go side of bench/run's micro-benchmarks: name
+// to path, open+close, and the uncontended lock, each beside the figure it
+// is compared with (sync.Mutex here; the C baselines are in bench/c).
+//
+// The benchmarks are Linux-only (bench/run is); on other systems the
+// package is empty. Run them through bench/run, or alone with
+//
+//	BENCH_DIR=$(mktemp -d /dev/shm/posixshm-bench-XXXX) go test -run '^$' -bench . ./bench/gobench
+//
+// BENCH_DIR must be a directory on tmpfs; the benchmarks create their
+// objects there and in /dev/shm and remove them again.
+package gobench

@@ -136,7 +136,7 @@ func (m *Mutex) TryLock() (bool, error) {
 			return false, nil
 		}
 		if atomic.CompareAndSwapUint32(m.word, w, m.pid|w&waitersBit) {
-			return true, m.acquired(ErrOwnerDead)
+			return true, m.acquired(&OwnerDeadError{PID: HolderPID(w)})
 		}
 	}
 	return false, nil

@@ -85,6 +85,10 @@ func killAndRecover(t *testing.T, path string, b []byte, waitFirst, reap bool) {
 	if !errors.Is(err, lock.ErrOwnerDead) {
 		t.Fatalf("Lock = %v, want ErrOwnerDead", err)
 	}
+	var dead *lock.OwnerDeadError
+	if !errors.As(err, &dead) || dead.PID != p.cmd.Process.Pid {
+		t.Fatalf("Lock = %v, want an *OwnerDeadError naming the child, pid %d", err, p.cmd.Process.Pid)
+	}
 	if h := mu.Holder(); h != os.Getpid() {
 		t.Fatalf("Holder = %d after recovery, want us (%d)", h, os.Getpid())
 	}

@@ -83,7 +83,7 @@ func (m *Mutex) lockSlow(ctx context.Context) error {
 				// changed meanwhile (another waiter recovered it, the
 				// holder was not dead after all) we start over.
 				if atomic.CompareAndSwapUint32(m.word, w, m.pid|w&waitersBit) {
-					return m.acquired(ErrOwnerDead)
+					return m.acquired(&OwnerDeadError{PID: HolderPID(w)})
 				}
 				continue
 			}

@@ -90,10 +90,6 @@ func runLock(c *cli, args []string) int {
 // acquire takes seg's lock within timeout (0: no limit), reporting a
 // recovered lock. It returns false and the exit status when it failed.
 func acquire(c *cli, seg *posixshm.Segment, name string, timeout time.Duration) (int, bool) {
-	prev := 0
-	if info, err := seg.Stat(); err == nil {
-		prev = info.LockHolder
-	}
 	ctx := context.Background()
 	if timeout > 0 {
 		var cancel context.CancelFunc
@@ -105,8 +101,9 @@ func acquire(c *cli, seg *posixshm.Segment, name string, timeout time.Duration) 
 	case err == nil:
 		return exitOK, true
 	case errors.Is(err, lock.ErrOwnerDead):
-		if prev != 0 && prev != os.Getpid() {
-			c.errorf("previous holder pid %d died; lock recovered", prev)
+		var dead *lock.OwnerDeadError
+		if errors.As(err, &dead) {
+			c.errorf("previous holder pid %d died; lock recovered", dead.PID)
 		} else {
 			c.errorf("previous holder died; lock recovered")
 		}

@@ -135,7 +135,7 @@ func (m *Mutex) TryLock() (bool, error) {
 		if !m.ownerDead(w, nil) {
 			return false, nil
 		}
-		if atomic.CompareAndSwapUint32(m.word, w, m.pid|w&waitersBit) {
+		if atomic.CompareAndSwapUint32(m.word, w, stolen(m.pid, w)) {
 			return true, m.acquired(&OwnerDeadError{PID: HolderPID(w)})
 		}
 	}
@@ -150,6 +150,19 @@ func (m *Mutex) Unlock() error {
 		return nil
 	}
 	return m.unlockSlow()
+}
+
+// stolen is the word with which pid takes the lock over from the dead
+// holder recorded in w. Where waiters sleep in futex(2) it carries the
+// waiters bit even if w does not: the dead holder may have taken the lock
+// after a woken waiter's wake-up, leaving older sleepers that only an
+// Unlock that sees the bit will wake. Without it they would sleep until
+// their stale check, however long WithStaleAfter made that.
+func stolen(pid, w uint32) uint32 {
+	if haveFutex {
+		return pid | waitersBit
+	}
+	return pid | w&waitersBit
 }
 
 // Holder returns the PID of the process holding the lock, 0 if it is free.

@@ -181,3 +181,43 @@ func TestAlive(t *testing.T) {
 		t.Error("Alive of a dead pid = true")
 	}
 }
+
+// TestMutex_RecoveryWakesSleepers: a waiter that takes the lock over from
+// a dead holder must leave the waiters bit set, even if the dead holder's
+// word had none (it locked after the last wake-up was handed out), so that
+// its Unlock wakes the waiters still asleep. Otherwise they sleep until
+// their next stale check: here an hour.
+func TestMutex_RecoveryWakesSleepers(t *testing.T) {
+	_, b := newMapping(t)
+	w := u32(b, offWord)
+	dead := uint32(deadPID(t))
+	atomic.StoreUint32(w, dead)
+	sleeper := lock.New(w, lock.WithStaleAfter(time.Hour))
+	done := make(chan error, 1)
+	go func() { done <- sleeper.Lock() }()
+	for atomic.LoadUint32(w) != dead|1<<30 { // the sleeper announced itself
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond) // and is in futex(2), if there is one
+	// As if the wake-up had gone to another waiter, and a process that
+	// then locked without the bit had died.
+	atomic.StoreUint32(w, dead)
+	rescuer := lock.New(w)
+	if ok, err := rescuer.TryLock(); !ok || !errors.Is(err, lock.ErrOwnerDead) {
+		t.Fatalf("TryLock on a dead holder = %v, %v; want true, ErrOwnerDead", ok, err)
+	}
+	if err := rescuer.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("sleeper's Lock = %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("sleeper not woken by the Unlock that followed a recovery")
+	}
+	if err := sleeper.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -55,9 +55,16 @@ func (m *Mutex) lockSlow(ctx context.Context) error {
 		nextCheck = time.Now().Add(m.staleAfter)
 		sleep     = minSleep
 		seen      seenHolder
+		slept     bool // in futex(2) at least once
 	)
 	for {
 		if err := ctx.Err(); err != nil {
+			if slept {
+				// An Unlock's wake-up may have picked us, now leaving:
+				// pass it on, or the next sleeper would sleep on until
+				// its stale check although the lock may be free.
+				futexWake(m.word, 1)
+			}
 			return err
 		}
 		w := atomic.LoadUint32(m.word)
@@ -82,7 +89,7 @@ func (m *Mutex) lockSlow(ctx context.Context) error {
 				// One CAS from the exact word we examined: if anything
 				// changed meanwhile (another waiter recovered it, the
 				// holder was not dead after all) we start over.
-				if atomic.CompareAndSwapUint32(m.word, w, m.pid|w&waitersBit) {
+				if atomic.CompareAndSwapUint32(m.word, w, stolen(m.pid, w)) {
 					return m.acquired(&OwnerDeadError{PID: HolderPID(w)})
 				}
 				continue
@@ -109,6 +116,7 @@ func (m *Mutex) lockSlow(ctx context.Context) error {
 		// The kernel sleeps only while the word still equals w, which
 		// closes the window between our load and the sleep. Any return
 		// (wake, EAGAIN, EINTR, timeout, spurious) just re-examines it.
+		slept = true
 		if err := futexWait(m.word, w, max(d, minFutexWait)); err != nil {
 			useFutex = false // futex unusable here (ENOSYS...): back off instead
 		}

@@ -1,6 +1,7 @@
 package posixshm
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -105,6 +106,14 @@ type Segment struct {
 	rmu      sync.Mutex    // serializes refreshes, the timer and Close
 	timer    *time.Timer   // sets stDue when the stamp may have gone stale
 	done     chan struct{} // closed by Close
+
+	// The lock methods touch the mapping outside rmu, possibly for a long
+	// wait. They hold pin for reading; Close cancels closing, which makes
+	// waiters give up, and takes pin for writing before it unmaps, so the
+	// lock word is never unmapped under a caller (that would be a fault).
+	pin     sync.RWMutex
+	closing context.Context
+	cancel  context.CancelFunc
 }
 
 // CreateSegment creates a new segment called name with size bytes of data,
@@ -307,6 +316,7 @@ func newSegment(l layout, f *os.File, name string, mem []byte, h HeaderInfo, opt
 		interval: int64(opts.RefreshInterval),
 		done:     make(chan struct{}),
 	}
+	s.closing, s.cancel = context.WithCancel(context.Background())
 	// The mapping is page aligned, so these words are 4- and 8-byte
 	// aligned as sync/atomic and futex(2) require.
 	word := (*uint32)(unsafe.Pointer(&mem[offLockWord]))
@@ -377,13 +387,15 @@ func (s *Segment) Creator() bool { return s.creator }
 func (s *Segment) Bytes() []byte { return s.data }
 
 // Close unmaps the segment and closes its file. Bytes must not be used
-// afterwards. The object itself remains; see Unlink. A second Close returns
+// afterwards. The object itself remains; see Unlink. Calls of Lock and
+// LockContext still waiting for the lock give up with an error wrapping
+// fs.ErrClosed, and Close waits for them to return. A second Close returns
 // an error wrapping fs.ErrClosed. If there is an error, it will be of type
 // *fs.PathError.
 func (s *Segment) Close() error {
 	s.rmu.Lock()
-	defer s.rmu.Unlock()
 	if s.state.Load()&stClosed != 0 {
+		s.rmu.Unlock()
 		return &fs.PathError{Op: "close", Path: s.name, Err: fs.ErrClosed}
 	}
 	s.state.Or(stClosed)
@@ -391,6 +403,13 @@ func (s *Segment) Close() error {
 		s.timer.Stop()
 	}
 	close(s.done)
+	// Refresh, Stat and refreshDue check stClosed under rmu, so they no
+	// longer touch the mapping; the lock methods do, under pin. Not under
+	// rmu: a lock method that has just acquired may need rmu to refresh.
+	s.rmu.Unlock()
+	s.cancel()
+	s.pin.Lock()
+	defer s.pin.Unlock()
 	err := unix.Munmap(s.mem)
 	s.mem, s.data = nil, nil
 	if err != nil {

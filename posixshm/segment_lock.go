@@ -15,24 +15,22 @@ import (
 // data it protects may be half-updated, so repair it, then Unlock as usual.
 // Exactly one locker gets ErrOwnerDead for each death. A holder counts as
 // dead once a waiter has waited SegmentOptions.StaleAfter and finds its
-// process gone (see package lock).
+// process gone (see package lock). If the segment is closed while Lock
+// waits, Lock gives up with an error wrapping fs.ErrClosed.
 //
 // Taking the lock refreshes the segment if the shared refreshed-at stamp is
 // older than the refresh interval (see Refresh); otherwise the check costs
 // one atomic load and no system call.
 func (s *Segment) Lock() error {
-	if err := s.checkOpen("lock"); err != nil {
-		return err
-	}
-	err := s.mu.Lock()
-	s.used()
-	return err
+	return s.lockContext(context.Background())
 }
 
 // TryLock takes the lock if that needs no waiting: (true, nil) on success,
 // (false, nil) if a live process holds it, and (true, lock.ErrOwnerDead)
 // if it took the lock over from a dead holder, as Lock describes.
 func (s *Segment) TryLock() (bool, error) {
+	s.pin.RLock()
+	defer s.pin.RUnlock()
 	if err := s.checkOpen("lock"); err != nil {
 		return false, err
 	}
@@ -45,13 +43,30 @@ func (s *Segment) TryLock() (bool, error) {
 
 // LockContext is Lock, giving up with ctx.Err() and without the lock when
 // ctx is done first.
-func (s *Segment) LockContext(ctx context.Context) error {
+func (s *Segment) LockContext(ctx context.Context) error { return s.lockContext(ctx) }
+
+func (s *Segment) lockContext(ctx context.Context) error {
+	s.pin.RLock()
+	defer s.pin.RUnlock()
 	if err := s.checkOpen("lock"); err != nil {
 		return err
 	}
-	err := s.mu.LockContext(ctx)
+	// Wait on a context that Close cancels too, so that Close never
+	// unmaps the lock word under a waiter (see Close).
+	wctx := s.closing
+	if ctx.Done() != nil {
+		c, cancel := context.WithCancel(ctx)
+		defer cancel()
+		defer context.AfterFunc(s.closing, cancel)()
+		wctx = c
+	}
+	err := s.mu.LockContext(wctx)
 	if err == nil || errors.Is(err, lock.ErrOwnerDead) {
 		s.used()
+		return err
+	}
+	if s.closing.Err() != nil && ctx.Err() == nil {
+		return &fs.PathError{Op: "lock", Path: s.name, Err: fs.ErrClosed}
 	}
 	return err
 }
@@ -59,6 +74,8 @@ func (s *Segment) LockContext(ctx context.Context) error {
 // Unlock releases the lock. It returns an error wrapping lock.ErrNotHeld if
 // this process does not hold it.
 func (s *Segment) Unlock() error {
+	s.pin.RLock()
+	defer s.pin.RUnlock()
 	if err := s.checkOpen("unlock"); err != nil {
 		return err
 	}

@@ -342,3 +342,41 @@ func TestCreateSegment_Native(t *testing.T) {
 		t.Fatalf("OpenSegment after Unlink: %v", err)
 	}
 }
+
+// TestSegment_CloseWhileLockWaits: Close while other goroutines wait in
+// Lock and LockContext must make them give up with fs.ErrClosed, not
+// unmap the lock word under them (which faulted: SIGSEGV).
+func TestSegment_CloseWhileLockWaits(t *testing.T) {
+	d := segDir(t)
+	a := mustCreate(t, d, "cw", 8, nil)
+	b, err := d.OpenSegment("cw", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Lock(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	errc := make(chan error, 3)
+	go func() { errc <- b.Lock() }()
+	go func() { errc <- b.LockContext(ctx) }()
+	go func() { errc <- b.Lock() }()
+	time.Sleep(50 * time.Millisecond) // let them reach the futex sleep
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		select {
+		case err := <-errc:
+			if !errors.Is(err, fs.ErrClosed) {
+				t.Errorf("Lock while closing = %v, want fs.ErrClosed", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("Lock still waiting 10s after Close")
+		}
+	}
+	if err := a.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+}

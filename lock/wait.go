@@ -124,8 +124,8 @@ func (m *Mutex) lockSlow(ctx context.Context) error {
 }
 
 // ownerDead reports whether the holder recorded in w is known to be dead:
-// gone, an unreaped zombie, or (with the fingerprint, or from seen) a new
-// process that was given the holder's PID. A holder that is another
+// gone, an unreaped zombie, or (with the fingerprint, or without one from
+// seen) a new process that was given the holder's PID. A holder that is another
 // goroutine of this process is alive by definition.
 func (m *Mutex) ownerDead(w uint32, seen *seenHolder) bool {
 	pid := HolderPID(w)
@@ -145,9 +145,14 @@ func (m *Mutex) ownerDead(w uint32, seen *seenHolder) bool {
 	if m.fp != nil && reused(atomic.LoadUint64(m.fp), pid, start) {
 		return true
 	}
-	if seen != nil {
+	if m.fp == nil && seen != nil {
+		// Without a fingerprint, a holder PID whose process changed while
+		// we waited most likely names a dead holder's reused PID. It can
+		// also be a new holder that got the PID after the old one unlocked
+		// and exited; only the fingerprint tells those apart, so with one
+		// this guess is not made.
 		if seen.pid == pid && seen.start != start {
-			return true // the PID changed hands while we waited
+			return true
 		}
 		seen.pid, seen.start = pid, start
 	}

@@ -93,14 +93,23 @@ func TestSegment_RefreshOnLock(t *testing.T) {
 		{"LockContext", func() error { return s.LockContext(context.Background()) }},
 	} {
 		age(t, s, eightDaysAgo())
-		time.Sleep(2 * interval)
 		before := stamp(t, s)
-		if err := take.lock(); err != nil {
-			t.Fatal(err)
-		}
-		s.Unlock()
-		if !recent(t, s.Path()) {
-			t.Fatalf("%s with a stale stamp did not refresh", take.name)
+		// Once the stamp is older than the interval, the next lock
+		// refreshes. Nothing else refreshes here, so lock until the file
+		// is fresh: that the timer which marks the stamp due has fired
+		// is not a matter of a fixed sleep on a loaded machine.
+		for deadline := time.Now().Add(10 * time.Second); ; {
+			time.Sleep(interval)
+			if err := take.lock(); err != nil {
+				t.Fatal(err)
+			}
+			s.Unlock()
+			if recent(t, s.Path()) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s with a stale stamp did not refresh within 10s", take.name)
+			}
 		}
 		if !stamp(t, s).After(before) {
 			t.Fatalf("%s did not advance the stamp", take.name)
@@ -111,7 +120,9 @@ func TestSegment_RefreshOnLock(t *testing.T) {
 // TestSegment_RefreshOnLock_Shared: once one user advanced the shared
 // stamp, the others do not call futimes again within the interval.
 func TestSegment_RefreshOnLock_Shared(t *testing.T) {
-	const interval = 400 * time.Millisecond
+	// Long enough that b.Lock, right after a.Lock, finds the stamp that
+	// a.Lock advanced fresh even on a loaded machine.
+	const interval = time.Second
 	opts := &posixshm.SegmentOptions{RefreshInterval: interval}
 	d := segDir(t)
 	a := mustCreate(t, d, "s", 8, opts)

@@ -248,18 +248,24 @@ func attach(l layout, f *os.File, name string, wantSize int64, opts SegmentOptio
 		return nil, segmentError(name, path, hf)
 	}
 	// Map just the header's page to read it: the header lies within the
-	// file, so reading it cannot fault whatever the header claims.
+	// file, so reading it cannot fault whatever the header claims (unless
+	// the file shrinks meanwhile, which noFault turns into ErrTruncated).
 	hm, err := unix.Mmap(fd, 0, HeaderSize, unix.PROT_READ, unix.MAP_SHARED)
 	if err != nil {
 		return nil, pathError("mmap", name, path, "", err)
 	}
 	// Wait for the creator's atomic store of the magic; this atomic load
 	// pairs with it (see initialize), so the fields after it are complete.
-	for wait := poller(deadline); unpublished(atomic.LoadUint64(magicWord(hm))) && wait(); {
-	}
 	var buf [HeaderSize]byte
-	snapshot(&buf, hm)
+	read := noFault(func() {
+		for wait := poller(deadline); unpublished(atomic.LoadUint64(magicWord(hm))) && wait(); {
+		}
+		snapshot(&buf, hm)
+	})
 	unix.Munmap(hm)
+	if !read {
+		return nil, segmentError(name, path, fault(ErrTruncated, errTruncatedUnder))
+	}
 	// Size the file again: the creator's ftruncate came before its magic.
 	if err := fstat(fd, &st); err != nil {
 		return nil, pathError("fstat", name, path, "", err)
@@ -389,7 +395,10 @@ func (s *Segment) Bytes() []byte { return s.data }
 // Close unmaps the segment and closes its file. Bytes must not be used
 // afterwards. The object itself remains; see Unlink. Calls of Lock and
 // LockContext still waiting for the lock give up with an error wrapping
-// fs.ErrClosed, and Close waits for them to return. A second Close returns
+// fs.ErrClosed, and Close waits for them to return. Close does not release
+// a lock this process holds (the lock belongs to the process, not to this
+// Segment): Unlock first, or other processes recover it only once this
+// process has exited. A second Close returns
 // an error wrapping fs.ErrClosed. If there is an error, it will be of type
 // *fs.PathError.
 func (s *Segment) Close() error {

@@ -58,7 +58,9 @@ func (s *Segment) Stat() (SegmentInfo, error) {
 			"file has "+itoa(st.Size)+" bytes, the mapping "+itoa(int64(len(s.mem)))))
 	}
 	var buf [HeaderSize]byte
-	snapshot(&buf, s.mem)
+	if !noFault(func() { snapshot(&buf, s.mem) }) {
+		return info, segmentError(s.name, path, fault(ErrTruncated, errTruncatedUnder))
+	}
 	h, hf := decodeHeader(buf[:])
 	if hf != nil {
 		return info, segmentError(s.name, path, hf)
@@ -94,7 +96,8 @@ func (s *Segment) Stat() (SegmentInfo, error) {
 // (macOS rounds its kernel objects up to whole pages; a size so rounded is
 // accepted there.) If there is an error, it will be of type *fs.PathError
 // with Op "segment" and Path f.Name(); header errors unwrap to the
-// sentinel in the table.
+// sentinel in the table. (An fstat or pread that fails gives Op "fstat" or
+// "pread" with the system's error.)
 func ReadHeader(f *os.File) (HeaderInfo, error) {
 	rc, err := f.SyscallConn()
 	if err != nil {
@@ -125,8 +128,11 @@ func readHeader(fd int, name string) (HeaderInfo, error) {
 			if merr != nil {
 				return HeaderInfo{}, &fs.PathError{Op: "pread", Path: name, Err: err}
 			}
-			snapshot(&buf, hm)
+			read := noFault(func() { snapshot(&buf, hm) })
 			unix.Munmap(hm)
+			if !read {
+				return HeaderInfo{}, &fs.PathError{Op: opSegment, Path: name, Err: fault(ErrTruncated, errTruncatedUnder)}
+			}
 			n = HeaderSize
 		}
 	}

@@ -33,7 +33,8 @@ func init() {
 program again) that each add 1 to a counter in the segment's data M times, as
 a plain load and store under the segment's lock, then check that no increment
 was lost and print the time per increment, the header and the refresh state.
-The segment is removed at the end, also after a failure or SIGINT/SIGTERM.
+The segment is removed at the end, also after a failure or SIGINT, SIGTERM
+or SIGHUP.
 The status is 1 if any increment was lost or a worker failed.
 
 examples:
@@ -59,9 +60,9 @@ func runDemo(c *cli, args []string) int {
 	if procs < 1 || iters < 1 {
 		return c.usageError("--procs and --iters must be at least 1")
 	}
-	// Catch SIGINT and SIGTERM before the segment exists, so that it is
-	// removed whenever it was created.
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	// Catch SIGINT, SIGTERM and SIGHUP (a closed terminal) before the
+	// segment exists, so that it is removed whenever it was created.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	name := "/posixshm-demo-" + strconv.Itoa(os.Getpid())
 	seg, err := c.layout().CreateSegment(name, 64, nil)
@@ -175,7 +176,7 @@ func startWorker(c *cli, exe string, args []string) (*demoWorker, error) {
 }
 
 // expectAll reads the line want from every worker, or fails when a worker
-// says something else, exits, or ctx is done (SIGINT or SIGTERM).
+// says something else, exits, or ctx is done (SIGINT, SIGTERM or SIGHUP).
 func expectAll(ctx context.Context, workers []*demoWorker, want string) error {
 	errc := make(chan error, len(workers))
 	for i, w := range workers {

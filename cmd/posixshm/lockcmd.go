@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"io/fs"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -63,7 +64,12 @@ func runLock(c *cli, args []string) int {
 	path, err := exec.LookPath(argv[0])
 	if err != nil {
 		c.errorf("lock %s: %v", name, err)
-		return exitNotFound
+		// As the shell: 127 if there is no such file, 126 if there is
+		// one that cannot be run (not executable, a directory).
+		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
+			return exitNotFound
+		}
+		return exitCannotRun
 	}
 	seg, err := c.layout().OpenSegment(name, nil)
 	if err != nil {

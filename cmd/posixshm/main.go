@@ -70,10 +70,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "-h", "-help", "--help", "help":
 		if len(args) > 1 {
-			if cmd, ok := commands[args[1]]; ok {
-				cmdUsage(stdout, cmd)
-				return exitOK
+			cmd, ok := commands[args[1]]
+			if !ok {
+				fmt.Fprintf(stderr, "posixshm: unknown command %q\n", args[1])
+				usage(stderr)
+				return exitUsage
 			}
+			cmdUsage(stdout, cmd)
+			return exitOK
 		}
 		usage(stdout)
 		return exitOK
@@ -134,7 +138,18 @@ commands:
 	for _, n := range names {
 		fmt.Fprintf(w, "  %-7s %s\n", n, commands[n].summary)
 	}
-	fmt.Fprint(w, "\nRun \"posixshm help COMMAND\" or \"posixshm COMMAND -h\" for details and examples.\n")
+	fmt.Fprint(w, `
+examples:
+  posixshm path /myobject                  # the file behind a name
+  posixshm create --size 1M /myseg         # a segment with 1 MiB of data
+  posixshm stat /myseg                     # describe it, without refreshing it
+  posixshm ls --dir /tmp                   # OpenBSD's objects in /tmp, with their daily(8) risk
+  posixshm lock /myseg ./update-counters   # run a command holding the segment's lock
+  posixshm keep /myseg &                   # refresh it hourly until interrupted
+  posixshm demo                            # N processes count under the lock
+
+Run "posixshm help COMMAND" or "posixshm COMMAND -h" for details and examples.
+`)
 }
 
 func cmdUsage(w io.Writer, cmd *command) {

@@ -195,3 +195,37 @@ func TestRestoreAtime(t *testing.T) {
 		t.Errorf("after restoreAtime: atime %v, mtime %v; want both %v", after.Atime, after.Mtime, old)
 	}
 }
+
+// TestStatObject_OtherOwner: an object that belongs to another user is
+// described from fstat(2) alone; its header is not read, because only the
+// owner can read it without refreshing it or put its access time back.
+func TestStatObject_OtherOwner(t *testing.T) {
+	d := posixshm.Dir(t.TempDir())
+	s, err := d.CreateSegment("/s", 64, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	p, _ := d.Path("/s")
+	old := time.Now().Add(-10 * 24 * time.Hour).Truncate(time.Second)
+	if err := os.Chtimes(p, old, old); err != nil {
+		t.Fatal(err)
+	}
+	defer func(f func() int) { geteuid = f }(geteuid)
+	other := os.Geteuid() + 1
+	geteuid = func() int { return other }
+
+	r, err := statObject(d, "/s", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Segment != nil || !strings.Contains(r.NotSegment, "header not read") {
+		t.Errorf("statObject as uid %d: segment %+v, not_segment %q; want the header not read", other, r.Segment, r.NotSegment)
+	}
+	if !r.Atime.Equal(old) || !r.AtRisk {
+		t.Errorf("statObject: atime %v, at risk %v; want %v, true", r.Atime, r.AtRisk, old)
+	}
+	if fa, err := lstatFacts(p); err != nil || !fa.Atime.Equal(old) {
+		t.Errorf("after statObject: atime %v (%v), want %v", fa.Atime, err, old)
+	}
+}

@@ -32,7 +32,8 @@ object can be described; for one that is not a segment it says so.
 stat does not refresh the object: it opens it read-only and reads the header
 without mapping it for use, and if reading moved the access time (Linux's
 relatime does for files not accessed for a day; OpenBSD on every read) it puts
-the old access time back.
+the old access time back. Only the owner and root can do either, so for
+another user's object the header is not read.
 
 daily(8) runs "find -atime +7" in /tmp; BSD find rounds the days since the last
 access up, so a file becomes removable once it has not been accessed for more
@@ -98,6 +99,9 @@ func runStat(c *cli, args []string) int {
 	return exitOK
 }
 
+// geteuid is os.Geteuid, replaced in tests.
+var geteuid = os.Geteuid
+
 // statObject describes the object called name without refreshing it.
 func statObject(l layout, name string, now time.Time) (statReport, error) {
 	r := statReport{Name: name}
@@ -123,6 +127,13 @@ func statObject(l layout, name string, now time.Time) (statReport, error) {
 		return r, err
 	}
 	r.setFacts(fa, now)
+	if euid := geteuid(); euid != 0 && fa.Uid != uint32(euid) {
+		// Only the owner (or root) may read without moving the access
+		// time (O_NOATIME) or put it back afterwards (utimes): for anyone
+		// else, reading the header would refresh the object.
+		r.NotSegment = fmt.Sprintf("header not read: the object belongs to uid %d, and reading it as uid %d would refresh it", fa.Uid, euid)
+		return r, nil
+	}
 	h, herr := posixshm.ReadHeader(f)
 	if warn := restoreAtime(f, fa); warn != nil {
 		r.Warning = warn.Error()

@@ -35,9 +35,12 @@ func init() {
 the lock when CMD exits. The lock is held by this process, not by CMD: it is
 released when CMD exits, and a waiter recovers it if this process dies.
 
-The exit status is CMD's, or 128+N if CMD was killed by signal N. SIGINT,
-SIGTERM, SIGHUP and SIGQUIT received while CMD runs are passed on to it. If the
-lock is not acquired within --timeout, CMD is not run and the status is 1.
+The exit status is CMD's, or 128+N if CMD was killed by signal N. While CMD
+runs, SIGTERM and SIGHUP sent to this process are passed on to it; SIGINT and
+SIGQUIT are not (a terminal's Ctrl-C and Ctrl-\ reach CMD directly); either
+way the lock is released only once CMD has exited. A signal that arrives while
+waiting for the lock ends the wait: CMD is not run and the status is 128+N. If
+the lock is not acquired within --timeout, CMD is not run and the status is 1.
 A CMD that is not found gives 127, one that cannot be started 126.
 
 If the previous holder died holding the lock, the lock is taken over and
@@ -77,10 +80,15 @@ func runLock(c *cli, args []string) int {
 		return exitFail
 	}
 	defer seg.Close()
-	if code, ok := acquire(c, seg, name, timeout); !ok {
+	// Catch signals from here on: one that arrives while we wait for the
+	// lock ends the wait, and none may kill us while we hold the lock.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
+	defer signal.Stop(sigs)
+	if code, ok := acquire(c, seg, name, timeout, sigs); !ok {
 		return code
 	}
-	status, err := runChild(c, path, argv)
+	status, err := runChild(c, path, argv, sigs)
 	if err != nil {
 		c.errorf("lock %s: %v", name, err)
 	}
@@ -95,15 +103,30 @@ func runLock(c *cli, args []string) int {
 
 // acquire takes seg's lock within timeout (0: no limit), reporting a
 // recovered lock. It returns false and the exit status when it failed.
-func acquire(c *cli, seg *posixshm.Segment, name string, timeout time.Duration) (int, bool) {
-	ctx := context.Background()
+func acquire(c *cli, seg *posixshm.Segment, name string, timeout time.Duration, sigs <-chan os.Signal) (int, bool) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
 	if timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, timeout)
-		defer cancel()
+		var cancelTimeout context.CancelFunc
+		ctx, cancelTimeout = context.WithTimeout(ctx, timeout)
+		defer cancelTimeout()
 	}
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		select {
+		case s := <-sigs:
+			cancel(signalError{s.(syscall.Signal)})
+		case <-stop:
+		}
+	}()
 	err := seg.LockContext(ctx)
+	var sig signalError
 	switch {
+	case errors.Is(err, context.Canceled) && errors.As(context.Cause(ctx), &sig):
+		// As the signal would have ended us: without running CMD.
+		c.errorf("lock %s: %v while waiting for the lock", name, sig.Signal)
+		return 128 + int(sig.Signal), false
 	case err == nil:
 		return exitOK, true
 	case errors.Is(err, lock.ErrOwnerDead):
@@ -126,15 +149,20 @@ func acquire(c *cli, seg *posixshm.Segment, name string, timeout time.Duration) 
 	return exitFail, false
 }
 
-// runChild runs argv (found at path) with our standard streams, passing on
-// the signals that would otherwise leave it running without the lock. It
-// returns its exit status, 128+N for a death by signal N, or
-// exitCannotRun and the error if it could not be started.
-func runChild(c *cli, path string, argv []string) (int, error) {
+// signalError is the cause of a wait for the lock ended by a signal.
+type signalError struct{ syscall.Signal }
+
+func (e signalError) Error() string { return "interrupted by " + e.Signal.String() }
+
+// runChild runs argv (found at path) with our standard streams and returns
+// its exit status, 128+N for a death by signal N, or exitCannotRun and the
+// error if it could not be started. While it runs we hold the lock and must
+// not die: SIGTERM and SIGHUP, which are sent to us, are passed on to CMD;
+// SIGINT and SIGQUIT are not, because a terminal sends them to the whole
+// foreground process group, CMD included, which would get them twice. In
+// every case we wait for CMD to exit and then unlock.
+func runChild(c *cli, path string, argv []string, sigs <-chan os.Signal) (int, error) {
 	cmd := &exec.Cmd{Path: path, Args: argv, Stdin: os.Stdin, Stdout: c.stdout, Stderr: c.stderr}
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
-	defer signal.Stop(sigs)
 	if err := cmd.Start(); err != nil {
 		return exitCannotRun, err
 	}
@@ -143,7 +171,9 @@ func runChild(c *cli, path string, argv []string) (int, error) {
 		for {
 			select {
 			case s := <-sigs:
-				cmd.Process.Signal(s)
+				if s == syscall.SIGTERM || s == syscall.SIGHUP {
+					cmd.Process.Signal(s)
+				}
 			case <-done:
 				return
 			}

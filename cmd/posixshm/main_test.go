@@ -7,9 +7,11 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/posixshm/posixshm/lock"
 	"github.com/posixshm/posixshm/posixshm"
 	"github.com/rogpeppe/go-internal/testscript"
 )
@@ -37,6 +39,8 @@ func TestScript(t *testing.T) {
 			"shmpath":    cmdShmPath,
 			"waitfile":   cmdWaitFile,
 			"waitfresh":  cmdWaitFresh,
+			"waitwaiter": cmdWaitWaiter,
+			"sigpid":     cmdSigPid,
 			"jsonhas":    cmdJSONHas,
 			"cleanupshm": cmdCleanupShm,
 			"sleep":      cmdSleep,
@@ -94,6 +98,44 @@ func cmdWaitFile(ts *testscript.TestScript, neg bool, args []string) {
 		_, err := os.Stat(ts.MkAbs(args[0]))
 		return err == nil
 	})
+}
+
+// waitwaiter DIR NAME waits up to 10s for the lock word of segment NAME
+// (OpenBSD's layout in DIR) to show a waiter: a "posixshm lock" started
+// in the background is then inside its wait, its signal handling set up.
+func cmdWaitWaiter(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: waitwaiter DIR NAME")
+	}
+	path, err := posixshm.Dir(ts.MkAbs(args[0])).Path(args[1])
+	ts.Check(err)
+	waitFor(ts, "a waiter on "+args[1], func() bool {
+		f, err := os.Open(path)
+		if err != nil {
+			return false
+		}
+		defer f.Close()
+		h, err := posixshm.ReadHeader(f)
+		return err == nil && lock.Waiters(h.LockWord)
+	})
+}
+
+// sigpid SIGNAL PIDFILE sends SIGNAL (TERM, HUP, INT, QUIT) to the process
+// whose PID is in PIDFILE; testscript's own kill knows only INT and KILL.
+func cmdSigPid(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: sigpid SIGNAL PIDFILE")
+	}
+	sig, ok := map[string]syscall.Signal{"TERM": syscall.SIGTERM, "HUP": syscall.SIGHUP,
+		"INT": syscall.SIGINT, "QUIT": syscall.SIGQUIT}[args[0]]
+	if !ok {
+		ts.Fatalf("unknown signal %s", args[0])
+	}
+	b, err := os.ReadFile(ts.MkAbs(args[1]))
+	ts.Check(err)
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	ts.Check(err)
+	ts.Check(syscall.Kill(pid, sig))
 }
 
 // waitfresh FILE waits up to 10s for FILE to have been accessed within a minute.

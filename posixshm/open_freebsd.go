@@ -1,7 +1,6 @@
 package posixshm
 
 import (
-	"os"
 	"runtime"
 	"syscall"
 	"unsafe"
@@ -13,7 +12,7 @@ import (
 // (lib/libc/sys/shm_open.c) is the shm_open2 system call with O_CLOEXEC
 // added, or on kernels before 13 (osreldate < 1300048) the older
 // shm_open system call, which sets close-on-exec itself.
-var native layout = freebsdShm{}
+var native layout = kernelObjects{check: freebsdCheckName, open: freebsdOpen, unlink: freebsdUnlink}
 
 const (
 	sysShmOpen2         = 571               // shm_open2(path, flags, mode, shmflags, name)
@@ -22,46 +21,18 @@ const (
 	shmAllowSealing     = 1                 // SHM_ALLOW_SEALING
 )
 
-// freebsdShm is FreeBSD's convention. Objects are not files: Path
-// returns the name itself, the kernel's key for the object.
-type freebsdShm struct{}
-
-func (freebsdShm) Path(name string) (string, error) {
-	if err := freebsdCheckName(name); err != nil {
-		return "", pathError(opOpen, name, "", "", err)
-	}
-	return name, nil
-}
-
-// Open is libc's shm_open. The kernel checks the flags: O_RDONLY or
-// O_RDWR with O_CREAT, O_EXCL, O_TRUNC and O_CLOEXEC only, else EINVAL
+// freebsdOpen is libc's shm_open. The kernel checks the flags: O_RDONLY
+// or O_RDWR with O_CREAT, O_EXCL, O_TRUNC and O_CLOEXEC only, else EINVAL
 // (so O_NOFOLLOW, which means nothing here, is refused as in C).
-func (freebsdShm) Open(name string, flag int, perm os.FileMode) (*os.File, error) {
-	if err := freebsdCheckName(name); err != nil {
-		return nil, pathError(opOpen, name, "", "", err)
-	}
-	p, err := unix.BytePtrFromString(name)
-	if err != nil {
-		return nil, pathError(opOpen, name, "", "", err)
-	}
-	fd, err := shmOpen2(uintptr(unsafe.Pointer(p)), flag, uint32(perm.Perm()), 0)
-	runtime.KeepAlive(p) // p must outlive the system call, see shmOpen2
-	if err != nil {
-		return nil, pathError(opOpen, name, "", "", err)
-	}
-	return os.NewFile(uintptr(fd), name), nil
+func freebsdOpen(name *byte, flag int, perm uint32) (int, error) {
+	fd, err := shmOpen2(uintptr(unsafe.Pointer(name)), flag, perm, 0)
+	runtime.KeepAlive(name) // name must outlive the system call, see shmOpen2
+	return fd, err
 }
 
-func (freebsdShm) Unlink(name string) error {
-	if err := freebsdCheckName(name); err != nil {
-		return pathError(opUnlink, name, "", "", err)
-	}
-	p, err := unix.BytePtrFromString(name)
-	if err != nil {
-		return pathError(opUnlink, name, "", "", err)
-	}
-	if _, _, e := unix.Syscall(unix.SYS_SHM_UNLINK, uintptr(unsafe.Pointer(p)), 0, 0); e != 0 {
-		return pathError(opUnlink, name, "", "", e)
+func freebsdUnlink(name *byte) error {
+	if _, _, e := unix.Syscall(unix.SYS_SHM_UNLINK, uintptr(unsafe.Pointer(name)), 0, 0); e != 0 {
+		return e
 	}
 	return nil
 }

@@ -16,45 +16,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <sha2.h>
 #include <stdint.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "bench.h"
-
-#define OK_FLAGS (O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC | O_NOFOLLOW)
-
-static int shm_open_openbsd(const char *dir, const char *name, int flags, mode_t mode)
-{
-	char hex[SHA256_DIGEST_STRING_LENGTH], path[4096];
-	struct stat sb;
-	int fd;
-
-	if (((flags & O_ACCMODE) != O_RDONLY && (flags & O_ACCMODE) != O_RDWR) ||
-	    (flags & ~(O_ACCMODE | OK_FLAGS)) != 0) {
-		errno = EINVAL;
-		return -1;
-	}
-	flags |= O_CLOEXEC | O_NOFOLLOW;
-	mode = mode & 0600;
-	SHA256Data((const uint8_t *)name, strlen(name), hex);
-	snprintf(path, sizeof(path), "%s/%s.shm", dir, hex);
-	fd = open(path, flags, mode);
-	if (fd == -1)
-		return -1;
-	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode)) {
-		close(fd);
-		errno = EINVAL;
-		return -1;
-	}
-	if (sb.st_uid != geteuid()) {
-		close(fd);
-		errno = EPERM;
-		return -1;
-	}
-	return fd;
-}
+#include "../../posixshm/testdata/cref/openbsd_shm.h"
 
 int main(int argc, char **argv)
 {
@@ -75,14 +42,14 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	n = atol(argv[2]);
-	fd = bsd ? shm_open_openbsd(dir, name, O_RDWR | O_CREAT, 0600)
+	fd = bsd ? shm_open_dir(dir, name, O_RDWR | O_CREAT, 0600)
 		 : shm_open(name, O_RDWR | O_CREAT, 0600);
 	if (fd == -1)
 		die("shm_open create");
 	close(fd);
 	t0 = now_ns();
 	for (i = 0; i < n; i++) {
-		fd = bsd ? shm_open_openbsd(dir, name, O_RDWR, 0) : shm_open(name, O_RDWR, 0);
+		fd = bsd ? shm_open_dir(dir, name, O_RDWR, 0) : shm_open(name, O_RDWR, 0);
 		if (fd == -1)
 			die("shm_open");
 		close(fd);

@@ -5,17 +5,9 @@
  * Build: gcc -O2 -o path path.c -lmd */
 #include <stdint.h>
 #include <string.h>
-#include <sha2.h>
+#include "../../posixshm/testdata/cref/openbsd_shm.h"
 
 #include "bench.h"
-
-static void makeshmpath(const char *dir, const char *name, char *shmpath, size_t len)
-{
-	char buf[SHA256_DIGEST_STRING_LENGTH];
-
-	SHA256Data((const uint8_t *)name, strlen(name), buf);
-	snprintf(shmpath, len, "%s/%s.shm", dir, buf);
-}
 
 int main(int argc, char **argv)
 {

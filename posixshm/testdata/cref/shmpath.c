@@ -19,21 +19,13 @@
  *
  * Exit status 0 on success, 2 on bad usage or malformed input.
  */
-#include <sha2.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-static void
-makeshmpath(const char *dir, const char *name, char *path, size_t len)
-{
-	char buf[SHA256_DIGEST_STRING_LENGTH];
-
-	SHA256Data((const uint8_t *)name, strlen(name), buf);
-	snprintf(path, len, "%s/%s.shm", dir, buf);
-}
+#include "openbsd_shm.h"
 
 static int
 bench(long n, size_t namelen, const char *dir)

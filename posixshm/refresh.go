@@ -86,7 +86,7 @@ func (s *Segment) KeepAlive(ctx context.Context, every time.Duration) <-chan err
 			select {
 			case <-ctx.Done():
 				return
-			case <-s.done:
+			case <-s.closing.Done():
 				return
 			case <-t.C:
 			}

@@ -105,12 +105,12 @@ type Segment struct {
 	state    atomic.Uint32 // stDue | stClosed
 	rmu      sync.Mutex    // serializes refreshes, the timer and Close
 	timer    *time.Timer   // sets stDue when the stamp may have gone stale
-	done     chan struct{} // closed by Close
 
 	// The lock methods touch the mapping outside rmu, possibly for a long
 	// wait. They hold pin for reading; Close cancels closing, which makes
-	// waiters give up, and takes pin for writing before it unmaps, so the
-	// lock word is never unmapped under a caller (that would be a fault).
+	// waiters (and KeepAlive) give up, and takes pin for writing before it
+	// unmaps, so the lock word is never unmapped under a caller (that would
+	// be a fault).
 	pin     sync.RWMutex
 	closing context.Context
 	cancel  context.CancelFunc
@@ -320,7 +320,6 @@ func newSegment(l layout, f *os.File, name string, mem []byte, h HeaderInfo, opt
 		data:     mem[h.DataOffset:end:end],
 		stamp:    (*int64)(unsafe.Pointer(&mem[offRefreshed])),
 		interval: int64(opts.RefreshInterval),
-		done:     make(chan struct{}),
 	}
 	s.closing, s.cancel = context.WithCancel(context.Background())
 	// The mapping is page aligned, so these words are 4- and 8-byte
@@ -398,9 +397,8 @@ func (s *Segment) Bytes() []byte { return s.data }
 // fs.ErrClosed, and Close waits for them to return. Close does not release
 // a lock this process holds (the lock belongs to the process, not to this
 // Segment): Unlock first, or other processes recover it only once this
-// process has exited. A second Close returns
-// an error wrapping fs.ErrClosed. If there is an error, it will be of type
-// *fs.PathError.
+// process has exited. A second Close returns an error wrapping
+// fs.ErrClosed. If there is an error, it will be of type *fs.PathError.
 func (s *Segment) Close() error {
 	s.rmu.Lock()
 	if s.state.Load()&stClosed != 0 {
@@ -411,7 +409,6 @@ func (s *Segment) Close() error {
 	if s.timer != nil {
 		s.timer.Stop()
 	}
-	close(s.done)
 	// Refresh, Stat and refreshDue check stClosed under rmu, so they no
 	// longer touch the mapping; the lock methods do, under pin. Not under
 	// rmu: a lock method that has just acquired may need rmu to refresh.

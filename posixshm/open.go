@@ -39,6 +39,13 @@ func checkOpenBSDFlags(flag int) error {
 	return nil
 }
 
+// nonblockWhile reports whether openFile must add O_NONBLOCK to flag
+// for the open and clear it afterwards: for any access mode but O_RDWR,
+// unless the caller asked for O_NONBLOCK itself.
+func nonblockWhile(flag int) bool {
+	return flag&unix.O_ACCMODE != unix.O_RDWR && flag&unix.O_NONBLOCK == 0
+}
+
 // openFile opens path for the object called name, the way shm_open does, and
 // with these hardenings, each of which would otherwise let a file planted in a
 // shared directory hurt the caller:
@@ -56,21 +63,6 @@ func checkOpenBSDFlags(flag int) error {
 //   - O_TRUNC is applied only after these checks, so a refused file is never
 //     truncated.
 func openFile(name, path string, flag int, perm os.FileMode, p policy) (*os.File, error) {
-	f, _, err := openFileStat(name, path, flag, perm, p)
-	return f, err
-}
-
-// nonblockWhile reports whether openFileStat must add O_NONBLOCK to flag
-// for the open and clear it afterwards: for any access mode but O_RDWR,
-// unless the caller asked for O_NONBLOCK itself.
-func nonblockWhile(flag int) bool {
-	return flag&unix.O_ACCMODE != unix.O_RDWR && flag&unix.O_NONBLOCK == 0
-}
-
-// openFileStat is openFile that also returns the fstat it checked, so that
-// callers which need the file's size or times need no second fstat.
-func openFileStat(name, path string, flag int, perm os.FileMode, p policy) (*os.File, unix.Stat_t, error) {
-	var st unix.Stat_t
 	mode := uint32(perm.Perm())
 	if p.openbsd {
 		// OpenBSD gives shared memory to its creator only; the umask
@@ -84,11 +76,12 @@ func openFileStat(name, path string, flag int, perm os.FileMode, p policy) (*os.
 	}
 	fd, err := ignoringEINTR2(func() (int, error) { return unix.Open(path, sysflag, mode) })
 	if err != nil {
-		return nil, st, pathError(opOpen, name, path, "", err)
+		return nil, pathError(opOpen, name, path, "", err)
 	}
+	var st unix.Stat_t
 	if reason, errno := checkFile(fd, &st, flag, p); errno != 0 {
 		unix.Close(fd)
-		return nil, st, pathError(opOpen, name, path, reason, errno)
+		return nil, pathError(opOpen, name, path, reason, errno)
 	}
 	if nonblock {
 		// F_SETFL changes only the status flags (O_APPEND, O_NONBLOCK...)
@@ -97,7 +90,7 @@ func openFileStat(name, path string, flag int, perm os.FileMode, p policy) (*os.
 		// F_GETFL needed.
 		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, flag&^unix.O_NONBLOCK); err != nil {
 			unix.Close(fd)
-			return nil, st, pathError(opOpen, name, path, "clearing O_NONBLOCK", err)
+			return nil, pathError(opOpen, name, path, "clearing O_NONBLOCK", err)
 		}
 	}
 	if flag&unix.O_TRUNC != 0 && st.Size > 0 {
@@ -106,11 +99,10 @@ func openFileStat(name, path string, flag int, perm os.FileMode, p policy) (*os.
 		// file it has just created (perm 0400 with O_RDONLY|O_CREAT|O_TRUNC).
 		if reason, err := truncate(fd, path, flag); err != nil {
 			unix.Close(fd)
-			return nil, st, pathError(opOpen, name, path, reason, err)
+			return nil, pathError(opOpen, name, path, reason, err)
 		}
-		st.Size = 0
 	}
-	return os.NewFile(uintptr(fd), path), st, nil
+	return os.NewFile(uintptr(fd), path), nil
 }
 
 // checkFile checks the file behind a freshly opened descriptor, filling st.

@@ -13,7 +13,7 @@ import (
 )
 
 // In-package tests of unexported helpers: the randomness and retry loop of
-// shm_mkstemp, and isHashedName.
+// shm_mkstemp, and IsHashedName.
 
 func TestTempChars(t *testing.T) {
 	const want = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
@@ -138,11 +138,11 @@ func TestIsHashedName(t *testing.T) {
 			t.Fatal(err)
 		}
 		base := filepath.Base(p)
-		if !isHashedName(base, ShmSuffix) {
-			t.Fatalf("isHashedName(%q, .shm) = false", base)
+		if !IsHashedName(base, ShmSuffix) {
+			t.Fatalf("IsHashedName(%q, .shm) = false", base)
 		}
-		if isHashedName(base, SemSuffix) {
-			t.Fatalf("isHashedName(%q, .sem) = true", base)
+		if IsHashedName(base, SemSuffix) {
+			t.Fatalf("IsHashedName(%q, .sem) = true", base)
 		}
 	})
 	for _, bad := range []string{
@@ -150,8 +150,8 @@ func TestIsHashedName(t *testing.T) {
 		strings.Repeat("A", 64) + ".shm", strings.Repeat("g", 64) + ".shm",
 		strings.Repeat("a", 65) + ".shm", strings.Repeat("a", 64) + ".shmx",
 	} {
-		if isHashedName(bad, ShmSuffix) {
-			t.Errorf("isHashedName(%q) = true", bad)
+		if IsHashedName(bad, ShmSuffix) {
+			t.Errorf("IsHashedName(%q) = true", bad)
 		}
 	}
 }

@@ -55,9 +55,11 @@ func hashedPath(dir, name, suffix string) string {
 	return unsafe.String(unsafe.SliceData(buf), len(buf))
 }
 
-// isHashedName reports whether base (a file name without directory) has the
-// form OpenBSD's libc gives its objects: 64 lowercase hex digits and suffix.
-func isHashedName(base, suffix string) bool {
+// IsHashedName reports whether base (a file name without directory) has the
+// form OpenBSD's libc gives its objects: 64 lowercase hex digits and suffix
+// (ShmSuffix or SemSuffix). Listing tools use it to pick objects out of a
+// shared directory such as /tmp.
+func IsHashedName(base, suffix string) bool {
 	if len(base) != hashedLen+len(suffix) || !strings.HasSuffix(base, suffix) {
 		return false
 	}

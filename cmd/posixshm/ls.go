@@ -187,16 +187,7 @@ func (sc scope) kind(name string) string {
 // isHashed reports whether base is a file name OpenBSD's libc gives its
 // objects: 64 lowercase hex digits and ".shm" or ".sem".
 func isHashed(base string) bool {
-	const hexLen = 64
-	if len(base) != hexLen+4 || (base[hexLen:] != posixshm.ShmSuffix && base[hexLen:] != posixshm.SemSuffix) {
-		return false
-	}
-	for i := range hexLen {
-		if c := base[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-			return false
-		}
-	}
-	return true
+	return posixshm.IsHashedName(base, posixshm.ShmSuffix) || posixshm.IsHashedName(base, posixshm.SemSuffix)
 }
 
 func printLs(w io.Writer, entries []lsEntry, now time.Time) {

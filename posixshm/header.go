@@ -147,7 +147,7 @@ func ParseHeader(b []byte, fileSize int64) (HeaderInfo, error) {
 func parseHeader(b []byte, fileSize int64) (HeaderInfo, *headerError) {
 	switch {
 	case fileSize == 0:
-		return HeaderInfo{}, fault(ErrNotInitialized, "file is empty")
+		return HeaderInfo{}, fault(ErrNotInitialized, "file is empty (if its creator died, remove the object and create it again)")
 	case fileSize < HeaderSize:
 		return HeaderInfo{}, fault(ErrTruncated, itoa(fileSize)+" bytes, shorter than a "+itoa(HeaderSize)+"-byte header")
 	}
@@ -170,7 +170,7 @@ func decodeHeader(b []byte) (HeaderInfo, *headerError) {
 	ne := binary.NativeEndian
 	switch m := ne.Uint64(b[offMagic:]); {
 	case m == 0:
-		return h, fault(ErrNotInitialized, "magic number is zero: the creator has not published the header")
+		return h, fault(ErrNotInitialized, "magic number is zero: the creator has not published the header (if it died, remove the object and create it again)")
 	case m != magic:
 		return h, fault(ErrNotSegment, "wrong magic number")
 	}

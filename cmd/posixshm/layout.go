@@ -44,3 +44,11 @@ func (c *cli) layout() layout {
 	}
 	return system{}
 }
+
+// dirArg is the --dir flag as given, for commands suggested in messages.
+func (c *cli) dirArg() string {
+	if c.dir == "" {
+		return ""
+	}
+	return " --dir " + c.dir
+}

@@ -77,6 +77,9 @@ func runLock(c *cli, args []string) int {
 	seg, err := c.layout().OpenSegment(name, nil)
 	if err != nil {
 		c.fail(err)
+		if errors.Is(err, fs.ErrNotExist) {
+			c.errorf("lock %s: create the segment first: posixshm create%s -- %s", name, c.dirArg(), name)
+		}
 		return exitFail
 	}
 	defer seg.Close()

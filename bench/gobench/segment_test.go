@@ -1,6 +1,6 @@
 //go:build linux
 
-package segbench
+package gobench
 
 import (
 	"fmt"
@@ -11,20 +11,6 @@ import (
 
 	"github.com/posixshm/posixshm/posixshm"
 )
-
-// benchDir is a tmpfs directory for the segments: $BENCH_DIR, or a
-// temporary directory under /dev/shm removed by the test framework.
-func benchDir(b *testing.B) string {
-	if d := os.Getenv("BENCH_DIR"); d != "" {
-		return d
-	}
-	d, err := os.MkdirTemp("/dev/shm", "posixshm-bench-")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { os.RemoveAll(d) })
-	return d
-}
 
 // BenchmarkSegmentLock: Lock+Unlock of a segment's lock word with the
 // default refresh interval (refresh-on-use active), with refresh-on-use
@@ -102,13 +88,4 @@ func BenchmarkSegmentBig(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/1e6/float64(b.N), "ms/op")
-}
-
-// tag tells this run's objects in /dev/shm apart: $BENCH_TAG (bench/run
-// removes /dev/shm/posixshm-bench-TAG-* when it ends), or the PID.
-func tag() string {
-	if t := os.Getenv("BENCH_TAG"); t != "" {
-		return t
-	}
-	return strconv.Itoa(os.Getpid())
 }

@@ -8,4 +8,11 @@
 //
 // Without -fuzz, go test runs every target on its seeds: the f.Add calls
 // and the files under testdata/fuzz.
+//
+// A duration budget can end in "context deadline exceeded" although
+// nothing was found: Go's fuzz coordinator sometimes reports its own
+// -fuzztime deadline as a failure. A crasher is always written under
+// testdata/fuzz; with no new file there, the run found nothing. CI gives
+// each target an execution count instead (-fuzztime 200000x), which sets
+// no deadline; see .ci/run.
 package fuzz

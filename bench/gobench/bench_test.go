@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"unsafe"
@@ -15,17 +14,6 @@ import (
 	"github.com/posixshm/posixshm/posixshm"
 	"golang.org/x/sys/unix"
 )
-
-// nameOf returns a name of n bytes: "/" then letters, the same bytes that
-// bench/c/path.c hashes.
-func nameOf(n int) string {
-	var b strings.Builder
-	b.WriteByte('/')
-	for i := 1; i < n; i++ {
-		b.WriteByte(byte('a' + i%26))
-	}
-	return b.String()
-}
 
 // benchDir is a tmpfs directory for the objects: $BENCH_DIR, or a
 // temporary directory under /dev/shm removed by the test framework.
@@ -39,42 +27,6 @@ func benchDir(b *testing.B) string {
 	}
 	b.Cleanup(func() { os.RemoveAll(d) })
 	return d
-}
-
-var (
-	sinkString string
-	sinkBytes  []byte
-)
-
-// BenchmarkPath: OpenBSD's name → path, string and append forms, in /tmp
-// as OpenBSD's libc does (nothing is opened).
-func BenchmarkPath(b *testing.B) {
-	d := posixshm.OpenBSD
-	for _, n := range []int{8, 32, 255} {
-		name := nameOf(n)
-		b.Run("string/"+strconv.Itoa(n), func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				p, err := d.Path(name)
-				if err != nil {
-					b.Fatal(err)
-				}
-				sinkString = p
-			}
-		})
-		b.Run("append/"+strconv.Itoa(n), func(b *testing.B) {
-			buf := make([]byte, 0, 256)
-			b.ReportAllocs()
-			for b.Loop() {
-				var err error
-				buf, err = d.AppendPath(buf[:0], name)
-				if err != nil {
-					b.Fatal(err)
-				}
-			}
-			sinkBytes = buf
-		})
-	}
 }
 
 // BenchmarkOpen: open+close of an existing object, OpenBSD's layout in a

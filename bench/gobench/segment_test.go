@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/posixshm/posixshm/posixshm"
+	"golang.org/x/sys/unix"
 )
 
 // BenchmarkSegmentLock: Lock+Unlock of a segment's lock word with the
@@ -60,20 +61,27 @@ func fill(b []byte) {
 	}
 }
 
-// BenchmarkSegmentBig: a segment of $BENCH_BIG_SIZE bytes in this system's
-// convention (/dev/shm on Linux), created, mapped, written end to end,
-// closed and removed. Run it with -benchtime=1x. bench/run sets 1 GiB; the
-// default is 64 MiB, so that a plain "go test -bench ." stays light.
-func BenchmarkSegmentBig(b *testing.B) {
-	size := 64 << 20
-	if s := os.Getenv("BENCH_BIG_SIZE"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n <= 0 {
-			b.Fatalf("bad BENCH_BIG_SIZE %q", s)
-		}
-		size = n
+// bigSize is the size of the big-object benchmarks: $BENCH_BIG_SIZE bytes
+// (bench/run sets 1 GiB), else 64 MiB, so that a plain "go test -bench ."
+// stays light. Run them with -benchtime=1x.
+func bigSize(b *testing.B) int {
+	s := os.Getenv("BENCH_BIG_SIZE")
+	if s == "" {
+		return 64 << 20
 	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n <= 0 {
+		b.Fatalf("bad BENCH_BIG_SIZE %q", s)
+	}
+	return n
+}
+
+// BenchmarkSegmentBig: a big segment in this system's convention (/dev/shm
+// on Linux), created, mapped, written end to end, closed and removed.
+func BenchmarkSegmentBig(b *testing.B) {
+	size := bigSize(b)
 	name := "/posixshm-bench-" + tag() + "-big-seg"
+	b.Cleanup(func() { _ = posixshm.Unlink(name) }) // after a failure; ENOENT otherwise
 	for b.Loop() {
 		s, err := posixshm.CreateSegment(name, size, nil)
 		if err != nil {
@@ -81,6 +89,39 @@ func BenchmarkSegmentBig(b *testing.B) {
 		}
 		fill(s.Bytes())
 		if err := s.Close(); err != nil {
+			b.Fatal(err)
+		}
+		if err := posixshm.Unlink(name); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/1e6/float64(b.N), "ms/op")
+}
+
+// BenchmarkDropinBig: the same through the drop-in API, as a C program
+// would: Open with O_CREATE|O_EXCL, Truncate, mmap, write every byte,
+// munmap, Close, Unlink.
+func BenchmarkDropinBig(b *testing.B) {
+	size := bigSize(b)
+	name := "/posixshm-bench-" + tag() + "-big-dropin"
+	b.Cleanup(func() { _ = posixshm.Unlink(name) }) // after a failure; ENOENT otherwise
+	for b.Loop() {
+		f, err := posixshm.Open(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := f.Truncate(int64(size)); err != nil {
+			b.Fatal(err)
+		}
+		m, err := unix.Mmap(int(f.Fd()), 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+		if err != nil {
+			b.Fatal(err)
+		}
+		fill(m)
+		if err := unix.Munmap(m); err != nil {
+			b.Fatal(err)
+		}
+		if err := f.Close(); err != nil {
 			b.Fatal(err)
 		}
 		if err := posixshm.Unlink(name); err != nil {

@@ -43,15 +43,13 @@ func main() {
 
 func run(args []string, out io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("usage: benchproc increments|pingpong|bigdropin|mkobjects [flags]")
+		return errors.New("usage: benchproc increments|pingpong|mkobjects [flags]")
 	}
 	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
 	p := fs.Int("p", 2, "processes")
 	m := fs.Int("m", 1_000_000, "increments per process")
 	n := fs.Int("n", 10000, "round trips, or objects")
 	dir := fs.String("dir", "/dev/shm", "tmpfs directory for the shared page or the objects")
-	size := fs.Int64("size", 1<<30, "object size in bytes")
-	name := fs.String("name", "", "object name")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -60,8 +58,6 @@ func run(args []string, out io.Writer) error {
 		return increments(out, *dir, *p, *m)
 	case "pingpong":
 		return pingpong(out, *dir, *n)
-	case "bigdropin":
-		return bigDropin(out, *name, *size)
 	case "mkobjects":
 		return mkobjects(*dir, *n)
 	case "child-incr":
@@ -222,52 +218,6 @@ func childIncr(path string, idx, m int) error {
 		}
 	}
 	atomic.StoreUint64(u64(b, offTimes+16*idx+8), monotonic())
-	return nil
-}
-
-// fill writes every byte of b, a page-sized pattern copied along, as
-// memset would.
-func fill(b []byte) {
-	const chunk = 1 << 20
-	n := min(len(b), chunk)
-	for i := range n {
-		b[i] = 0xa5
-	}
-	for off := n; off < len(b); off += n {
-		copy(b[off:], b[:n])
-	}
-}
-
-// bigDropin: a big object through the drop-in API, end to end: Open with
-// O_CREATE|O_EXCL, Truncate, mmap, write every byte, munmap, Close, Unlink.
-func bigDropin(out io.Writer, name string, size int64) error {
-	if name == "" || size <= 0 {
-		return errors.New("bigdropin: need -name and -size")
-	}
-	t0 := time.Now()
-	f, err := posixshm.Open(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	defer posixshm.Unlink(name) // a no-op error after the timed Unlink
-	if err := f.Truncate(size); err != nil {
-		return err
-	}
-	b, err := unix.Mmap(int(f.Fd()), 0, int(size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
-	if err != nil {
-		return err
-	}
-	fill(b)
-	if err := unix.Munmap(b); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := posixshm.Unlink(name); err != nil {
-		return err
-	}
-	fmt.Fprintf(out, "go_bigdropin %.1f ms/op\n", float64(time.Since(t0).Nanoseconds())/1e6)
 	return nil
 }
 

@@ -63,7 +63,7 @@ var rows = append(pathRows(), []row{
 	{section: "f. refresh-on-use", figure: "Segment Lock+Unlock, default RefreshInterval vs bare lock.Mutex Lock+Unlock", ours: ns("BenchmarkSegmentLock/default"), base: ns("BenchmarkLock/ours")},
 	{section: "g. scale", figure: "`posixshm ls --dir DIR`, 10,000 objects vs `ls -l DIR`", ours: ms("go_ls_10000"), base: ms("ls_l_10000")},
 	{section: "g. scale", figure: "big Segment: create, map, write all, close, unlink vs C (glibc shm_open, ftruncate, mmap, memset, munmap, shm_unlink)", ours: ms("BenchmarkSegmentBig"), base: ms("c_bigseg")},
-	{section: "g. scale", figure: "same with the drop-in API (posixshm.Open, Truncate, mmap, write all, munmap, Unlink) vs C", ours: ms("go_bigdropin"), base: ms("c_bigseg")},
+	{section: "g. scale", figure: "same with the drop-in API (posixshm.Open, Truncate, mmap, write all, munmap, Unlink) vs C", ours: ms("BenchmarkDropinBig"), base: ms("c_bigseg")},
 }...)
 
 // human formats a duration given in unit (ns or ms per something).

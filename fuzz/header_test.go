@@ -7,17 +7,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/posixshm/posixshm/posixshm"
+	"github.com/posixshm/posixshm/segment"
 )
 
 // headerSentinels are the errors ParseHeader may wrap, exactly one at a time.
 var headerSentinels = []error{
-	posixshm.ErrNotSegment, posixshm.ErrVersion, posixshm.ErrTruncated,
-	posixshm.ErrSizeMismatch, posixshm.ErrNotInitialized,
+	segment.ErrNotSegment, segment.ErrVersion, segment.ErrTruncated,
+	segment.ErrSizeMismatch, segment.ErrNotInitialized,
 }
 
 func validHeader(dataSize int64) []byte {
-	h := posixshm.HeaderInfo{
+	h := segment.Header{
 		Version: 1, HeaderSize: 128, DataOffset: 128, DataSize: dataSize,
 		Created: time.Unix(0, 1700000000000000000), Refreshed: time.Unix(0, 1700000000000000001),
 	}
@@ -42,7 +42,7 @@ func FuzzHeader(f *testing.F) {
 	f.Add([]byte{}, int64(0))
 	f.Add([]byte("\x7fELF\x02\x01\x01"), int64(8))
 	f.Fuzz(func(t *testing.T, b []byte, fileSize int64) {
-		h, err := posixshm.ParseHeader(b, fileSize)
+		h, err := segment.ParseHeader(b, fileSize)
 		if err != nil {
 			n := 0
 			for _, s := range headerSentinels {
@@ -55,7 +55,7 @@ func FuzzHeader(f *testing.F) {
 			}
 			return
 		}
-		if len(b) < posixshm.HeaderSize || fileSize < h.DataOffset+h.DataSize {
+		if len(b) < segment.HeaderSize || fileSize < h.DataOffset+h.DataSize {
 			t.Fatalf("accepted %d bytes of a %d-byte file as %+v", len(b), fileSize, h)
 		}
 		enc, err := h.MarshalBinary()
@@ -68,7 +68,7 @@ func FuzzHeader(f *testing.F) {
 				t.Fatalf("bytes %d..%d: encoded % x, parsed from % x", r[0], r[1], enc[r[0]:r[1]], b[r[0]:r[1]])
 			}
 		}
-		h2, err := posixshm.ParseHeader(enc, fileSize)
+		h2, err := segment.ParseHeader(enc, fileSize)
 		if err != nil || !h2.Created.Equal(h.Created) || !h2.Refreshed.Equal(h.Refreshed) ||
 			h2.DataOffset != h.DataOffset || h2.DataSize != h.DataSize || h2.LockWord != h.LockWord ||
 			h2.LockHolder != h.LockHolder || h2.Fingerprint != h.Fingerprint || h2.Version != h.Version {

@@ -44,26 +44,9 @@
 //
 // # Segments
 //
-// A [Segment] is an object mapped with a small versioned header in front of
-// its data: magic, version, sizes, created-at, a shared refreshed-at stamp,
-// and on a cache line of its own a lock word (package lock) and the
-// holder's fingerprint. [Dir.CreateSegment], [Dir.OpenSegment] and
-// [Dir.OpenOrCreateSegment] (and the package-level forms on this system's
-// convention) create and attach to one; many processes may call
-// OpenOrCreateSegment at once and exactly one initialises it.
-//
-//	s, err := posixshm.OpenOrCreateSegment("/counter", 4096, nil)
-//	if err := s.Lock(); errors.Is(err, lock.ErrOwnerDead) {
-//		// the previous holder died holding the lock: repair s.Bytes()
-//	}
-//	defer s.Unlock()
-//
-// Segments refresh themselves as they are used: opening one, or taking its
-// lock, sets the file's times to now when they are older than an interval
-// (an hour by default), so daily(8) never deletes a segment in use; see
-// [Segment.Refresh] for the policy and [Segment.KeepAlive] for processes
-// that hold a segment without using it. A file that is not a segment, or is
-// corrupt, truncated or of another version, gives one of the sentinels
-// [ErrNotSegment], [ErrVersion], [ErrTruncated], [ErrSizeMismatch] and
-// [ErrNotInitialized], wrapped in an error that names the file.
+// Package posixshm is the drop-in shm_open and nothing more. Package
+// [github.com/posixshm/posixshm/segment] builds on it: an object mapped with
+// a small versioned header, a crash-robust lock, and refresh-on-use so that
+// daily(8) never deletes a segment in use. Its Options take a [Layout]: a
+// [Dir], or [System] for this system's own convention.
 package posixshm

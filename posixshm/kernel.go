@@ -17,7 +17,7 @@ type kernelObjects struct {
 	unlink func(name *byte) error
 }
 
-var _ layout = kernelObjects{}
+var _ Layout = kernelObjects{}
 
 // cname checks name and returns it as a NUL-terminated C string.
 func (k kernelObjects) cname(op, name string) (*byte, error) {

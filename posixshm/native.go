@@ -2,6 +2,7 @@ package posixshm
 
 import (
 	"errors"
+	"github.com/posixshm/posixshm/internal/unixutil"
 	"os"
 	"syscall"
 	"time"
@@ -17,9 +18,9 @@ import (
 // O_TRUNC after the checks.
 
 var (
-	_ layout = netbsdDir{}
-	_ layout = dragonflyDir{}
-	_ layout = (*illumosDir)(nil)
+	_ Layout = netbsdDir{}
+	_ Layout = dragonflyDir{}
+	_ Layout = (*illumosDir)(nil)
 )
 
 // netbsdDir is NetBSD's convention (lib/librt/shm.c): the object "/name"
@@ -199,7 +200,7 @@ func (d *illumosDir) lock(op, name string) (func() error, error) {
 		return nil, err
 	}
 	unlock := func() error {
-		err := ignoringEINTR(func() error { return unix.Unlink(path) })
+		err := unixutil.IgnoringEINTR(func() error { return unix.Unlink(path) })
 		rmdirs(dirs)
 		if err != nil {
 			return pathError(op, name, path, "removing the .SHML lock file", err)
@@ -218,7 +219,7 @@ func (d *illumosDir) lock(op, name string) (func() error, error) {
 			break
 		}
 		var fd int
-		fd, err = ignoringEINTR2(func() (int, error) {
+		fd, err = unixutil.IgnoringEINTR2(func() (int, error) {
 			return unix.Open(path, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0o666)
 		})
 		if err == nil {

@@ -230,7 +230,7 @@ func TestDarwinCheckName(t *testing.T) {
 // with the name of the file each gives the object "/obj".
 func fileLayouts(t *testing.T) []struct {
 	sys  string
-	l    layout
+	l    Layout
 	dir  string
 	file string
 } {
@@ -239,7 +239,7 @@ func fileLayouts(t *testing.T) []struct {
 	ild.lockWait = time.Millisecond
 	return []struct {
 		sys  string
-		l    layout
+		l    Layout
 		dir  string
 		file string
 	}{

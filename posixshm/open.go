@@ -1,6 +1,7 @@
 package posixshm
 
 import (
+	"github.com/posixshm/posixshm/internal/unixutil"
 	"os"
 	"strconv"
 	"syscall"
@@ -74,7 +75,7 @@ func openFile(name, path string, flag int, perm os.FileMode, p policy) (*os.File
 	if nonblock {
 		sysflag |= unix.O_NONBLOCK
 	}
-	fd, err := ignoringEINTR2(func() (int, error) { return unix.Open(path, sysflag, mode) })
+	fd, err := unixutil.IgnoringEINTR2(func() (int, error) { return unix.Open(path, sysflag, mode) })
 	if err != nil {
 		return nil, pathError(opOpen, name, path, "", err)
 	}
@@ -156,9 +157,9 @@ func fileKind(kind uint32) string {
 // through a second, writable one, which must reach the very same file.
 func truncate(fd int, path string, flag int) (string, error) {
 	if flag&unix.O_ACCMODE != unix.O_RDONLY {
-		return "ftruncate", ignoringEINTR(func() error { return unix.Ftruncate(fd, 0) })
+		return "ftruncate", unixutil.IgnoringEINTR(func() error { return unix.Ftruncate(fd, 0) })
 	}
-	wfd, err := ignoringEINTR2(func() (int, error) {
+	wfd, err := unixutil.IgnoringEINTR2(func() (int, error) {
 		return unix.Open(path, unix.O_RDWR|unix.O_CLOEXEC|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
 	})
 	if err != nil {
@@ -175,34 +176,13 @@ func truncate(fd int, path string, flag int) (string, error) {
 	if a.Dev != b.Dev || a.Ino != b.Ino {
 		return "file replaced while opening", syscall.EAGAIN
 	}
-	return "ftruncate", ignoringEINTR(func() error { return unix.Ftruncate(wfd, 0) })
+	return "ftruncate", unixutil.IgnoringEINTR(func() error { return unix.Ftruncate(wfd, 0) })
 }
 
 // unlinkFile removes path for the object called name.
 func unlinkFile(name, path string) error {
-	if err := ignoringEINTR(func() error { return unix.Unlink(path) }); err != nil {
+	if err := unixutil.IgnoringEINTR(func() error { return unix.Unlink(path) }); err != nil {
 		return pathError(opUnlink, name, path, "", err)
 	}
 	return nil
-}
-
-// ignoringEINTR retries fn while it fails with EINTR. Go installs its signal
-// handlers with SA_RESTART, but some systems still return EINTR from calls
-// that can block (open of a FIFO, for one), as the os package also notes.
-func ignoringEINTR(fn func() error) error {
-	for {
-		err := fn()
-		if err != syscall.EINTR {
-			return err
-		}
-	}
-}
-
-func ignoringEINTR2[T any](fn func() (T, error)) (T, error) {
-	for {
-		v, err := fn()
-		if err != syscall.EINTR {
-			return v, err
-		}
-	}
 }

@@ -13,7 +13,7 @@ import (
 // mode from the variadic arguments. Go's syscall.Syscall traps directly
 // on darwin; Apple does not promise a stable system call interface, but
 // these numbers have not changed since Mac OS X 10.0.
-var native layout = kernelObjects{check: darwinCheckName, open: darwinOpen, unlink: darwinUnlink}
+var native Layout = kernelObjects{check: darwinCheckName, open: darwinOpen, unlink: darwinUnlink}
 
 // darwinOpen is shm_open. The kernel sets close-on-exec on every
 // descriptor it returns (UF_EXCLOSE in posix_shm.c) and checks the flags

@@ -12,7 +12,7 @@ import (
 // (lib/libc/sys/shm_open.c) is the shm_open2 system call with O_CLOEXEC
 // added, or on kernels before 13 (osreldate < 1300048) the older
 // shm_open system call, which sets close-on-exec itself.
-var native layout = kernelObjects{check: freebsdCheckName, open: freebsdOpen, unlink: freebsdUnlink}
+var native Layout = kernelObjects{check: freebsdCheckName, open: freebsdOpen, unlink: freebsdUnlink}
 
 const (
 	sysShmOpen2         = 571               // shm_open2(path, flags, mode, shmflags, name)

@@ -2,4 +2,4 @@ package posixshm
 
 // Linux's glibc and musl keep objects in /dev/shm, a tmpfs
 // (glibc sysdeps/posix/shm-directory.c; musl src/mman/shm_open.c).
-var native layout = glibcDir("/dev/shm")
+var native Layout = glibcDir("/dev/shm")

@@ -8,7 +8,7 @@ import (
 )
 
 // NetBSD's librt keeps objects in the tmpfs at /var/shm.
-var native layout = netbsdDir{dir: netbsdShmDir, checkFS: netbsdCheckFS}
+var native Layout = netbsdDir{dir: netbsdShmDir, checkFS: netbsdCheckFS}
 
 // netbsdFSOK remembers a successful check, as librt's shm_ok does.
 var netbsdFSOK atomic.Bool

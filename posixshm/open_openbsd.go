@@ -1,4 +1,4 @@
 package posixshm
 
 // On OpenBSD, shm_open(3) is libc code that keeps objects in /tmp.
-var native layout = OpenBSD
+var native Layout = OpenBSD

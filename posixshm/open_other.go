@@ -5,4 +5,4 @@ package posixshm
 // The remaining Unixes (AIX, the Hurd) are neither built nor tested here.
 // They get glibc's /dev/shm convention, which is the Hurd's; on AIX it
 // shares objects among Go programs only.
-var native layout = glibcDir("/dev/shm")
+var native Layout = glibcDir("/dev/shm")

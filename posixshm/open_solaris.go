@@ -3,4 +3,4 @@ package posixshm
 // illumos and Solaris libc keep objects in /tmp as .SHMD<name>, guarded by
 // .SHML<name> lock files. This file also builds for GOOS=illumos, which
 // satisfies the solaris build constraint.
-var native layout = newIllumosDir(illumosShmDir)
+var native Layout = newIllumosDir(illumosShmDir)

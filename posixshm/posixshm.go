@@ -2,18 +2,29 @@ package posixshm
 
 import "os"
 
-// layout is a shm_open convention: where the object called name lives and
-// how it is opened. Each system's glue file sets native to its own.
-type layout interface {
+// A Layout is a shm_open convention: where the object called name lives and
+// how it is opened and removed. [Dir] is OpenBSD's layout rooted at a
+// directory; [System] returns this system's own convention. Package segment
+// takes a Layout to say where its segments live.
+type Layout interface {
+	// Path returns the file that holds the object called name (for
+	// kernel objects, as on FreeBSD and macOS, the checked name itself).
 	Path(name string) (string, error)
+	// Open opens the object as shm_open(name, flag, perm) does.
 	Open(name string, flag int, perm os.FileMode) (*os.File, error)
+	// Unlink removes the object's name as shm_unlink(name) does.
 	Unlink(name string) error
 }
 
 var (
-	_ layout = Dir("")
-	_ layout = glibcDir("")
+	_ Layout = Dir("")
+	_ Layout = glibcDir("")
 )
+
+// System returns this system's own shm_open convention, the one the
+// package-level functions use: on OpenBSD it is [OpenBSD] (Dir("/tmp")), on
+// Linux glibc's /dev/shm rules. See the README's platform table.
+func System() Layout { return native }
 
 // Path returns the file that this system's shm_open(name) opens. On
 // OpenBSD it is OpenBSD.Path(name); on Linux /dev/shm/ and the name without

@@ -1,6 +1,7 @@
 package posixshm
 
 import (
+	"github.com/posixshm/posixshm/internal/unixutil"
 	"io/fs"
 	"os"
 )
@@ -18,7 +19,7 @@ func Touch(f *os.File) error {
 		return &fs.PathError{Op: "futimes", Path: f.Name(), Err: err}
 	}
 	var terr error
-	if err := rc.Control(func(fd uintptr) { terr = ignoringEINTR(func() error { return futimesNow(int(fd)) }) }); err != nil {
+	if err := rc.Control(func(fd uintptr) { terr = unixutil.Touch(int(fd)) }); err != nil {
 		terr = err
 	}
 	if terr != nil {

@@ -146,7 +146,7 @@ func mapPage(b *testing.B, dir string) []byte {
 }
 
 // BenchmarkLock: uncontended Lock+Unlock of the lock word, bare and with
-// the holder fingerprint (as posixshm.Segment uses it), vs sync.Mutex.
+// the holder fingerprint (as segment.Segment uses it), vs sync.Mutex.
 func BenchmarkLock(b *testing.B) {
 	for _, fp := range []bool{false, true} {
 		name := "ours"

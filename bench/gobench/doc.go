@@ -1,7 +1,7 @@
 // Package gobench holds the Go side of bench/run's micro-benchmarks: name
 // to path, open+close, the uncontended lock, each beside the figure it is
 // compared with (sync.Mutex here; the C baselines are in bench/c), and
-// posixshm.Segment: refresh-on-use overhead on Lock+Unlock, and a big
+// segment.Segment: refresh-on-use overhead on Lock+Unlock, and a big
 // segment created, written end to end and removed.
 //
 // The benchmarks are Linux-only (bench/run is); on other systems the

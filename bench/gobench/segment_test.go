@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/posixshm/posixshm/posixshm"
+	"github.com/posixshm/posixshm/segment"
 	"golang.org/x/sys/unix"
 )
 
@@ -21,16 +22,17 @@ import (
 func BenchmarkSegmentLock(b *testing.B) {
 	for _, c := range []struct {
 		name string
-		opts *posixshm.SegmentOptions
+		opts *segment.Options
 	}{
-		{"default", nil},
-		{"norefresh", &posixshm.SegmentOptions{RefreshInterval: -1}},
-		{"1ms", &posixshm.SegmentOptions{RefreshInterval: time.Millisecond}},
+		{"default", &segment.Options{}},
+		{"norefresh", &segment.Options{RefreshInterval: -1}},
+		{"1ms", &segment.Options{RefreshInterval: time.Millisecond}},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			d := posixshm.Dir(benchDir(b))
 			name := fmt.Sprintf("/bench-seglock-%s-%d", c.name, os.Getpid())
-			s, err := d.CreateSegment(name, 4096, c.opts)
+			c.opts.Layout = d
+			s, err := segment.Create(name, 4096, c.opts)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -83,7 +85,7 @@ func BenchmarkSegmentBig(b *testing.B) {
 	name := "/posixshm-bench-" + tag() + "-big-seg"
 	b.Cleanup(func() { _ = posixshm.Unlink(name) }) // after a failure; ENOENT otherwise
 	for b.Loop() {
-		s, err := posixshm.CreateSegment(name, size, nil)
+		s, err := segment.Create(name, size, nil)
 		if err != nil {
 			b.Fatal(err)
 		}

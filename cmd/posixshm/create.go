@@ -3,6 +3,8 @@ package main
 import (
 	"flag"
 	"fmt"
+
+	"github.com/posixshm/posixshm/segment"
 )
 
 // defaultSize is the data size of a segment made without --size: one page
@@ -42,7 +44,7 @@ func runCreate(c *cli, args []string) int {
 	if err != nil {
 		return c.usageError("--size: %v", err)
 	}
-	s, err := c.layout().CreateSegment(args[0], int(size), nil)
+	s, err := segment.Create(args[0], int(size), c.segOptions())
 	if err != nil {
 		c.fail(err)
 		return exitFail

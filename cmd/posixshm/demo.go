@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/posixshm/posixshm/lock"
-	"github.com/posixshm/posixshm/posixshm"
+	"github.com/posixshm/posixshm/segment"
 )
 
 func init() {
@@ -65,7 +65,7 @@ func runDemo(c *cli, args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	name := "/posixshm-demo-" + strconv.Itoa(os.Getpid())
-	seg, err := c.layout().CreateSegment(name, 64, nil)
+	seg, err := segment.Create(name, 64, c.segOptions())
 	if err != nil {
 		c.fail(err)
 		return exitFail
@@ -204,7 +204,7 @@ func expectAll(ctx context.Context, workers []*demoWorker, want string) error {
 // incrementLoop is a worker's work: iters times, lock, load the counter at
 // the start of seg's data, store it plus one, unlock. It returns how many
 // times it recovered the lock from a dead holder.
-func incrementLoop(seg *posixshm.Segment, iters int) (recovered int, err error) {
+func incrementLoop(seg *segment.Segment, iters int) (recovered int, err error) {
 	data := seg.Bytes()
 	if len(data) < 8 {
 		return 0, fmt.Errorf("data area of %d bytes has no room for the counter", len(data))

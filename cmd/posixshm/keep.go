@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/posixshm/posixshm/posixshm"
+	"github.com/posixshm/posixshm/segment"
 )
 
 func init() {
@@ -19,7 +20,7 @@ func init() {
 		summary: "keep objects from being deleted by refreshing them until interrupted",
 		setFlags: func(fs *flag.FlagSet) {
 			dirFlag(fs)
-			fs.Duration("every", posixshm.DefaultRefreshInterval, "refresh every `DUR` (e.g. 30m, 1h)")
+			fs.Duration("every", segment.DefaultRefreshInterval, "refresh every `DUR` (e.g. 30m, 1h)")
 			fs.Bool("verbose", false, "print a line on stderr after every round")
 		},
 		help: `Open each object and refresh it at once and then every DUR, until SIGINT or
@@ -44,7 +45,7 @@ examples:
 // kept is one object keep refreshes: a segment, or a file for the others.
 type kept struct {
 	name string
-	seg  *posixshm.Segment
+	seg  *segment.Segment
 	f    *os.File
 }
 
@@ -94,8 +95,8 @@ func runKeep(c *cli, names []string) int {
 }
 
 // openKept opens name as a segment or, if it is not one, as a plain object.
-func openKept(l layout, name string) (*kept, error) {
-	seg, err := l.OpenSegment(name, nil)
+func openKept(l posixshm.Layout, name string) (*kept, error) {
+	seg, err := segment.Open(name, &segment.Options{Layout: l})
 	if err == nil {
 		return &kept{name: name, seg: seg}, nil
 	}
@@ -112,8 +113,8 @@ func openKept(l layout, name string) (*kept, error) {
 // notSegment reports whether err says the object is not a usable segment,
 // so that it can still be refreshed as a plain object.
 func notSegment(err error) bool {
-	for _, e := range []error{posixshm.ErrNotSegment, posixshm.ErrTruncated, posixshm.ErrNotInitialized,
-		posixshm.ErrVersion, posixshm.ErrSizeMismatch} {
+	for _, e := range []error{segment.ErrNotSegment, segment.ErrTruncated, segment.ErrNotInitialized,
+		segment.ErrVersion, segment.ErrSizeMismatch} {
 		if errors.Is(err, e) {
 			return true
 		}

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/posixshm/posixshm/lock"
-	"github.com/posixshm/posixshm/posixshm"
+	"github.com/posixshm/posixshm/segment"
 )
 
 // Exit statuses for a CMD that could not be run, as shells use them.
@@ -74,7 +74,7 @@ func runLock(c *cli, args []string) int {
 		}
 		return exitCannotRun
 	}
-	seg, err := c.layout().OpenSegment(name, nil)
+	seg, err := segment.Open(name, c.segOptions())
 	if err != nil {
 		c.fail(err)
 		if errors.Is(err, fs.ErrNotExist) {
@@ -106,7 +106,7 @@ func runLock(c *cli, args []string) int {
 
 // acquire takes seg's lock within timeout (0: no limit), reporting a
 // recovered lock. It returns false and the exit status when it failed.
-func acquire(c *cli, seg *posixshm.Segment, name string, timeout time.Duration, sigs <-chan os.Signal) (int, bool) {
+func acquire(c *cli, seg *segment.Segment, name string, timeout time.Duration, sigs <-chan os.Signal) (int, bool) {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
 	if timeout > 0 {

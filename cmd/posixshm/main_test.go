@@ -13,6 +13,7 @@ import (
 
 	"github.com/posixshm/posixshm/lock"
 	"github.com/posixshm/posixshm/posixshm"
+	"github.com/posixshm/posixshm/segment"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
@@ -115,7 +116,7 @@ func cmdWaitWaiter(ts *testscript.TestScript, neg bool, args []string) {
 			return false
 		}
 		defer f.Close()
-		h, err := posixshm.ReadHeader(f)
+		h, err := segment.ReadHeader(f)
 		return err == nil && lock.Waiters(h.LockWord)
 	})
 }

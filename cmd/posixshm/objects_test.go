@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/posixshm/posixshm/posixshm"
+	"github.com/posixshm/posixshm/segment"
 )
 
 func TestParseSize(t *testing.T) {
@@ -201,7 +202,7 @@ func TestRestoreAtime(t *testing.T) {
 // owner can read it without refreshing it or put its access time back.
 func TestStatObject_OtherOwner(t *testing.T) {
 	d := posixshm.Dir(t.TempDir())
-	s, err := d.CreateSegment("/s", 64, nil)
+	s, err := segment.Create("/s", 64, &segment.Options{Layout: d})
 	if err != nil {
 		t.Fatal(err)
 	}

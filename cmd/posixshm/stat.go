@@ -12,6 +12,7 @@ import (
 
 	"github.com/posixshm/posixshm/lock"
 	"github.com/posixshm/posixshm/posixshm"
+	"github.com/posixshm/posixshm/segment"
 )
 
 func init() {
@@ -103,7 +104,7 @@ func runStat(c *cli, args []string) int {
 var geteuid = os.Geteuid
 
 // statObject describes the object called name without refreshing it.
-func statObject(l layout, name string, now time.Time) (statReport, error) {
+func statObject(l posixshm.Layout, name string, now time.Time) (statReport, error) {
 	r := statReport{Name: name}
 	f, err := l.Open(name, os.O_RDONLY, 0)
 	if err != nil {
@@ -134,7 +135,7 @@ func statObject(l layout, name string, now time.Time) (statReport, error) {
 		r.NotSegment = fmt.Sprintf("header not read: the object belongs to uid %d, and reading it as uid %d would refresh it", fa.Uid, euid)
 		return r, nil
 	}
-	h, herr := posixshm.ReadHeader(f)
+	h, herr := segment.ReadHeader(f)
 	if warn := restoreAtime(f, fa); warn != nil {
 		r.Warning = warn.Error()
 	}
@@ -145,9 +146,9 @@ func statObject(l layout, name string, now time.Time) (statReport, error) {
 			Created: h.Created, Refreshed: h.Refreshed, LockWord: h.LockWord, LockHolder: h.LockHolder,
 			LockHolderAlive: h.LockHolder != 0 && lock.Alive(h.LockHolder),
 		}
-	case errors.Is(herr, posixshm.ErrNotSegment):
+	case errors.Is(herr, segment.ErrNotSegment):
 		r.NotSegment = unwrapPath(herr).Error()
-	case errors.Is(herr, posixshm.ErrTruncated), errors.Is(herr, posixshm.ErrNotInitialized):
+	case errors.Is(herr, segment.ErrTruncated), errors.Is(herr, segment.ErrNotInitialized):
 		r.NotSegment = "not a posixshm segment, or not a complete one: " + unwrapPath(herr).Error()
 	default:
 		r.NotSegment = "damaged or unsupported posixshm header: " + unwrapPath(herr).Error()

@@ -39,7 +39,7 @@ func runTouch(c *cli, names []string) int {
 	return status
 }
 
-func touch(l layout, name string) error {
+func touch(l posixshm.Layout, name string) error {
 	f, err := l.Open(name, os.O_RDONLY, 0)
 	if err != nil {
 		return err

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/posixshm/posixshm/segment"
 )
 
 // workerCommand is the hidden subcommand demo runs in its worker processes.
@@ -31,7 +33,7 @@ func runWorker(c *cli, args []string) int {
 	if len(args) != 1 {
 		return c.usageError("want exactly one NAME")
 	}
-	seg, err := c.layout().OpenSegment(args[0], nil)
+	seg, err := segment.Open(args[0], c.segOptions())
 	if err != nil {
 		c.fail(err)
 		return exitFail

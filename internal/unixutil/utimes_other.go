@@ -1,6 +1,6 @@
 //go:build unix && !linux
 
-package posixshm
+package unixutil
 
 import "golang.org/x/sys/unix"
 

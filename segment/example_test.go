@@ -1,4 +1,4 @@
-package posixshm_test
+package segment_test
 
 import (
 	"encoding/binary"
@@ -10,18 +10,21 @@ import (
 
 	"github.com/posixshm/posixshm/lock"
 	"github.com/posixshm/posixshm/posixshm"
+	"github.com/posixshm/posixshm/segment"
 )
 
-func ExampleDir_CreateSegment() {
+func ExampleCreate() {
 	dir, err := os.MkdirTemp("", "posixshm-example-")
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer os.RemoveAll(dir)
-	d := posixshm.Dir(dir)
+	// OpenBSD's layout rooted at dir; nil Options would mean this
+	// system's own shm_open convention (/dev/shm on Linux).
+	opts := &segment.Options{Layout: posixshm.Dir(dir)}
 
 	// One process creates the segment and writes to it...
-	s, err := d.CreateSegment("/greeting", 4096, nil)
+	s, err := segment.Create("/greeting", 4096, opts)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -29,7 +32,7 @@ func ExampleDir_CreateSegment() {
 	copy(s.Bytes(), "hello, segment")
 
 	// ...another opens it by name and reads.
-	o, err := d.OpenSegment("/greeting", nil)
+	o, err := segment.Open("/greeting", opts)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -52,7 +55,7 @@ func ExampleDir_CreateSegment() {
 		log.Fatal(err)
 	}
 	info, _ := o.Stat()
-	_, err = d.OpenSegment("/greeting", nil)
+	_, err = segment.Open("/greeting", opts)
 	fmt.Println("unlinked:", info.Unlinked, "reopen fails:", errors.Is(err, fs.ErrNotExist))
 	// Output:
 	// hello, segment (4096 bytes)
@@ -69,7 +72,7 @@ func ExampleSegment_Lock() {
 		log.Fatal(err)
 	}
 	defer os.RemoveAll(dir)
-	s, err := posixshm.Dir(dir).OpenOrCreateSegment("/state", 64, nil)
+	s, err := segment.OpenOrCreate("/state", 64, &segment.Options{Layout: posixshm.Dir(dir)})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -1,15 +1,16 @@
-package posixshm
+package segment
 
 import (
 	"io/fs"
 	"os"
 	"time"
 
+	"github.com/posixshm/posixshm/internal/unixutil"
 	"golang.org/x/sys/unix"
 )
 
-// SegmentInfo describes a segment: its header and its file.
-type SegmentInfo struct {
+// Info describes a segment: its header and its file.
+type Info struct {
 	Name, Path string
 	Version    uint32
 	HeaderSize int64
@@ -32,18 +33,18 @@ type SegmentInfo struct {
 // truncated under the mapping, it returns what fstat said with an error
 // wrapping ErrTruncated (touching Bytes would then fault). If there is an
 // error, it will be of type *fs.PathError.
-func (s *Segment) Stat() (SegmentInfo, error) {
+func (s *Segment) Stat() (Info, error) {
 	s.rmu.Lock() // keeps Close from unmapping the header under us
 	defer s.rmu.Unlock()
 	if s.state.Load()&stClosed != 0 {
-		return SegmentInfo{}, &fs.PathError{Op: "fstat", Path: s.name, Err: fs.ErrClosed}
+		return Info{}, &fs.PathError{Op: "fstat", Path: s.name, Err: fs.ErrClosed}
 	}
 	path := s.f.Name()
 	var st unix.Stat_t
-	if err := fstat(s.fd, &st); err != nil {
-		return SegmentInfo{}, pathError("fstat", s.name, path, "", err)
+	if err := unixutil.Fstat(s.fd, &st); err != nil {
+		return Info{}, pathError("fstat", s.name, path, "", err)
 	}
-	info := SegmentInfo{
+	info := Info{
 		Name:     s.name,
 		Path:     path,
 		Unlinked: st.Nlink == 0,
@@ -98,25 +99,25 @@ func (s *Segment) Stat() (SegmentInfo, error) {
 // with Op "segment" and Path f.Name(); header errors unwrap to the
 // sentinel in the table. (An fstat or pread that fails gives Op "fstat" or
 // "pread" with the system's error.)
-func ReadHeader(f *os.File) (HeaderInfo, error) {
+func ReadHeader(f *os.File) (Header, error) {
 	rc, err := f.SyscallConn()
 	if err != nil {
-		return HeaderInfo{}, &fs.PathError{Op: opSegment, Path: f.Name(), Err: err}
+		return Header{}, &fs.PathError{Op: opSegment, Path: f.Name(), Err: err}
 	}
 	var (
-		h    HeaderInfo
+		h    Header
 		herr error
 	)
 	if err := rc.Control(func(fd uintptr) { h, herr = readHeader(int(fd), f.Name()) }); err != nil {
-		return HeaderInfo{}, &fs.PathError{Op: opSegment, Path: f.Name(), Err: err}
+		return Header{}, &fs.PathError{Op: opSegment, Path: f.Name(), Err: err}
 	}
 	return h, herr
 }
 
-func readHeader(fd int, name string) (HeaderInfo, error) {
+func readHeader(fd int, name string) (Header, error) {
 	var st unix.Stat_t
-	if err := fstat(fd, &st); err != nil {
-		return HeaderInfo{}, &fs.PathError{Op: "fstat", Path: name, Err: err}
+	if err := unixutil.Fstat(fd, &st); err != nil {
+		return Header{}, &fs.PathError{Op: "fstat", Path: name, Err: err}
 	}
 	var buf [HeaderSize]byte
 	n := 0
@@ -126,29 +127,29 @@ func readHeader(fd int, name string) (HeaderInfo, error) {
 			// Kernel objects (macOS) cannot be read, only mapped.
 			hm, merr := unix.Mmap(fd, 0, HeaderSize, unix.PROT_READ, unix.MAP_SHARED)
 			if merr != nil {
-				return HeaderInfo{}, &fs.PathError{Op: "pread", Path: name, Err: err}
+				return Header{}, &fs.PathError{Op: "pread", Path: name, Err: err}
 			}
 			read := noFault(func() { snapshot(&buf, hm) })
 			unix.Munmap(hm)
 			if !read {
-				return HeaderInfo{}, &fs.PathError{Op: opSegment, Path: name, Err: fault(ErrTruncated, errTruncatedUnder)}
+				return Header{}, &fs.PathError{Op: opSegment, Path: name, Err: fault(ErrTruncated, errTruncatedUnder)}
 			}
 			n = HeaderSize
 		}
 	}
 	h, hf := parseHeader(buf[:n], st.Size)
 	if hf != nil {
-		return HeaderInfo{}, &fs.PathError{Op: opSegment, Path: name, Err: hf}
+		return Header{}, &fs.PathError{Op: opSegment, Path: name, Err: hf}
 	}
 	return h, nil
 }
 
 // preadFull reads len(b) bytes at offset 0, fewer only at end of file.
 func preadFull(fd int, b []byte) (int, error) {
-	defer noatime(fd)()
+	defer unixutil.Noatime(fd)()
 	n := 0
 	for n < len(b) {
-		m, err := ignoringEINTR2(func() (int, error) { return unix.Pread(fd, b[n:], int64(n)) })
+		m, err := unixutil.IgnoringEINTR2(func() (int, error) { return unix.Pread(fd, b[n:], int64(n)) })
 		if err != nil {
 			return n, err
 		}

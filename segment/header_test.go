@@ -1,4 +1,4 @@
-package posixshm_test
+package segment_test
 
 import (
 	"bytes"
@@ -16,12 +16,12 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/posixshm/posixshm/lock"
-	"github.com/posixshm/posixshm/posixshm"
+	"github.com/posixshm/posixshm/segment"
 )
 
 var segSentinels = []error{
-	posixshm.ErrNotSegment, posixshm.ErrVersion, posixshm.ErrTruncated,
-	posixshm.ErrSizeMismatch, posixshm.ErrNotInitialized,
+	segment.ErrNotSegment, segment.ErrVersion, segment.ErrTruncated,
+	segment.ErrSizeMismatch, segment.ErrNotInitialized,
 }
 
 // sentinelOf returns the one segment sentinel err wraps, failing if it
@@ -77,10 +77,10 @@ func segStat(t *testing.T, path string) (atime, mtime int64) {
 	return st.Atim.Nano(), st.Mtim.Nano()
 }
 
-// TestDir_OpenSegment_Refused writes broken segment files on disk and
+// TestOpen_Refused writes broken segment files on disk and
 // checks that opening and reading them gives the documented sentinel, an
 // error naming the file, and leaves the file exactly as it was.
-func TestDir_OpenSegment_Refused(t *testing.T) {
+func TestOpen_Refused(t *testing.T) {
 	valid := validSegment(t)
 	elf, err := os.ReadFile(os.Args[0])
 	if err != nil || len(elf) < 4096 {
@@ -96,30 +96,30 @@ func TestDir_OpenSegment_Refused(t *testing.T) {
 		file []byte
 		want error
 	}{
-		{"empty", nil, posixshm.ErrNotInitialized},
-		{"short", valid[:100], posixshm.ErrTruncated},
-		{"one byte", []byte{0x89}, posixshm.ErrTruncated},
-		{"zeros", make([]byte, 4096), posixshm.ErrNotInitialized},
-		{"elf", elf[:4096], posixshm.ErrNotSegment},
-		{"random", random, posixshm.ErrNotSegment},
-		{"text", []byte(strings.Repeat("POSIXSHM segment, honest\n", 10)), posixshm.ErrNotSegment},
-		{"magic bit flipped", mod(func(b []byte) []byte { b[3] ^= 0x20; return b }), posixshm.ErrNotSegment},
-		{"version 2", mod(func(b []byte) []byte { return put32(b, 8, 2) }), posixshm.ErrVersion},
-		{"version 0", mod(func(b []byte) []byte { return put32(b, 8, 0) }), posixshm.ErrVersion},
-		{"other byte order", mod(func(b []byte) []byte { return put32(b, 8, other(1)) }), posixshm.ErrVersion},
-		{"header size 64", mod(func(b []byte) []byte { return put32(b, 12, 64) }), posixshm.ErrSizeMismatch},
-		{"data offset unaligned", mod(func(b []byte) []byte { return put64(b, 16, 100) }), posixshm.ErrSizeMismatch},
-		{"data offset in header", mod(func(b []byte) []byte { return put64(b, 16, 64) }), posixshm.ErrSizeMismatch},
-		{"data offset huge", mod(func(b []byte) []byte { return put64(b, 16, 1<<63) }), posixshm.ErrSizeMismatch},
-		{"data size huge", mod(func(b []byte) []byte { return put64(b, 24, 1<<64-64) }), posixshm.ErrSizeMismatch},
-		{"data size larger than file", mod(func(b []byte) []byte { return put64(b, 24, 4096) }), posixshm.ErrTruncated},
-		{"data size smaller than file", mod(func(b []byte) []byte { return put64(b, 24, 0) }), posixshm.ErrSizeMismatch},
-		{"file cut", valid[:150], posixshm.ErrTruncated},
-		{"file cut to header", valid[:128], posixshm.ErrTruncated},
-		{"file extended", append(bytes.Clone(valid), 0), posixshm.ErrSizeMismatch},
+		{"empty", nil, segment.ErrNotInitialized},
+		{"short", valid[:100], segment.ErrTruncated},
+		{"one byte", []byte{0x89}, segment.ErrTruncated},
+		{"zeros", make([]byte, 4096), segment.ErrNotInitialized},
+		{"elf", elf[:4096], segment.ErrNotSegment},
+		{"random", random, segment.ErrNotSegment},
+		{"text", []byte(strings.Repeat("POSIXSHM segment, honest\n", 10)), segment.ErrNotSegment},
+		{"magic bit flipped", mod(func(b []byte) []byte { b[3] ^= 0x20; return b }), segment.ErrNotSegment},
+		{"version 2", mod(func(b []byte) []byte { return put32(b, 8, 2) }), segment.ErrVersion},
+		{"version 0", mod(func(b []byte) []byte { return put32(b, 8, 0) }), segment.ErrVersion},
+		{"other byte order", mod(func(b []byte) []byte { return put32(b, 8, other(1)) }), segment.ErrVersion},
+		{"header size 64", mod(func(b []byte) []byte { return put32(b, 12, 64) }), segment.ErrSizeMismatch},
+		{"data offset unaligned", mod(func(b []byte) []byte { return put64(b, 16, 100) }), segment.ErrSizeMismatch},
+		{"data offset in header", mod(func(b []byte) []byte { return put64(b, 16, 64) }), segment.ErrSizeMismatch},
+		{"data offset huge", mod(func(b []byte) []byte { return put64(b, 16, 1<<63) }), segment.ErrSizeMismatch},
+		{"data size huge", mod(func(b []byte) []byte { return put64(b, 24, 1<<64-64) }), segment.ErrSizeMismatch},
+		{"data size larger than file", mod(func(b []byte) []byte { return put64(b, 24, 4096) }), segment.ErrTruncated},
+		{"data size smaller than file", mod(func(b []byte) []byte { return put64(b, 24, 0) }), segment.ErrSizeMismatch},
+		{"file cut", valid[:150], segment.ErrTruncated},
+		{"file cut to header", valid[:128], segment.ErrTruncated},
+		{"file extended", append(bytes.Clone(valid), 0), segment.ErrSizeMismatch},
 	}
 	const initTimeout = 30 * time.Millisecond
-	opts := &posixshm.SegmentOptions{InitTimeout: initTimeout}
+	opts := &segment.Options{InitTimeout: initTimeout}
 	d := segDir(t)
 	old := time.Date(2001, 2, 3, 4, 5, 6, 0, time.UTC)
 	for _, c := range cases {
@@ -162,23 +162,23 @@ func TestDir_OpenSegment_Refused(t *testing.T) {
 			}
 
 			start := time.Now()
-			_, err := d.OpenSegment(name, opts)
-			check("OpenSegment", err)
-			if c.want == posixshm.ErrNotInitialized && time.Since(start) < initTimeout {
+			_, err := segment.Open(name, in(d, opts))
+			check("Open", err)
+			if c.want == segment.ErrNotInitialized && time.Since(start) < initTimeout {
 				t.Errorf("gave up after %v, before InitTimeout", time.Since(start))
 			}
 			if err == nil || !strings.HasPrefix(err.Error(), "segment "+name+": ") {
 				t.Errorf("error %q does not start with the op and name", err)
 			}
-			_, err = d.OpenOrCreateSegment(name, 64, opts)
-			check("OpenOrCreateSegment", err)
+			_, err = segment.OpenOrCreate(name, 64, in(d, opts))
+			check("OpenOrCreate", err)
 
 			f, err := os.Open(path)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer f.Close()
-			_, err = posixshm.ReadHeader(f)
+			_, err = segment.ReadHeader(f)
 			check("ReadHeader", err)
 		})
 	}
@@ -196,7 +196,7 @@ func TestReadHeader(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	h, err := posixshm.ReadHeader(f)
+	h, err := segment.ReadHeader(f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +214,7 @@ func TestReadHeader(t *testing.T) {
 // TestHeader_Layout pins the byte layout the doc comment of HeaderSize
 // documents: other programs may read it.
 func TestHeader_Layout(t *testing.T) {
-	h := posixshm.HeaderInfo{
+	h := segment.Header{
 		Version: 1, HeaderSize: 128, DataOffset: 192, DataSize: 5,
 		Created: time.Unix(0, 11), Refreshed: time.Unix(0, 22),
 		LockWord: 0x01020304, Fingerprint: 0x0506070809,
@@ -224,7 +224,7 @@ func TestHeader_Layout(t *testing.T) {
 		t.Fatal(err)
 	}
 	ne := binary.NativeEndian
-	if len(b) != posixshm.HeaderSize || string(b[:8]) != "\x89SHM\r\n\x1a\n" ||
+	if len(b) != segment.HeaderSize || string(b[:8]) != "\x89SHM\r\n\x1a\n" ||
 		ne.Uint32(b[8:]) != 1 || ne.Uint32(b[12:]) != 128 || ne.Uint64(b[16:]) != 192 ||
 		ne.Uint64(b[24:]) != 5 || ne.Uint64(b[32:]) != 11 || ne.Uint64(b[40:]) != 22 ||
 		ne.Uint32(b[64:]) != 0x01020304 || ne.Uint64(b[72:]) != 0x0506070809 {
@@ -235,16 +235,16 @@ func TestHeader_Layout(t *testing.T) {
 			t.Errorf("reserved bytes %d..%d not zero", r[0], r[1])
 		}
 	}
-	if _, err := (posixshm.HeaderInfo{Version: 2, HeaderSize: 128, DataOffset: 128}).MarshalBinary(); !errors.Is(err, posixshm.ErrVersion) {
+	if _, err := (segment.Header{Version: 2, HeaderSize: 128, DataOffset: 128}).MarshalBinary(); !errors.Is(err, segment.ErrVersion) {
 		t.Errorf("encoding version 2: %v", err)
 	}
-	if _, err := (posixshm.HeaderInfo{Version: 1, HeaderSize: 128, DataOffset: 130}).MarshalBinary(); !errors.Is(err, posixshm.ErrSizeMismatch) {
+	if _, err := (segment.Header{Version: 1, HeaderSize: 128, DataOffset: 130}).MarshalBinary(); !errors.Is(err, segment.ErrSizeMismatch) {
 		t.Errorf("encoding offset 130: %v", err)
 	}
 }
 
-func genHeader() *rapid.Generator[posixshm.HeaderInfo] {
-	return rapid.Custom(func(t *rapid.T) posixshm.HeaderInfo {
+func genHeader() *rapid.Generator[segment.Header] {
+	return rapid.Custom(func(t *rapid.T) segment.Header {
 		nanos := func(label string) time.Time {
 			if n := rapid.Int64().Draw(t, label); n != 0 {
 				return time.Unix(0, n)
@@ -252,7 +252,7 @@ func genHeader() *rapid.Generator[posixshm.HeaderInfo] {
 			return time.Time{}
 		}
 		word := rapid.Uint32().Draw(t, "word")
-		return posixshm.HeaderInfo{
+		return segment.Header{
 			Version:     1,
 			HeaderSize:  128,
 			DataOffset:  128 + 64*rapid.Int64Range(0, 1<<20).Draw(t, "lines"),
@@ -266,15 +266,15 @@ func genHeader() *rapid.Generator[posixshm.HeaderInfo] {
 	})
 }
 
-func sameHeader(a, b posixshm.HeaderInfo) bool {
+func sameHeader(a, b segment.Header) bool {
 	return a.Created.Equal(b.Created) && a.Refreshed.Equal(b.Refreshed) &&
 		a.Version == b.Version && a.HeaderSize == b.HeaderSize && a.DataOffset == b.DataOffset &&
 		a.DataSize == b.DataSize && a.LockWord == b.LockWord && a.LockHolder == b.LockHolder &&
 		a.Fingerprint == b.Fingerprint
 }
 
-// TestHeaderInfo_RoundTrip: decode(encode(x)) == x.
-func TestHeaderInfo_RoundTrip(t *testing.T) {
+// TestHeader_RoundTrip: decode(encode(x)) == x.
+func TestHeader_RoundTrip(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		h := genHeader().Draw(t, "h")
 		b, err := h.AppendBinary([]byte("prefix"))
@@ -282,11 +282,11 @@ func TestHeaderInfo_RoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 		b = b[len("prefix"):]
-		got, err := posixshm.ParseHeader(b, h.DataOffset+h.DataSize)
+		got, err := segment.ParseHeader(b, h.DataOffset+h.DataSize)
 		if err != nil || !sameHeader(got, h) {
 			t.Fatalf("ParseHeader(encode(%+v)) = %+v, %v", h, got, err)
 		}
-		var u posixshm.HeaderInfo
+		var u segment.Header
 		if err := u.UnmarshalBinary(b); err != nil || !sameHeader(u, h) {
 			t.Fatalf("UnmarshalBinary = %+v, %v", u, err)
 		}
@@ -310,7 +310,7 @@ func TestParseHeader_AnyBytes(t *testing.T) {
 			b = rapid.SliceOf(rapid.Byte()).Draw(t, "b")
 		}
 		size := rapid.OneOf(rapid.Int64(), rapid.Just(int64(len(b)))).Draw(t, "size")
-		h, err := posixshm.ParseHeader(b, size)
+		h, err := segment.ParseHeader(b, size)
 		if err != nil {
 			sentinelOf(t, err)
 			return
@@ -319,7 +319,7 @@ func TestParseHeader_AnyBytes(t *testing.T) {
 		if err != nil {
 			t.Fatalf("re-encoding a parsed header: %v", err)
 		}
-		if h2, err := posixshm.ParseHeader(enc, size); err != nil || !sameHeader(h, h2) {
+		if h2, err := segment.ParseHeader(enc, size); err != nil || !sameHeader(h, h2) {
 			t.Fatalf("re-parse: %+v, %v; want %+v", h2, err, h)
 		}
 	})

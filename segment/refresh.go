@@ -1,4 +1,4 @@
-package posixshm
+package segment
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"sync/atomic"
 	"time"
+
+	"github.com/posixshm/posixshm/internal/unixutil"
 )
 
 // Segment.state bits.
@@ -26,7 +28,7 @@ const retryAfter = time.Minute
 // for every process that has yet to open it.
 //
 // Refresh-on-use makes explicit calls unnecessary for segments in use. Let
-// the interval be SegmentOptions.RefreshInterval (an hour by default):
+// the interval be Options.RefreshInterval (an hour by default):
 //
 //   - Opening a segment refreshes it if the file's access time is older
 //     than the interval (daily(8) looks at nothing else), or else if the
@@ -197,5 +199,5 @@ func (s *Segment) arm(now int64) {
 }
 
 func (s *Segment) futimes() error {
-	return ignoringEINTR(func() error { return futimesNow(s.fd) })
+	return unixutil.Touch(s.fd)
 }

@@ -1,4 +1,4 @@
-package posixshm
+package segment
 
 import (
 	"encoding/binary"
@@ -28,11 +28,11 @@ var (
 	ErrTruncated = errors.New("segment file truncated")
 	// ErrSizeMismatch: the header's sizes contradict each other or the
 	// file's size, or an existing segment is not the size the caller
-	// asked for (OpenOrCreateSegment).
+	// asked for (OpenOrCreate).
 	ErrSizeMismatch = errors.New("segment size mismatch")
 	// ErrNotInitialized: the file is empty or its magic number is still
 	// zero: its creator has not (yet) published the header. Opening waits
-	// SegmentOptions.InitTimeout before giving up with this error; a
+	// Options.InitTimeout before giving up with this error; a
 	// creator that crashed leaves such a file behind for good, and the
 	// cure is to unlink the name.
 	ErrNotInitialized = errors.New("segment not initialized")
@@ -91,8 +91,8 @@ const magicBytes = "\x89SHM\r\n\x1a\n"
 
 var magic = binary.NativeEndian.Uint64([]byte(magicBytes))
 
-// HeaderInfo is the decoded header of a segment.
-type HeaderInfo struct {
+// Header is the decoded header of a segment.
+type Header struct {
 	Version    uint32
 	HeaderSize int64
 	DataOffset int64 // where the data region starts
@@ -135,35 +135,35 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 // first bytes of a file that is fileSize bytes long, with the checks and
 // errors that ReadHeader documents. It makes no system call. The error, if
 // any, unwraps to one of the Err* sentinels.
-func ParseHeader(b []byte, fileSize int64) (HeaderInfo, error) {
+func ParseHeader(b []byte, fileSize int64) (Header, error) {
 	h, err := parseHeader(b, fileSize)
 	if err != nil {
-		return HeaderInfo{}, err
+		return Header{}, err
 	}
 	return h, nil
 }
 
 // parseHeader is ParseHeader with a concrete error type.
-func parseHeader(b []byte, fileSize int64) (HeaderInfo, *headerError) {
+func parseHeader(b []byte, fileSize int64) (Header, *headerError) {
 	switch {
 	case fileSize == 0:
-		return HeaderInfo{}, fault(ErrNotInitialized, "file is empty (if its creator died, remove the object and create it again)")
+		return Header{}, fault(ErrNotInitialized, "file is empty (if its creator died, remove the object and create it again)")
 	case fileSize < HeaderSize:
-		return HeaderInfo{}, fault(ErrTruncated, itoa(fileSize)+" bytes, shorter than a "+itoa(HeaderSize)+"-byte header")
+		return Header{}, fault(ErrTruncated, itoa(fileSize)+" bytes, shorter than a "+itoa(HeaderSize)+"-byte header")
 	}
 	h, err := decodeHeader(b)
 	if err != nil {
-		return HeaderInfo{}, err
+		return Header{}, err
 	}
 	if err := checkFileSize(h.DataOffset+h.DataSize, fileSize); err != nil {
-		return HeaderInfo{}, err
+		return Header{}, err
 	}
 	return h, nil
 }
 
 // decodeHeader decodes and checks a header on its own, without a file.
-func decodeHeader(b []byte) (HeaderInfo, *headerError) {
-	var h HeaderInfo
+func decodeHeader(b []byte) (Header, *headerError) {
+	var h Header
 	if len(b) < HeaderSize {
 		return h, fault(ErrTruncated, itoa(int64(len(b)))+" bytes, shorter than a "+itoa(HeaderSize)+"-byte header")
 	}
@@ -240,7 +240,7 @@ const maxSegment = 1 << 62
 // otherwise b is returned unchanged with an error wrapping ErrVersion or
 // ErrSizeMismatch. A zero time encodes as 0, which decodes as the zero
 // time.Time.
-func (h HeaderInfo) AppendBinary(b []byte) ([]byte, error) {
+func (h Header) AppendBinary(b []byte) ([]byte, error) {
 	if h.Version != HeaderVersion {
 		return b, fault(ErrVersion, "cannot encode version "+itoa(int64(h.Version)))
 	}
@@ -267,13 +267,13 @@ func (h HeaderInfo) AppendBinary(b []byte) ([]byte, error) {
 }
 
 // MarshalBinary returns the encoded header; see AppendBinary.
-func (h HeaderInfo) MarshalBinary() ([]byte, error) {
+func (h Header) MarshalBinary() ([]byte, error) {
 	return h.AppendBinary(make([]byte, 0, HeaderSize))
 }
 
 // UnmarshalBinary decodes and validates the header at the start of b as
 // ParseHeader does, except for the checks against the file's size.
-func (h *HeaderInfo) UnmarshalBinary(b []byte) error {
+func (h *Header) UnmarshalBinary(b []byte) error {
 	v, err := decodeHeader(b)
 	if err != nil {
 		return err
@@ -296,9 +296,9 @@ func fromNanos(n int64) time.Time {
 	return time.Unix(0, n)
 }
 
-// newHeader is the header CreateSegment writes.
-func newHeader(size int64, now time.Time) HeaderInfo {
-	return HeaderInfo{
+// newHeader is the header Create writes.
+func newHeader(size int64, now time.Time) Header {
+	return Header{
 		Version:    HeaderVersion,
 		HeaderSize: HeaderSize,
 		DataOffset: HeaderSize,

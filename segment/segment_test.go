@@ -1,4 +1,4 @@
-package posixshm_test
+package segment_test
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 
 	"github.com/posixshm/posixshm/lock"
 	"github.com/posixshm/posixshm/posixshm"
+	"github.com/posixshm/posixshm/segment"
 )
 
 // segDir returns an empty directory for OpenBSD's layout, on a tmpfs when
@@ -32,6 +33,16 @@ func segDir(t testing.TB) posixshm.Dir {
 	return posixshm.Dir(t.TempDir())
 }
 
+// in returns opts (nil: the defaults) with the layout d.
+func in(d posixshm.Dir, opts *segment.Options) *segment.Options {
+	var v segment.Options
+	if opts != nil {
+		v = *opts
+	}
+	v.Layout = d
+	return &v
+}
+
 func segPath(t testing.TB, d posixshm.Dir, name string) string {
 	t.Helper()
 	p, err := d.Path(name)
@@ -41,9 +52,9 @@ func segPath(t testing.TB, d posixshm.Dir, name string) string {
 	return p
 }
 
-func mustCreate(t testing.TB, d posixshm.Dir, name string, size int, opts *posixshm.SegmentOptions) *posixshm.Segment {
+func mustCreate(t testing.TB, d posixshm.Dir, name string, size int, opts *segment.Options) *segment.Segment {
 	t.Helper()
-	s, err := d.CreateSegment(name, size, opts)
+	s, err := segment.Create(name, size, in(d, opts))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +62,7 @@ func mustCreate(t testing.TB, d posixshm.Dir, name string, size int, opts *posix
 	return s
 }
 
-func TestDir_CreateSegment(t *testing.T) {
+func TestCreate(t *testing.T) {
 	d := segDir(t)
 	before := time.Now()
 	s := mustCreate(t, d, "/seg", 1000, nil)
@@ -85,9 +96,9 @@ func TestDir_CreateSegment(t *testing.T) {
 		t.Fatalf("file starts with %q", raw[:8])
 	}
 
-	_, err = d.CreateSegment("/seg", 1000, nil)
+	_, err = segment.Create("/seg", 1000, in(d, nil))
 	if !errors.Is(err, fs.ErrExist) {
-		t.Fatalf("second CreateSegment: %v, want fs.ErrExist", err)
+		t.Fatalf("second Create: %v, want fs.ErrExist", err)
 	}
 	var pe *fs.PathError
 	if !errors.As(err, &pe) || pe.Op != "shm_open" || pe.Path != "/seg" {
@@ -95,10 +106,10 @@ func TestDir_CreateSegment(t *testing.T) {
 	}
 }
 
-func TestDir_CreateSegment_BadSize(t *testing.T) {
+func TestCreate_BadSize(t *testing.T) {
 	d := segDir(t)
 	for _, n := range []int{-1, math.MinInt, math.MaxInt, math.MaxInt - 127} {
-		_, err := d.CreateSegment("x", n, nil)
+		_, err := segment.Create("x", n, in(d, nil))
 		if !errors.Is(err, syscall.EINVAL) {
 			t.Errorf("size %d: %v, want EINVAL", n, err)
 		}
@@ -119,10 +130,10 @@ func TestDir_CreateSegment_BadSize(t *testing.T) {
 	}
 }
 
-func TestDir_OpenSegment_Shares(t *testing.T) {
+func TestOpen_Shares(t *testing.T) {
 	d := segDir(t)
 	a := mustCreate(t, d, "shared", 4096, nil)
-	b, err := d.OpenSegment("shared", nil)
+	b, err := segment.Open("shared", in(d, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +150,7 @@ func TestDir_OpenSegment_Shares(t *testing.T) {
 	if !ia.Created.Equal(ib.Created) || ia.DataSize != ib.DataSize {
 		t.Fatalf("headers differ: %+v vs %+v", ia, ib)
 	}
-	if _, err := d.OpenSegment("missing", nil); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := segment.Open("missing", in(d, nil)); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("missing segment: %v, want fs.ErrNotExist", err)
 	}
 }
@@ -157,7 +168,7 @@ func TestSegment_Bytes_Aligned(t *testing.T) {
 
 func TestSegment_Close(t *testing.T) {
 	d := segDir(t)
-	s, err := d.CreateSegment("c", 10, nil)
+	s, err := segment.Create("c", 10, in(d, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +185,7 @@ func TestSegment_Close(t *testing.T) {
 		t.Error("Bytes after Close is not nil")
 	}
 	// The object outlives the handle.
-	s2, err := d.OpenSegment("c", nil)
+	s2, err := segment.Open("c", in(d, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +209,7 @@ func TestSegment_Unlink(t *testing.T) {
 	if string(s.Bytes()[:10]) != "still here" {
 		t.Fatal("mapping lost after Unlink")
 	}
-	if _, err := d.OpenSegment("u", nil); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := segment.Open("u", in(d, nil)); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("open after Unlink: %v", err)
 	}
 	if err := s.Unlink(); !errors.Is(err, fs.ErrNotExist) {
@@ -206,14 +217,14 @@ func TestSegment_Unlink(t *testing.T) {
 	}
 }
 
-func TestDir_OpenOrCreateSegment(t *testing.T) {
+func TestOpenOrCreate(t *testing.T) {
 	d := segDir(t)
-	a, err := d.OpenOrCreateSegment("oc", 256, nil)
+	a, err := segment.OpenOrCreate("oc", 256, in(d, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	b, err := d.OpenOrCreateSegment("oc", 256, nil)
+	b, err := segment.OpenOrCreate("oc", 256, in(d, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,19 +234,19 @@ func TestDir_OpenOrCreateSegment(t *testing.T) {
 	}
 	old := time.Now().Add(-30 * 24 * time.Hour).Truncate(time.Second)
 	os.Chtimes(a.Path(), old, old)
-	_, err = d.OpenOrCreateSegment("oc", 512, nil)
-	if !errors.Is(err, posixshm.ErrSizeMismatch) || !strings.Contains(err.Error(), a.Path()) {
+	_, err = segment.OpenOrCreate("oc", 512, in(d, nil))
+	if !errors.Is(err, segment.ErrSizeMismatch) || !strings.Contains(err.Error(), a.Path()) {
 		t.Fatalf("other size: %v, want ErrSizeMismatch naming %s", err, a.Path())
 	}
 	if atime, _ := segStat(t, a.Path()); atime != old.UnixNano() {
-		t.Fatal("a refused OpenOrCreateSegment refreshed the segment")
+		t.Fatal("a refused OpenOrCreate refreshed the segment")
 	}
 }
 
 func TestSegment_Lock(t *testing.T) {
 	d := segDir(t)
 	a := mustCreate(t, d, "l", 8, nil)
-	b, err := d.OpenSegment("l", nil)
+	b, err := segment.Open("l", in(d, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -304,7 +315,7 @@ func BenchmarkSegment_LockUnlock(b *testing.B) {
 		interval time.Duration
 	}{{"refresh=default", 0}, {"refresh=off", -1}} {
 		b.Run(bc.name, func(b *testing.B) {
-			s := mustCreate(b, segDir(b), "bench", 64, &posixshm.SegmentOptions{RefreshInterval: bc.interval})
+			s := mustCreate(b, segDir(b), "bench", 64, &segment.Options{RefreshInterval: bc.interval})
 			for b.Loop() {
 				s.Lock()
 				s.Unlock()
@@ -313,11 +324,11 @@ func BenchmarkSegment_LockUnlock(b *testing.B) {
 	}
 }
 
-// TestCreateSegment_Native uses this system's own convention (/dev/shm on
+// TestCreate_System uses this system's own convention (/dev/shm on
 // Linux), where C programs find the same objects.
-func TestCreateSegment_Native(t *testing.T) {
+func TestCreate_System(t *testing.T) {
 	name := "/posixshm-segment-test-" + strconv.Itoa(os.Getpid())
-	s, err := posixshm.CreateSegment(name, 100, nil)
+	s, err := segment.Create(name, 100, nil)
 	if err != nil {
 		t.Skipf("no native shared memory here: %v", err)
 	}
@@ -327,19 +338,19 @@ func TestCreateSegment_Native(t *testing.T) {
 		t.Errorf("Path() = %q, want %q", s.Path(), p)
 	}
 	copy(s.Bytes(), "native")
-	o, err := posixshm.OpenOrCreateSegment(name, 100, nil)
+	o, err := segment.OpenOrCreate(name, 100, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer o.Close()
 	if o.Creator() || string(o.Bytes()[:6]) != "native" {
-		t.Fatalf("OpenOrCreateSegment: Creator %v, data %q", o.Creator(), o.Bytes()[:6])
+		t.Fatalf("OpenOrCreate: Creator %v, data %q", o.Creator(), o.Bytes()[:6])
 	}
 	if err := s.Unlink(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := posixshm.OpenSegment(name, nil); !errors.Is(err, fs.ErrNotExist) {
-		t.Fatalf("OpenSegment after Unlink: %v", err)
+	if _, err := segment.Open(name, nil); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("Open after Unlink: %v", err)
 	}
 }
 
@@ -349,7 +360,7 @@ func TestCreateSegment_Native(t *testing.T) {
 func TestSegment_CloseWhileLockWaits(t *testing.T) {
 	d := segDir(t)
 	a := mustCreate(t, d, "cw", 8, nil)
-	b, err := d.OpenSegment("cw", nil)
+	b, err := segment.Open("cw", in(d, nil))
 	if err != nil {
 		t.Fatal(err)
 	}

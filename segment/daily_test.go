@@ -1,4 +1,4 @@
-package posixshm_test
+package segment_test
 
 import (
 	"errors"
@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/posixshm/posixshm/posixshm"
+	"github.com/posixshm/posixshm/segment"
 )
 
 // sweep runs daily(8)'s /tmp sweep, in its Linux form (GNU find has no -x),
@@ -44,7 +44,7 @@ func TestDaily_Sweep(t *testing.T) {
 	idle := mustCreate(t, d, "idle", 64, nil)
 	copy(idle.Bytes(), "idle data")
 	// locked stays open and is used only by taking its lock.
-	locked := mustCreate(t, d, "locked", 64, &posixshm.SegmentOptions{RefreshInterval: 50 * time.Millisecond})
+	locked := mustCreate(t, d, "locked", 64, &segment.Options{RefreshInterval: 50 * time.Millisecond})
 	for _, name := range []string{"opened", "norefresh"} {
 		mustCreate(t, d, name, 64, nil).Close()
 	}
@@ -62,8 +62,8 @@ func TestDaily_Sweep(t *testing.T) {
 	}
 
 	// Use three of them.
-	use := func(name string, opts *posixshm.SegmentOptions) {
-		s, err := d.OpenSegment(name, opts)
+	use := func(name string, opts *segment.Options) {
+		s, err := segment.Open(name, in(d, opts))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -79,7 +79,7 @@ func TestDaily_Sweep(t *testing.T) {
 	use("opened", nil)
 	// The same use without refresh-on-use: mapping, locking and writing
 	// alone do not update the times, so this one must still go.
-	use("norefresh", &posixshm.SegmentOptions{RefreshInterval: -1})
+	use("norefresh", &segment.Options{RefreshInterval: -1})
 	time.Sleep(100 * time.Millisecond) // locked's shared stamp is now stale
 	if err := locked.Lock(); err != nil {
 		t.Fatal(err)
@@ -89,7 +89,7 @@ func TestDaily_Sweep(t *testing.T) {
 	sweep(t, string(d), "-execdir", "rm", "-f", "--", "{}", ";")
 
 	for _, name := range []string{"opened", "locked"} {
-		s, err := d.OpenSegment(name, nil)
+		s, err := segment.Open(name, in(d, nil))
 		if err != nil {
 			t.Fatalf("%s, used, did not survive daily(8): %v", name, err)
 		}
@@ -109,7 +109,7 @@ func TestDaily_Sweep(t *testing.T) {
 	if !info.Unlinked || string(idle.Bytes()[:9]) != "idle data" {
 		t.Fatalf("idle segment after the sweep: Unlinked %v, data %q", info.Unlinked, idle.Bytes()[:9])
 	}
-	if _, err := d.OpenSegment("idle", nil); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := segment.Open("idle", in(d, nil)); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("opening the removed segment: %v, want fs.ErrNotExist", err)
 	}
 }

@@ -1,4 +1,4 @@
-package posixshm
+package unixutil
 
 import (
 	"syscall"

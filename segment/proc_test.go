@@ -1,4 +1,4 @@
-package posixshm_test
+package segment_test
 
 import (
 	"bufio"
@@ -16,6 +16,7 @@ import (
 
 	"github.com/posixshm/posixshm/lock"
 	"github.com/posixshm/posixshm/posixshm"
+	"github.com/posixshm/posixshm/segment"
 )
 
 // Multi-process tests re-run this test binary as a helper process.
@@ -46,7 +47,7 @@ func TestSegment_HelperProcess(t *testing.T) {
 	switch mode {
 	case "count": // args: name, n
 		n, _ := strconv.Atoi(args[1])
-		s, err := d.OpenSegment(args[0], nil)
+		s, err := segment.Open(args[0], in(d, nil))
 		if err != nil {
 			fail(err)
 		}
@@ -62,7 +63,7 @@ func TestSegment_HelperProcess(t *testing.T) {
 			}
 		}
 	case "hold": // args: name. Takes the lock and waits to be killed.
-		s, err := d.OpenSegment(args[0], nil)
+		s, err := segment.Open(args[0], in(d, nil))
 		if err != nil {
 			fail(err)
 		}
@@ -74,7 +75,7 @@ func TestSegment_HelperProcess(t *testing.T) {
 	case "race": // args: name. Starts when its stdin is closed.
 		fmt.Println("ready")
 		io.Copy(io.Discard, os.Stdin)
-		s, err := d.OpenOrCreateSegment(args[0], 4096, nil)
+		s, err := segment.OpenOrCreate(args[0], 4096, in(d, nil))
 		if err != nil {
 			fail(err)
 		}
@@ -121,7 +122,7 @@ func TestSegment_KillHolder(t *testing.T) {
 		t.Skip("spawns processes")
 	}
 	d := segDir(t)
-	s := mustCreate(t, d, "killed", 8, &posixshm.SegmentOptions{StaleAfter: 5 * time.Millisecond})
+	s := mustCreate(t, d, "killed", 8, &segment.Options{StaleAfter: 5 * time.Millisecond})
 	cmd := segHold(t, d, "killed")
 	if info, _ := s.Stat(); info.LockHolder != cmd.Process.Pid {
 		t.Errorf("LockHolder = %d, want the helper's pid %d", info.LockHolder, cmd.Process.Pid)
@@ -175,7 +176,7 @@ func segHold(t *testing.T, d posixshm.Dir, name string) *exec.Cmd {
 	return cmd
 }
 
-func TestOpenOrCreateSegment_Race(t *testing.T) {
+func TestOpenOrCreate_Race(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns processes")
 	}

@@ -1,4 +1,4 @@
-package posixshm_test
+package segment_test
 
 import (
 	"context"
@@ -6,14 +6,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/posixshm/posixshm/posixshm"
+	"github.com/posixshm/posixshm/segment"
 )
 
 // eightDaysAgo is older than daily(8)'s -atime +7.
 func eightDaysAgo() time.Time { return time.Now().Add(-8*24*time.Hour - time.Hour) }
 
 // age sets both times of the segment's file to when.
-func age(t *testing.T, s *posixshm.Segment, when time.Time) {
+func age(t *testing.T, s *segment.Segment, when time.Time) {
 	t.Helper()
 	if err := os.Chtimes(s.Path(), when, when); err != nil {
 		t.Fatal(err)
@@ -27,7 +27,7 @@ func recent(t *testing.T, path string) bool {
 	return time.Since(time.Unix(0, atime)) < time.Minute
 }
 
-func stamp(t *testing.T, s *posixshm.Segment) time.Time {
+func stamp(t *testing.T, s *segment.Segment) time.Time {
 	t.Helper()
 	info, err := s.Stat()
 	if err != nil {
@@ -41,7 +41,7 @@ func TestSegment_RefreshOnOpen(t *testing.T) {
 	s := mustCreate(t, d, "r", 8, nil)
 	age(t, s, eightDaysAgo())
 	before := stamp(t, s)
-	o, err := d.OpenSegment("r", nil)
+	o, err := segment.Open("r", in(d, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +63,7 @@ func TestSegment_RefreshOnOpen_Fresh(t *testing.T) {
 	s := mustCreate(t, d, "f", 8, nil)
 	tenMinutesAgo := time.Now().Add(-10 * time.Minute).Truncate(time.Second)
 	age(t, s, tenMinutesAgo)
-	o, err := d.OpenSegment("f", nil)
+	o, err := segment.Open("f", in(d, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func TestSegment_RefreshOnOpen_Fresh(t *testing.T) {
 // stamp is older than the interval.
 func TestSegment_RefreshOnLock(t *testing.T) {
 	const interval = 40 * time.Millisecond
-	opts := &posixshm.SegmentOptions{RefreshInterval: interval}
+	opts := &segment.Options{RefreshInterval: interval}
 	d := segDir(t)
 	s := mustCreate(t, d, "l", 8, opts)
 	for _, take := range []struct {
@@ -123,10 +123,10 @@ func TestSegment_RefreshOnLock_Shared(t *testing.T) {
 	// Long enough that b.Lock, right after a.Lock, finds the stamp that
 	// a.Lock advanced fresh even on a loaded machine.
 	const interval = time.Second
-	opts := &posixshm.SegmentOptions{RefreshInterval: interval}
+	opts := &segment.Options{RefreshInterval: interval}
 	d := segDir(t)
 	a := mustCreate(t, d, "s", 8, opts)
-	b, err := d.OpenSegment("s", opts)
+	b, err := segment.Open("s", in(d, opts))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +153,7 @@ func TestSegment_RefreshDisabled(t *testing.T) {
 	s.Close()
 	old := eightDaysAgo()
 	os.Chtimes(segPath(t, d, "off"), old, old)
-	o, err := d.OpenSegment("off", &posixshm.SegmentOptions{RefreshInterval: -1})
+	o, err := segment.Open("off", in(d, &segment.Options{RefreshInterval: -1}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +186,7 @@ func TestSegment_Refresh(t *testing.T) {
 
 func TestSegment_KeepAlive(t *testing.T) {
 	d := segDir(t)
-	s := mustCreate(t, d, "k", 8, &posixshm.SegmentOptions{RefreshInterval: -1})
+	s := mustCreate(t, d, "k", 8, &segment.Options{RefreshInterval: -1})
 	age(t, s, eightDaysAgo())
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := s.KeepAlive(ctx, 10*time.Millisecond)
@@ -203,7 +203,7 @@ func TestSegment_KeepAlive(t *testing.T) {
 	}
 
 	// Closing the segment stops it as well.
-	s2, err := d.CreateSegment("k2", 8, nil)
+	s2, err := segment.Create("k2", 8, in(d, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,7 +232,7 @@ func TestReadHeader_KeepsAtime(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if _, err := posixshm.ReadHeader(f); err != nil {
+	if _, err := segment.ReadHeader(f); err != nil {
 		t.Fatal(err)
 	}
 	if atime, mtime := segStat(t, s.Path()); atime != old.UnixNano() || mtime != old.UnixNano() {

@@ -1,4 +1,4 @@
-package posixshm
+package segment
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 // previous holder died holding it. With ErrOwnerDead the lock IS held: the
 // data it protects may be half-updated, so repair it, then Unlock as usual.
 // Exactly one locker gets ErrOwnerDead for each death. A holder counts as
-// dead once a waiter has waited SegmentOptions.StaleAfter and finds its
+// dead once a waiter has waited Options.StaleAfter and finds its
 // process gone (see package lock). If the segment is closed while Lock
 // waits, Lock gives up with an error wrapping fs.ErrClosed.
 //

@@ -1,4 +1,4 @@
-package posixshm
+package segment
 
 import "runtime/debug"
 

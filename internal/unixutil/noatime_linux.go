@@ -1,15 +1,15 @@
-package posixshm
+package unixutil
 
 import "golang.org/x/sys/unix"
 
-// noatime sets O_NOATIME on fd and returns a function that restores the
+// Noatime sets O_NOATIME on fd and returns a function that restores the
 // previous flags. Linux updates a file's access time when it is read and
 // when it is mapped (relatime included, once a day), so without it merely
 // looking at a stale segment, as ReadHeader does, would make it look used,
 // and mapping one would hide whether refreshes work. With it Linux behaves
 // like OpenBSD: only futimes moves the times. Setting it needs the caller
 // to own the file (or CAP_FOWNER); otherwise nothing changes.
-func noatime(fd int) (restore func()) {
+func Noatime(fd int) (restore func()) {
 	fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
 	if err != nil || fl&unix.O_NOATIME != 0 {
 		return nop
@@ -19,5 +19,3 @@ func noatime(fd int) (restore func()) {
 	}
 	return func() { unix.FcntlInt(uintptr(fd), unix.F_SETFL, fl) }
 }
-
-func nop() {}

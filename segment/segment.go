@@ -1,4 +1,4 @@
-package posixshm
+package segment
 
 import (
 	"context"
@@ -15,23 +15,28 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/posixshm/posixshm/internal/unixutil"
 	"github.com/posixshm/posixshm/lock"
+	"github.com/posixshm/posixshm/posixshm"
 )
 
-// opSegment is the Op of errors about a segment's header or size.
-const opSegment = "segment"
-
 // DefaultRefreshInterval is how old a segment's times may grow before a use
-// refreshes them, unless SegmentOptions.RefreshInterval says otherwise.
+// refreshes them, unless Options.RefreshInterval says otherwise.
 const DefaultRefreshInterval = time.Hour
 
 // DefaultInitTimeout is how long opening a segment waits for its creator to
-// publish the header, unless SegmentOptions.InitTimeout says otherwise.
+// publish the header, unless Options.InitTimeout says otherwise.
 const DefaultInitTimeout = time.Second
 
-// SegmentOptions configure creating and opening a segment. A nil
-// *SegmentOptions means all defaults.
-type SegmentOptions struct {
+// Options configure creating and opening a segment. A nil
+// *Options means all defaults.
+type Options struct {
+	// Layout is where the segment's name leads: a posixshm.Dir (OpenBSD's
+	// layout rooted at a directory, on any system) or another
+	// posixshm.Layout. Nil means posixshm.System(), this system's own
+	// shm_open convention, so that C programs calling shm_open with the
+	// same name open the same object.
+	Layout posixshm.Layout
 	// Perm is the permission of a new segment; 0 means 0600. OpenBSD's
 	// layout masks it with 0600; the umask applies.
 	Perm os.FileMode
@@ -52,10 +57,13 @@ type SegmentOptions struct {
 	StaleAfter time.Duration
 }
 
-func (o *SegmentOptions) withDefaults() SegmentOptions {
-	var v SegmentOptions
+func (o *Options) withDefaults() Options {
+	var v Options
 	if o != nil {
 		v = *o
+	}
+	if v.Layout == nil {
+		v.Layout = posixshm.System()
 	}
 	if v.Perm == 0 {
 		v.Perm = 0o600
@@ -91,7 +99,7 @@ func (o *SegmentOptions) withDefaults() SegmentOptions {
 // inside the process, which other processes do not see; segments work
 // there, but a refresh may then happen twice.
 type Segment struct {
-	l       layout
+	l       posixshm.Layout
 	name    string
 	f       *os.File // kept so that its finalizer does not close fd
 	fd      int
@@ -116,53 +124,52 @@ type Segment struct {
 	cancel  context.CancelFunc
 }
 
-// CreateSegment creates a new segment called name with size bytes of data,
-// zeroed, in OpenBSD's layout rooted at d. It fails with fs.ErrExist if the
-// name exists. If there is an error, it will be of type *fs.PathError.
-func (d Dir) CreateSegment(name string, size int, opts *SegmentOptions) (*Segment, error) {
-	return createSegment(d, name, size, opts)
-}
-
-// OpenSegment opens the existing segment called name in OpenBSD's layout
-// rooted at d, waiting up to opts.InitTimeout for its creator to publish
-// the header. A file that is not a valid segment is refused with an error
-// that unwraps to one of ErrNotSegment, ErrVersion, ErrTruncated,
-// ErrSizeMismatch and ErrNotInitialized (see ReadHeader), and is neither
-// written nor refreshed. If there is an error, it will be of type
-// *fs.PathError.
-func (d Dir) OpenSegment(name string, opts *SegmentOptions) (*Segment, error) {
-	return openSegment(d, name, -1, opts)
-}
-
-// OpenOrCreateSegment opens the segment called name in OpenBSD's layout
-// rooted at d, creating it with size bytes of data if it does not exist.
-// Any number of processes may call it at once: exactly one creates and
-// initializes the segment (Creator reports which), the others open it. An
-// existing segment whose data size is not size gives ErrSizeMismatch. If
+// Create creates a new segment called name with size bytes of data,
+// zeroed, in the layout opts.Layout names (this system's own shm_open
+// convention if nil). It fails with fs.ErrExist if the name exists. If
 // there is an error, it will be of type *fs.PathError.
-func (d Dir) OpenOrCreateSegment(name string, size int, opts *SegmentOptions) (*Segment, error) {
-	return openOrCreateSegment(d, name, size, opts)
+func Create(name string, size int, opts *Options) (*Segment, error) {
+	return createSegment(name, size, opts.withDefaults())
 }
 
-// CreateSegment is Dir.CreateSegment in this system's own shm_open
-// convention, as Open uses.
-func CreateSegment(name string, size int, opts *SegmentOptions) (*Segment, error) {
-	return createSegment(native, name, size, opts)
+// Open opens the existing segment called name, waiting up to
+// opts.InitTimeout for its creator to publish the header. A file that is
+// not a valid segment is refused with an error that unwraps to one of
+// ErrNotSegment, ErrVersion, ErrTruncated, ErrSizeMismatch and
+// ErrNotInitialized (see ReadHeader), and is neither written nor
+// refreshed. If there is an error, it will be of type *fs.PathError.
+func Open(name string, opts *Options) (*Segment, error) {
+	return openSegment(name, -1, opts.withDefaults())
 }
 
-// OpenSegment is Dir.OpenSegment in this system's own shm_open convention.
-func OpenSegment(name string, opts *SegmentOptions) (*Segment, error) {
-	return openSegment(native, name, -1, opts)
+// OpenOrCreate opens the segment called name, creating it with size bytes
+// of data if it does not exist. Any number of processes may call it at
+// once: exactly one creates and initializes the segment (Creator reports
+// which), the others open it. An existing segment whose data size is not
+// size gives ErrSizeMismatch. If there is an error, it will be of type
+// *fs.PathError.
+func OpenOrCreate(name string, size int, opts *Options) (*Segment, error) {
+	o := opts.withDefaults()
+	var err error
+	// Bounded: each retry needs another process to unlink the name between
+	// our create and our open.
+	for range 8 {
+		var s *Segment
+		if s, err = createSegment(name, size, o); err == nil || !errors.Is(err, fs.ErrExist) {
+			return s, err
+		}
+		if s, err = openSegment(name, int64(size), o); err == nil {
+			return s, nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+	}
+	return nil, err
 }
 
-// OpenOrCreateSegment is Dir.OpenOrCreateSegment in this system's own
-// shm_open convention.
-func OpenOrCreateSegment(name string, size int, opts *SegmentOptions) (*Segment, error) {
-	return openOrCreateSegment(native, name, size, opts)
-}
-
-func createSegment(l layout, name string, size int, o *SegmentOptions) (*Segment, error) {
-	opts := o.withDefaults()
+func createSegment(name string, size int, opts Options) (*Segment, error) {
+	l := opts.Layout
 	if size < 0 || int64(size) > maxSegment-HeaderSize || size > math.MaxInt-HeaderSize {
 		return nil, &fs.PathError{Op: opSegment, Path: name, Err: fmt.Errorf("data size %d out of range: %w", size, syscall.EINVAL)}
 	}
@@ -182,11 +189,11 @@ func createSegment(l layout, name string, size int, o *SegmentOptions) (*Segment
 }
 
 // initialize sizes, maps and fills a file just created.
-func initialize(l layout, f *os.File, name string, size int64, opts SegmentOptions) (*Segment, error) {
+func initialize(l posixshm.Layout, f *os.File, name string, size int64, opts Options) (*Segment, error) {
 	fd, path := int(f.Fd()), f.Name()
-	noatime(fd)
+	unixutil.Noatime(fd)
 	total := HeaderSize + size
-	if err := ignoringEINTR(func() error { return unix.Ftruncate(fd, total) }); err != nil {
+	if err := unixutil.IgnoringEINTR(func() error { return unix.Ftruncate(fd, total) }); err != nil {
 		return nil, pathError("ftruncate", name, path, "", err)
 	}
 	mem, err := unix.Mmap(fd, 0, int(total), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
@@ -196,7 +203,7 @@ func initialize(l layout, f *os.File, name string, size int64, opts SegmentOptio
 	h := newHeader(size, time.Now())
 	hdr, err := h.AppendBinary(make([]byte, 0, HeaderSize))
 	if err != nil {
-		panic("posixshm: invalid new header: " + err.Error())
+		panic("segment: invalid new header: " + err.Error())
 	}
 	copy(mem[offMagic+8:HeaderSize], hdr[offMagic+8:])
 	// Publish the header by storing the magic last, atomically. The store
@@ -212,8 +219,8 @@ func initialize(l layout, f *os.File, name string, size int64, opts SegmentOptio
 
 // openSegment opens an existing segment; a wantSize ≥ 0 must match its
 // data size.
-func openSegment(l layout, name string, wantSize int64, o *SegmentOptions) (*Segment, error) {
-	opts := o.withDefaults()
+func openSegment(name string, wantSize int64, opts Options) (*Segment, error) {
+	l := opts.Layout
 	f, err := l.Open(name, os.O_RDWR, 0)
 	if err != nil {
 		return nil, err
@@ -228,15 +235,15 @@ func openSegment(l layout, name string, wantSize int64, o *SegmentOptions) (*Seg
 
 // attach validates the file f and maps it. It writes nothing and refreshes
 // nothing until the header is valid, so a refused file stays as it was.
-func attach(l layout, f *os.File, name string, wantSize int64, opts SegmentOptions) (*Segment, error) {
+func attach(l posixshm.Layout, f *os.File, name string, wantSize int64, opts Options) (*Segment, error) {
 	fd, path := int(f.Fd()), f.Name()
-	noatime(fd)
+	unixutil.Noatime(fd)
 	deadline := time.Now().Add(opts.InitTimeout)
 	var st unix.Stat_t
 	// A creator makes the file and then sizes it with one ftruncate, so an
 	// empty file may be one being created; a short nonempty one never is.
 	for wait := poller(deadline); ; {
-		if err := fstat(fd, &st); err != nil {
+		if err := unixutil.Fstat(fd, &st); err != nil {
 			return nil, pathError("fstat", name, path, "", err)
 		}
 		if st.Size != 0 || !wait() {
@@ -267,7 +274,7 @@ func attach(l layout, f *os.File, name string, wantSize int64, opts SegmentOptio
 		return nil, segmentError(name, path, fault(ErrTruncated, errTruncatedUnder))
 	}
 	// Size the file again: the creator's ftruncate came before its magic.
-	if err := fstat(fd, &st); err != nil {
+	if err := unixutil.Fstat(fd, &st); err != nil {
 		return nil, pathError("fstat", name, path, "", err)
 	}
 	h, hf := parseHeader(buf[:], st.Size)
@@ -293,26 +300,7 @@ func attach(l layout, f *os.File, name string, wantSize int64, opts SegmentOptio
 	return s, nil
 }
 
-func openOrCreateSegment(l layout, name string, size int, o *SegmentOptions) (*Segment, error) {
-	var err error
-	// Bounded: each retry needs another process to unlink the name between
-	// our create and our open.
-	for range 8 {
-		var s *Segment
-		if s, err = createSegment(l, name, size, o); err == nil || !errors.Is(err, fs.ErrExist) {
-			return s, err
-		}
-		if s, err = openSegment(l, name, int64(size), o); err == nil {
-			return s, nil
-		}
-		if !errors.Is(err, fs.ErrNotExist) {
-			return nil, err
-		}
-	}
-	return nil, err
-}
-
-func newSegment(l layout, f *os.File, name string, mem []byte, h HeaderInfo, opts SegmentOptions, creator bool) *Segment {
+func newSegment(l posixshm.Layout, f *os.File, name string, mem []byte, h Header, opts Options, creator bool) *Segment {
 	end := h.DataOffset + h.DataSize
 	s := &Segment{
 		l: l, name: name, f: f, fd: int(f.Fd()), creator: creator,
@@ -364,10 +352,6 @@ func poller(deadline time.Time) func() bool {
 	}
 }
 
-func fstat(fd int, st *unix.Stat_t) error {
-	return ignoringEINTR(func() error { return unix.Fstat(fd, st) })
-}
-
 // segmentError is the error for a file refused because of its header.
 func segmentError(name, path string, hf *headerError) error {
 	hf.File = path
@@ -382,7 +366,7 @@ func (s *Segment) Name() string { return s.name }
 func (s *Segment) Path() string { return s.f.Name() }
 
 // Creator reports whether this Segment created the object, through
-// CreateSegment or as the one winner of OpenOrCreateSegment.
+// Create or as the one winner of OpenOrCreate.
 func (s *Segment) Creator() bool { return s.creator }
 
 // Bytes returns the data region: shared with every process that maps the

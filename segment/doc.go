@@ -1,7 +1,8 @@
 // Package segment maps POSIX shared memory objects with a small versioned
 // header in front of their data: magic, version, sizes, created-at, a
-// shared refreshed-at stamp, and on a cache line of its own a crash-robust
-// lock word (package lock).
+// shared refreshed-at stamp, on cache lines of their own a crash-robust
+// lock word (package lock) and a notify word, and a table of the processes
+// attached to the segment.
 //
 // [Create], [Open] and [OpenOrCreate] create and attach to a segment by
 // name; many processes may call OpenOrCreate at once and exactly one
@@ -32,12 +33,65 @@
 // [Segment.Refresh] for the policy and [Segment.KeepAlive] for processes
 // that hold a segment without using it.
 //
+// # Who is attached
+//
+// Every process that opens a segment attaches to it, and Close detaches.
+// The header's attachment table ([Slot], [Options].Slots entries, 64 by
+// default) records each attached process, but the kernel decides who is
+// attached: an attached process holds a write lock (a record lock, fcntl
+// F_SETLK) on the one byte of the segment's file that stands for its slot,
+// and the kernel drops that lock when the process dies, however it dies
+// and in whichever PID namespace it runs. [Segment.Attached] and [Users]
+// ask the kernel (F_GETLK) which of those locks are held, so they never
+// count a dead process, nor miss a live one whose PID they cannot see.
+// Under OpenBSD's pledge(2) that takes the "flock" promise, not "proc".
+// A process that finds every slot held by a live process attaches all the
+// same, without a slot (the overflow count in the header records it, and
+// it holds a lock on a byte past the end of the segment, so it counts as
+// long as it lives).
+//
+// All Segments of one file in a process share one descriptor, one mapping
+// and one attachment. This matters where record locks are POSIX locks
+// (OpenBSD, and elsewhere but Linux): they belong to the process, and the
+// kernel drops ALL of a process's locks on a file when ANY of its
+// descriptors of that file is closed. So while a process has a segment
+// open, it must not open the segment's file by other means and close it:
+// posixshm.Open, os.Open and a posixshm.Dir's Open followed by Close, or
+// ReadHeader or Users on such a descriptor, would silently detach the
+// process in the eyes of every other process (its slot could be taken,
+// its segment removed when unused). Open the segment again with Open
+// instead (which shares the attachment), or keep such a descriptor open
+// until the segment is closed. Linux uses open file description locks
+// (F_OFD_SETLK), which have no such trap; the package still shares one
+// descriptor per file there, so that Linux runs the same code as OpenBSD
+// (the build tag openbsdsim selects POSIX locks on Linux, to test them).
+//
+// macOS's and FreeBSD's own shm_open objects are kernel objects, not
+// files, and take no record locks (fcntl F_SETLK fails with EBADF). There,
+// and only there, attachments are judged by the PID in their slot, with
+// kill(pid, 0): a process in another PID namespace, or a new process that
+// was given a dead one's PID, then counts as attached, and attachments
+// without a slot cannot be checked at all (each one ever made counts).
+// A posixshm.Dir on those systems holds files, with record locks.
+//
+// # Removing unused segments
+//
+// A segment created with [Options].RemoveWhenUnused removes its file when
+// its last live user detaches. If its users all die without closing it,
+// the next process to open it finds every other attachment dead, removes
+// it and starts afresh. Attachment and removal follow one rule, under a
+// record lock on the file's first byte, so that no process is ever left
+// attached to a removed segment while others create a new one under its
+// name; see remove.go.
+//
 // # Errors
 //
 // Errors are *fs.PathError values whose Path is the caller's name. A file
 // that is not a segment, or is corrupt, truncated or of another version,
 // gives one of the sentinels [ErrNotSegment], [ErrVersion], [ErrTruncated],
-// [ErrSizeMismatch] and [ErrNotInitialized], wrapped in an error that names
-// the file; [ReadHeader] documents which check gives which. Errors of the
-// layout's shm_open are passed on as package posixshm returns them.
+// [ErrSizeMismatch], [ErrNotInitialized] and [ErrCorrupt], wrapped in an
+// error that names the file; [ReadHeader] documents which check gives
+// which. Version 1 segments, written by earlier releases, give ErrVersion:
+// remove them and create them again. Errors of the layout's shm_open are
+// passed on as package posixshm returns them.
 package segment

@@ -26,13 +26,13 @@ func TestNoFault(t *testing.T) {
 	}
 	defer unix.Munmap(mem)
 	var buf [HeaderSize]byte
-	if !noFault(func() { snapshot(&buf, mem) }) {
+	if !noFault(func() { snapshot(buf[:], mem) }) {
 		t.Fatal("reading a mapped page within the file faulted")
 	}
 	if err := f.Truncate(0); err != nil {
 		t.Fatal(err)
 	}
-	if noFault(func() { snapshot(&buf, mem) }) {
+	if noFault(func() { snapshot(buf[:], mem) }) {
 		t.Fatal("reading a mapped page past the end of the file did not fault")
 	}
 	// A panic that is not a memory fault is not swallowed.

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -21,7 +22,7 @@ import (
 
 var segSentinels = []error{
 	segment.ErrNotSegment, segment.ErrVersion, segment.ErrTruncated,
-	segment.ErrSizeMismatch, segment.ErrNotInitialized,
+	segment.ErrSizeMismatch, segment.ErrNotInitialized, segment.ErrCorrupt,
 }
 
 // sentinelOf returns the one segment sentinel err wraps, failing if it
@@ -91,32 +92,60 @@ func TestOpen_Refused(t *testing.T) {
 	mod := func(f func(b []byte) []byte) []byte { return f(bytes.Clone(valid)) }
 	other := func(v uint32) uint32 { return v>>24 | v>>8&0xff00 | v<<8&0xff0000 | v<<24 }
 
+	// A version 1 segment as earlier releases wrote it: a 128-byte header
+	// and 64 data bytes.
+	v1 := make([]byte, 192)
+	copy(v1, "\x89SHM\r\n\x1a\n")
+	put32(v1, 8, 1)
+	put32(v1, 12, 128)
+	put64(v1, 16, 128)
+	put64(v1, 24, 64)
+	slot := func(i int, w uint64) func(b []byte) []byte {
+		return func(b []byte) []byte { return put64(b, 256+8*i, w) }
+	}
+
 	cases := []struct {
 		name string
 		file []byte
 		want error
+		msg  string // the error says this too
 	}{
-		{"empty", nil, segment.ErrNotInitialized},
-		{"short", valid[:100], segment.ErrTruncated},
-		{"one byte", []byte{0x89}, segment.ErrTruncated},
-		{"zeros", make([]byte, 4096), segment.ErrNotInitialized},
-		{"elf", elf[:4096], segment.ErrNotSegment},
-		{"random", random, segment.ErrNotSegment},
-		{"text", []byte(strings.Repeat("POSIXSHM segment, honest\n", 10)), segment.ErrNotSegment},
-		{"magic bit flipped", mod(func(b []byte) []byte { b[3] ^= 0x20; return b }), segment.ErrNotSegment},
-		{"version 2", mod(func(b []byte) []byte { return put32(b, 8, 2) }), segment.ErrVersion},
-		{"version 0", mod(func(b []byte) []byte { return put32(b, 8, 0) }), segment.ErrVersion},
-		{"other byte order", mod(func(b []byte) []byte { return put32(b, 8, other(1)) }), segment.ErrVersion},
-		{"header size 64", mod(func(b []byte) []byte { return put32(b, 12, 64) }), segment.ErrSizeMismatch},
-		{"data offset unaligned", mod(func(b []byte) []byte { return put64(b, 16, 100) }), segment.ErrSizeMismatch},
-		{"data offset in header", mod(func(b []byte) []byte { return put64(b, 16, 64) }), segment.ErrSizeMismatch},
-		{"data offset huge", mod(func(b []byte) []byte { return put64(b, 16, 1<<63) }), segment.ErrSizeMismatch},
-		{"data size huge", mod(func(b []byte) []byte { return put64(b, 24, 1<<64-64) }), segment.ErrSizeMismatch},
-		{"data size larger than file", mod(func(b []byte) []byte { return put64(b, 24, 4096) }), segment.ErrTruncated},
-		{"data size smaller than file", mod(func(b []byte) []byte { return put64(b, 24, 0) }), segment.ErrSizeMismatch},
-		{"file cut", valid[:150], segment.ErrTruncated},
-		{"file cut to header", valid[:128], segment.ErrTruncated},
-		{"file extended", append(bytes.Clone(valid), 0), segment.ErrSizeMismatch},
+		{"empty", nil, segment.ErrNotInitialized, ""},
+		{"short", valid[:100], segment.ErrTruncated, ""},
+		{"one byte", []byte{0x89}, segment.ErrTruncated, ""},
+		{"zeros", make([]byte, 4096), segment.ErrNotInitialized, ""},
+		{"elf", elf[:4096], segment.ErrNotSegment, ""},
+		{"random", random, segment.ErrNotSegment, ""},
+		{"text", []byte(strings.Repeat("POSIXSHM segment, honest\n", 10)), segment.ErrNotSegment, ""},
+		{"magic bit flipped", mod(func(b []byte) []byte { b[3] ^= 0x20; return b }), segment.ErrNotSegment, ""},
+		{"version 1", v1, segment.ErrVersion, "version 1, written by an earlier release"},
+		{"version 1 says the fix", v1, segment.ErrVersion, "create it again"},
+		{"version 1 padded", append(bytes.Clone(v1), make([]byte, 4096)...), segment.ErrVersion, "version 1"},
+		{"version 3", mod(func(b []byte) []byte { return put32(b, 8, 3) }), segment.ErrVersion, "version 3"},
+		{"version 0", mod(func(b []byte) []byte { return put32(b, 8, 0) }), segment.ErrVersion, ""},
+		{"other byte order", mod(func(b []byte) []byte { return put32(b, 8, other(2)) }), segment.ErrVersion, "other byte order"},
+		{"header size 128", mod(func(b []byte) []byte { return put32(b, 12, 128) }), segment.ErrSizeMismatch, ""},
+		{"table offset 512", mod(func(b []byte) []byte { return put32(b, 48, 512) }), segment.ErrSizeMismatch, "table"},
+		{"no slots", mod(func(b []byte) []byte { return put32(b, 52, 0) }), segment.ErrSizeMismatch, "slot count"},
+		{"too many slots", mod(func(b []byte) []byte { return put32(b, 52, segment.MaxSlots+1) }), segment.ErrSizeMismatch, "slot count"},
+		{"slots 1<<31", mod(func(b []byte) []byte { return put32(b, 52, 1<<31) }), segment.ErrSizeMismatch, "slot count"},
+		{"table runs into data", mod(func(b []byte) []byte { return put32(b, 52, 65) }), segment.ErrSizeMismatch, "data offset"},
+		{"unknown flag", mod(func(b []byte) []byte { return put32(b, 56, 2) }), segment.ErrVersion, "flags 0x2"},
+		{"data offset unaligned", mod(func(b []byte) []byte { return put64(b, 16, 800) }), segment.ErrSizeMismatch, ""},
+		{"data offset in header", mod(func(b []byte) []byte { return put64(b, 16, 128) }), segment.ErrSizeMismatch, ""},
+		{"data offset in table", mod(func(b []byte) []byte { return put64(b, 16, 704) }), segment.ErrSizeMismatch, ""},
+		{"data offset huge", mod(func(b []byte) []byte { return put64(b, 16, 1<<63) }), segment.ErrSizeMismatch, ""},
+		{"data size huge", mod(func(b []byte) []byte { return put64(b, 24, 1<<64-64) }), segment.ErrSizeMismatch, ""},
+		{"data size larger than file", mod(func(b []byte) []byte { return put64(b, 24, 4096) }), segment.ErrTruncated, ""},
+		{"data size smaller than file", mod(func(b []byte) []byte { return put64(b, 24, 0) }), segment.ErrSizeMismatch, ""},
+		{"file cut", valid[:150], segment.ErrTruncated, ""},
+		{"file cut to header", valid[:256], segment.ErrTruncated, ""},
+		{"file cut in table", valid[:500], segment.ErrTruncated, ""},
+		{"file extended", append(bytes.Clone(valid), 0), segment.ErrSizeMismatch, ""},
+		{"slot reserved bit", mod(slot(3, 1<<31|1<<30|77)), segment.ErrCorrupt, "slot 3"},
+		{"slot attached without pid", mod(slot(63, 5<<32|1<<30)), segment.ErrCorrupt, "slot 63"},
+		{"slot free with a pid", mod(slot(0, 5<<32|77)), segment.ErrCorrupt, "slot 0"},
+		{"slot all ones", mod(slot(10, 1<<64-1)), segment.ErrCorrupt, "slot 10"},
 	}
 	const initTimeout = 30 * time.Millisecond
 	opts := &segment.Options{InitTimeout: initTimeout}
@@ -142,6 +171,9 @@ func TestOpen_Refused(t *testing.T) {
 				}
 				if !strings.Contains(err.Error(), path) {
 					t.Errorf("%s: error %q does not name the file", what, err)
+				}
+				if !strings.Contains(err.Error(), c.msg) {
+					t.Errorf("%s: error %q does not say %q", what, err, c.msg)
 				}
 				var pe *fs.PathError
 				if !errors.As(err, &pe) || pe.Op != "segment" {
@@ -180,13 +212,15 @@ func TestOpen_Refused(t *testing.T) {
 			defer f.Close()
 			_, err = segment.ReadHeader(f)
 			check("ReadHeader", err)
+			_, err = segment.Users(f)
+			check("Users", err)
 		})
 	}
 }
 
 func TestReadHeader(t *testing.T) {
 	d := segDir(t)
-	s := mustCreate(t, d, "rh", 1000, nil)
+	s := mustCreate(t, d, "rh", 1000, &segment.Options{Slots: 5, RemoveWhenUnused: true})
 	if err := s.Lock(); err != nil {
 		t.Fatal(err)
 	}
@@ -201,45 +235,61 @@ func TestReadHeader(t *testing.T) {
 		t.Fatal(err)
 	}
 	info, _ := s.Stat()
-	if h.Version != 1 || h.HeaderSize != 128 || h.DataOffset != 128 || h.DataSize != 1000 ||
+	if h.Version != 2 || h.HeaderSize != 256 || h.TableOffset != 256 || h.Slots != 5 || !h.RemoveWhenUnused ||
+		h.DataOffset != 320 || h.DataSize != 1000 || h.Overflow != 0 ||
 		!h.Created.Equal(info.Created) || !h.Refreshed.Equal(info.Refreshed) ||
 		h.LockHolder != os.Getpid() || lock.HolderPID(h.LockWord) != os.Getpid() {
 		t.Fatalf("ReadHeader = %+v, Stat = %+v", h, info)
 	}
-	if runtime.GOOS == "linux" && h.Fingerprint == 0 {
-		t.Error("no holder fingerprint recorded")
+	want := []segment.Slot{{PID: os.Getpid(), Attached: true, Generation: 1}, {}, {}, {}, {}}
+	if !slices.Equal(h.Table, want) {
+		t.Fatalf("Table = %+v, want %+v", h.Table, want)
 	}
 }
 
-// TestHeader_Layout pins the byte layout the doc comment of HeaderSize
-// documents: other programs may read it.
+// TestHeader_Layout pins the byte layout the doc comments of HeaderSize
+// and Slot document: other programs may read it.
 func TestHeader_Layout(t *testing.T) {
 	h := segment.Header{
-		Version: 1, HeaderSize: 128, DataOffset: 192, DataSize: 5,
-		Created: time.Unix(0, 11), Refreshed: time.Unix(0, 22),
-		LockWord: 0x01020304, Fingerprint: 0x0506070809,
+		Version: 2, HeaderSize: 256, TableOffset: 256, Slots: 3, DataOffset: 320, DataSize: 5,
+		Created: time.Unix(0, 11), Refreshed: time.Unix(0, 22), RemoveWhenUnused: true, Overflow: 9,
+		LockWord: 0x01020304, LockStamp: 0x05060708, Notify: 0x0a0b0c0d,
+		Table: []segment.Slot{{}, {PID: 4242, Attached: true, Generation: 7}, {Generation: 1<<32 - 1}},
 	}
 	b, err := h.MarshalBinary()
 	if err != nil {
 		t.Fatal(err)
 	}
 	ne := binary.NativeEndian
-	if len(b) != segment.HeaderSize || string(b[:8]) != "\x89SHM\r\n\x1a\n" ||
-		ne.Uint32(b[8:]) != 1 || ne.Uint32(b[12:]) != 128 || ne.Uint64(b[16:]) != 192 ||
+	if len(b) != 256+3*8 || string(b[:8]) != "\x89SHM\r\n\x1a\n" ||
+		ne.Uint32(b[8:]) != 2 || ne.Uint32(b[12:]) != 256 || ne.Uint64(b[16:]) != 320 ||
 		ne.Uint64(b[24:]) != 5 || ne.Uint64(b[32:]) != 11 || ne.Uint64(b[40:]) != 22 ||
-		ne.Uint32(b[64:]) != 0x01020304 || ne.Uint64(b[72:]) != 0x0506070809 {
+		ne.Uint32(b[48:]) != 256 || ne.Uint32(b[52:]) != 3 || ne.Uint32(b[56:]) != 1 || ne.Uint32(b[60:]) != 9 ||
+		ne.Uint32(b[64:]) != 0x01020304 || ne.Uint32(b[68:]) != 0x05060708 || ne.Uint32(b[128:]) != 0x0a0b0c0d ||
+		ne.Uint64(b[256:]) != 0 || ne.Uint64(b[264:]) != 7<<32|1<<30|4242 || ne.Uint64(b[272:]) != 0xffffffff<<32 {
 		t.Fatalf("layout:\n% x", b)
 	}
-	for _, r := range [][2]int{{48, 64}, {68, 72}, {80, 128}} {
+	for _, r := range [][2]int{{72, 128}, {132, 256}} {
 		if !bytes.Equal(b[r[0]:r[1]], make([]byte, r[1]-r[0])) {
 			t.Errorf("reserved bytes %d..%d not zero", r[0], r[1])
 		}
 	}
-	if _, err := (segment.Header{Version: 2, HeaderSize: 128, DataOffset: 128}).MarshalBinary(); !errors.Is(err, segment.ErrVersion) {
-		t.Errorf("encoding version 2: %v", err)
-	}
-	if _, err := (segment.Header{Version: 1, HeaderSize: 128, DataOffset: 130}).MarshalBinary(); !errors.Is(err, segment.ErrSizeMismatch) {
-		t.Errorf("encoding offset 130: %v", err)
+	for _, c := range []struct {
+		h    segment.Header
+		want error
+	}{
+		{segment.Header{Version: 1, HeaderSize: 256, TableOffset: 256, Slots: 1, DataOffset: 320}, segment.ErrVersion},
+		{segment.Header{Version: 2, HeaderSize: 256, TableOffset: 256, Slots: 1, DataOffset: 330}, segment.ErrSizeMismatch},
+		{segment.Header{Version: 2, HeaderSize: 256, TableOffset: 256, Slots: 0, DataOffset: 320}, segment.ErrSizeMismatch},
+		{segment.Header{Version: 2, HeaderSize: 256, TableOffset: 256, Slots: 9, DataOffset: 320}, segment.ErrSizeMismatch},
+		{segment.Header{Version: 2, HeaderSize: 256, TableOffset: 256, Slots: 2, DataOffset: 320, Table: []segment.Slot{{}}}, segment.ErrSizeMismatch},
+		{segment.Header{Version: 2, HeaderSize: 256, TableOffset: 256, Slots: 1, DataOffset: 320, Table: []segment.Slot{{PID: 5}}}, segment.ErrCorrupt},
+		{segment.Header{Version: 2, HeaderSize: 256, TableOffset: 256, Slots: 1, DataOffset: 320, Table: []segment.Slot{{Attached: true}}}, segment.ErrCorrupt},
+		{segment.Header{Version: 2, HeaderSize: 256, TableOffset: 256, Slots: 1, DataOffset: 320, Table: []segment.Slot{{PID: 1 << 30, Attached: true}}}, segment.ErrCorrupt},
+	} {
+		if _, err := c.h.MarshalBinary(); !errors.Is(err, c.want) {
+			t.Errorf("encoding %+v: %v, want %v", c.h, err, c.want)
+		}
 	}
 }
 
@@ -252,16 +302,31 @@ func genHeader() *rapid.Generator[segment.Header] {
 			return time.Time{}
 		}
 		word := rapid.Uint32().Draw(t, "word")
+		slots := rapid.IntRange(1, 200).Draw(t, "slots")
+		table := make([]segment.Slot, slots)
+		for i := range table {
+			if rapid.Bool().Draw(t, "attached") {
+				table[i] = segment.Slot{PID: rapid.IntRange(1, 1<<30-1).Draw(t, "pid"), Attached: true}
+			}
+			table[i].Generation = rapid.Uint32().Draw(t, "gen")
+		}
+		tableEnd := int64(256 + 8*slots)
 		return segment.Header{
-			Version:     1,
-			HeaderSize:  128,
-			DataOffset:  128 + 64*rapid.Int64Range(0, 1<<20).Draw(t, "lines"),
-			DataSize:    rapid.Int64Range(0, 1<<50).Draw(t, "size"),
-			Created:     nanos("created"),
-			Refreshed:   nanos("refreshed"),
-			LockWord:    word,
-			LockHolder:  lock.HolderPID(word),
-			Fingerprint: rapid.Uint64().Draw(t, "fp"),
+			Version:          2,
+			HeaderSize:       256,
+			TableOffset:      256,
+			Slots:            slots,
+			DataOffset:       (tableEnd+63)/64*64 + 64*rapid.Int64Range(0, 1<<20).Draw(t, "lines"),
+			DataSize:         rapid.Int64Range(0, 1<<50).Draw(t, "size"),
+			Created:          nanos("created"),
+			Refreshed:        nanos("refreshed"),
+			RemoveWhenUnused: rapid.Bool().Draw(t, "remove"),
+			Overflow:         rapid.Uint32().Draw(t, "overflow"),
+			LockWord:         word,
+			LockStamp:        rapid.Uint32().Draw(t, "stamp"),
+			LockHolder:       lock.HolderPID(word),
+			Notify:           rapid.Uint32().Draw(t, "notify"),
+			Table:            table,
 		}
 	})
 }
@@ -269,8 +334,10 @@ func genHeader() *rapid.Generator[segment.Header] {
 func sameHeader(a, b segment.Header) bool {
 	return a.Created.Equal(b.Created) && a.Refreshed.Equal(b.Refreshed) &&
 		a.Version == b.Version && a.HeaderSize == b.HeaderSize && a.DataOffset == b.DataOffset &&
-		a.DataSize == b.DataSize && a.LockWord == b.LockWord && a.LockHolder == b.LockHolder &&
-		a.Fingerprint == b.Fingerprint
+		a.DataSize == b.DataSize && a.TableOffset == b.TableOffset && a.Slots == b.Slots &&
+		a.RemoveWhenUnused == b.RemoveWhenUnused && a.Overflow == b.Overflow &&
+		a.LockWord == b.LockWord && a.LockStamp == b.LockStamp && a.LockHolder == b.LockHolder &&
+		a.Notify == b.Notify && slices.Equal(a.Table, b.Table)
 }
 
 // TestHeader_RoundTrip: decode(encode(x)) == x.

@@ -84,6 +84,8 @@ func TestSegment_HelperProcess(t *testing.T) {
 			fail(err)
 		}
 		fmt.Println(s.Creator(), info.Created.UnixNano(), info.DataSize)
+	case "serve": // args: slots, remove (0/1), pids (0/1); commands on stdin
+		serve(d, args)
 	default:
 		fail(errors.New("unknown mode"))
 	}

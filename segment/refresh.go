@@ -59,7 +59,7 @@ func (s *Segment) Refresh() error {
 	}
 	now := time.Now().UnixNano()
 	if err := s.futimes(); err != nil {
-		return pathError("futimes", s.name, s.f.Name(), "", err)
+		return pathError("futimes", s.name, s.path, "", err)
 	}
 	atomic.StoreInt64(s.stamp, now)
 	s.arm(now)
@@ -199,5 +199,5 @@ func (s *Segment) arm(now int64) {
 }
 
 func (s *Segment) futimes() error {
-	return unixutil.Touch(s.fd)
+	return unixutil.Touch(s.att.fd)
 }

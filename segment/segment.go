@@ -2,6 +2,7 @@ package segment
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -55,6 +56,22 @@ type Options struct {
 	// holder died (lock.WithStaleAfter); 0 means the lock package's
 	// default.
 	StaleAfter time.Duration
+	// Slots is the size of a new segment's attachment table: how many
+	// processes can be attached at once with a slot of their own (more
+	// still attach, without one; see Attachments.Overflow). 0 means
+	// DefaultSlots (64); at most MaxSlots. Each slot takes 8 bytes of the
+	// file. Opening an existing segment ignores it.
+	Slots int
+	// RemoveWhenUnused makes a new segment remove its file when its last
+	// live user detaches: by Close, or, if its users died without closing
+	// it, when the next opener finds every other attachment dead (that
+	// opener then starts afresh: OpenOrCreate creates a new segment, Open
+	// finds none). It is recorded in the header, so every user of the
+	// segment follows it; opening an existing segment ignores the option.
+	// It needs record locks on the object: Create refuses it with
+	// ENOTSUP on macOS's and FreeBSD's own shm_open objects (use a
+	// posixshm.Dir there).
+	RemoveWhenUnused bool
 }
 
 func (o *Options) withDefaults() Options {
@@ -78,8 +95,8 @@ func (o *Options) withDefaults() Options {
 }
 
 // A Segment is a shared memory object mapped into this process: a header
-// (see HeaderSize) with a lock word, then a data region that every process
-// mapping the object shares.
+// (see HeaderSize) with a lock word and a table of the processes attached
+// to it, then a data region that every process mapping the object shares.
 //
 // Using a segment keeps it alive: opening it, and taking its lock, refresh
 // the file's times when they are older than the refresh interval, so that
@@ -94,16 +111,19 @@ func (o *Options) withDefaults() Options {
 // process truncates while it is mapped still makes touching Bytes fault
 // (SIGBUS), as with any mapping; Stat reports that case as ErrTruncated.
 //
-// The header's 64-bit words (magic, stamps, fingerprint) are accessed with
+// Every Segment of one file in a process shares one descriptor, one
+// mapping and one attachment (see the package documentation).
+//
+// The header's 64-bit words (magic, stamps, table) are accessed with
 // sync/atomic. On 32-bit ARM before ARMv7 Go implements those with a lock
 // inside the process, which other processes do not see; segments work
 // there, but a refresh may then happen twice.
 type Segment struct {
 	l       posixshm.Layout
 	name    string
-	f       *os.File // kept so that its finalizer does not close fd
-	fd      int
-	mem     []byte // the whole mapping: header, then data
+	path    string
+	att     *attachment // shared with this process's other Segments of the file
+	mem     []byte      // the whole mapping (att.mem): header, table, then data
 	data    []byte
 	stamp   *int64 // refreshed-at, in mem
 	mu      *lock.Mutex
@@ -126,18 +146,19 @@ type Segment struct {
 
 // Create creates a new segment called name with size bytes of data,
 // zeroed, in the layout opts.Layout names (this system's own shm_open
-// convention if nil). It fails with fs.ErrExist if the name exists. If
-// there is an error, it will be of type *fs.PathError.
+// convention if nil), and attaches to it. It fails with fs.ErrExist if the
+// name exists. If there is an error, it will be of type *fs.PathError.
 func Create(name string, size int, opts *Options) (*Segment, error) {
 	return createSegment(name, size, opts.withDefaults())
 }
 
-// Open opens the existing segment called name, waiting up to
-// opts.InitTimeout for its creator to publish the header. A file that is
-// not a valid segment is refused with an error that unwraps to one of
-// ErrNotSegment, ErrVersion, ErrTruncated, ErrSizeMismatch and
-// ErrNotInitialized (see ReadHeader), and is neither written nor
-// refreshed. If there is an error, it will be of type *fs.PathError.
+// Open opens the existing segment called name and attaches to it, waiting
+// up to opts.InitTimeout for its creator to publish the header. A file
+// that is not a valid segment is refused with an error that unwraps to one
+// of ErrNotSegment, ErrVersion, ErrTruncated, ErrSizeMismatch,
+// ErrNotInitialized and ErrCorrupt (see ReadHeader), and is neither
+// written nor refreshed. If there is an error, it will be of type
+// *fs.PathError.
 func Open(name string, opts *Options) (*Segment, error) {
 	return openSegment(name, -1, opts.withDefaults())
 }
@@ -153,7 +174,7 @@ func OpenOrCreate(name string, size int, opts *Options) (*Segment, error) {
 	var err error
 	// Bounded: each retry needs another process to unlink the name between
 	// our create and our open.
-	for range 8 {
+	for range maxRetries {
 		var s *Segment
 		if s, err = createSegment(name, size, o); err == nil || !errors.Is(err, fs.ErrExist) {
 			return s, err
@@ -168,51 +189,81 @@ func OpenOrCreate(name string, size int, opts *Options) (*Segment, error) {
 	return nil, err
 }
 
+// maxRetries bounds the attempts of OpenOrCreate and Open when other
+// processes remove the name under them.
+const maxRetries = 8
+
 func createSegment(name string, size int, opts Options) (*Segment, error) {
 	l := opts.Layout
-	if size < 0 || int64(size) > maxSegment-HeaderSize || size > math.MaxInt-HeaderSize {
+	slots := opts.Slots
+	if slots == 0 {
+		slots = DefaultSlots
+	}
+	if slots < 0 || slots > MaxSlots {
+		return nil, &fs.PathError{Op: opSegment, Path: name, Err: fmt.Errorf("%d slots out of range 1..%d: %w", slots, MaxSlots, syscall.EINVAL)}
+	}
+	if size < 0 || int64(size) > maxSegment-dataStart(slots) || int64(size) > math.MaxInt-dataStart(slots) {
 		return nil, &fs.PathError{Op: opSegment, Path: name, Err: fmt.Errorf("data size %d out of range: %w", size, syscall.EINVAL)}
 	}
 	f, err := l.Open(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, opts.Perm)
 	if err != nil {
 		return nil, err
 	}
-	s, err := initialize(l, f, name, int64(size), opts)
+	s, err := initialize(l, f, name, int64(size), slots, opts)
 	if err != nil {
 		// Leave no empty file behind: every opener would wait for it and
 		// fail with ErrNotInitialized.
 		l.Unlink(name)
-		f.Close()
+		f.Close() // a new file: no attachment of ours can share it
 		return nil, err
 	}
 	return s, nil
 }
 
-// initialize sizes, maps and fills a file just created.
-func initialize(l posixshm.Layout, f *os.File, name string, size int64, opts Options) (*Segment, error) {
+// initialize sizes, maps and fills a file just created, and attaches to it.
+func initialize(l posixshm.Layout, f *os.File, name string, size int64, slots int, opts Options) (*Segment, error) {
 	fd, path := int(f.Fd()), f.Name()
 	unixutil.Noatime(fd)
-	total := HeaderSize + size
+	h := newHeader(size, slots, opts.RemoveWhenUnused, time.Now())
+	total := h.DataOffset + size
 	if err := unixutil.IgnoringEINTR(func() error { return unix.Ftruncate(fd, total) }); err != nil {
 		return nil, pathError("ftruncate", name, path, "", err)
+	}
+	var st unix.Stat_t
+	if err := unixutil.Fstat(fd, &st); err != nil {
+		return nil, pathError("fstat", name, path, "", err)
 	}
 	mem, err := unix.Mmap(fd, 0, int(total), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
 	if err != nil {
 		return nil, pathError("mmap", name, path, "", err)
 	}
-	h := newHeader(size, time.Now())
-	hdr, err := h.AppendBinary(make([]byte, 0, HeaderSize))
+	hdr, err := h.AppendBinary(nil)
 	if err != nil {
 		panic("segment: invalid new header: " + err.Error())
 	}
-	copy(mem[offMagic+8:HeaderSize], hdr[offMagic+8:])
+	copy(mem[offMagic+8:], hdr[offMagic+8:])
+	a := newAttachment(l, name, f, &st, mem, &h)
+	// Attach before publishing: whoever can open the segment sees its
+	// creator attached.
+	err = a.claim(true)
+	if err == nil && a.pids && a.remove {
+		a.release()
+		err = fmt.Errorf("remove when unused needs record locks, which this object does not take: %w", syscall.ENOTSUP)
+	}
+	if err != nil {
+		unix.Munmap(mem)
+		return nil, pathError("fcntl", name, path, "", err)
+	}
 	// Publish the header by storing the magic last, atomically. The store
 	// has release semantics and the opener's atomic load of the magic has
 	// acquire semantics (sync/atomic is sequentially consistent, and the
 	// mapping is the same memory in every process), so an opener that sees
 	// the magic also sees every field written above: never a half header.
 	atomic.StoreUint64(magicWord(mem), magic)
-	s := newSegment(l, f, name, mem, h, opts, true)
+	files.mu.Lock()
+	a.register()
+	files.mu.Unlock()
+	s := newSegment(a, name, path, opts, true)
 	s.refreshOnOpen(toNanos(h.Created)) // just created: only starts the timer
 	return s, nil
 }
@@ -220,46 +271,139 @@ func initialize(l posixshm.Layout, f *os.File, name string, size int64, opts Opt
 // openSegment opens an existing segment; a wantSize ≥ 0 must match its
 // data size.
 func openSegment(name string, wantSize int64, opts Options) (*Segment, error) {
+	for range maxRetries {
+		s, err := openOnce(name, wantSize, opts)
+		if err != errRetry {
+			return s, err
+		}
+	}
+	return nil, &fs.PathError{Op: opSegment, Path: name, Err: fmt.Errorf("removed %d times while attaching: %w", maxRetries, syscall.EAGAIN)}
+}
+
+// openOnce opens and attaches to the segment called name: through this
+// process's attachment to its file if there is one, else by opening the
+// file. It returns errRetry if the file was removed as it attached.
+func openOnce(name string, wantSize int64, opts Options) (*Segment, error) {
+	if s, err, ok := join(name, wantSize, opts); ok {
+		return s, err
+	}
 	l := opts.Layout
 	f, err := l.Open(name, os.O_RDWR, 0)
 	if err != nil {
 		return nil, err
 	}
-	s, err := attach(l, f, name, wantSize, opts)
+	mem, h, st, err := mapSegment(f, name, wantSize, opts)
 	if err != nil {
-		f.Close()
+		closeFile(f)
 		return nil, err
 	}
+	if testHookAttach != nil {
+		testHookAttach()
+	}
+	a, err := adopt(l, name, f, &st, mem, &h)
+	if err == errRetry {
+		return nil, err
+	}
+	if err != nil {
+		return nil, pathError("fcntl", name, f.Name(), "", err)
+	}
+	s := newSegment(a, name, f.Name(), opts, false)
+	s.refreshOnOpen(st.Atim.Nano())
 	return s, nil
 }
 
-// attach validates the file f and maps it. It writes nothing and refreshes
-// nothing until the header is valid, so a refused file stays as it was.
-func attach(l posixshm.Layout, f *os.File, name string, wantSize int64, opts Options) (*Segment, error) {
+// testHookAttach, if set, runs between mapping a file and attaching to
+// it: tests widen that window with it.
+var testHookAttach func()
+
+// join opens a Segment on this process's attachment to the file that name
+// leads to, if there is one (ok). Opening the file again would make a
+// descriptor that could not be closed before the attachment ends (see
+// attachment), so this looks the path up first.
+func join(name string, wantSize int64, opts Options) (s *Segment, err error, ok bool) {
+	files.mu.Lock()
+	none := len(files.m) == 0
+	files.mu.Unlock()
+	if none {
+		return nil, nil, false
+	}
+	path, err := opts.Layout.Path(name)
+	if err != nil {
+		return nil, nil, false // opening will say what is wrong
+	}
+	var st unix.Stat_t
+	if unixutil.IgnoringEINTR(func() error { return unix.Lstat(path, &st) }) != nil {
+		return nil, nil, false
+	}
+	files.mu.Lock()
+	a := files.m[keyOf(&st)]
+	if a == nil {
+		files.mu.Unlock()
+		return nil, nil, false
+	}
+	if wantSize >= 0 && a.dataSize != wantSize {
+		files.mu.Unlock()
+		return nil, segmentError(name, path, fault(ErrSizeMismatch,
+			"segment has "+itoa(a.dataSize)+" data bytes, caller asked for "+itoa(wantSize))), true
+	}
+	a.refs++
+	files.mu.Unlock()
+	s = newSegment(a, name, path, opts, false)
+	s.refreshOnOpen(st.Atim.Nano())
+	return s, nil, true
+}
+
+// adopt attaches to the file f, mapped at mem: through this process's
+// attachment to it if another goroutine made one meanwhile, else with a new
+// attachment. On error it unmaps mem and closes f.
+func adopt(l posixshm.Layout, name string, f *os.File, st *unix.Stat_t, mem []byte, h *Header) (*attachment, error) {
+	files.mu.Lock()
+	defer files.mu.Unlock()
+	if a := files.m[keyOf(st)]; a != nil {
+		unix.Munmap(mem)
+		a.spare = append(a.spare, f)
+		a.refs++
+		return a, nil
+	}
+	a := newAttachment(l, name, f, st, mem, h)
+	if err := a.claim(false); err != nil {
+		unix.Munmap(mem)
+		f.Close() // no attachment of ours shares the file
+		return nil, err
+	}
+	a.register()
+	return a, nil
+}
+
+// mapSegment validates the file f and maps it. It writes nothing and
+// refreshes nothing, so a refused file stays as it was.
+func mapSegment(f *os.File, name string, wantSize int64, opts Options) ([]byte, Header, unix.Stat_t, error) {
 	fd, path := int(f.Fd()), f.Name()
 	unixutil.Noatime(fd)
 	deadline := time.Now().Add(opts.InitTimeout)
 	var st unix.Stat_t
+	fail := func(err error) ([]byte, Header, unix.Stat_t, error) { return nil, Header{}, st, err }
 	// A creator makes the file and then sizes it with one ftruncate, so an
 	// empty file may be one being created; a short nonempty one never is.
 	for wait := poller(deadline); ; {
 		if err := unixutil.Fstat(fd, &st); err != nil {
-			return nil, pathError("fstat", name, path, "", err)
+			return fail(pathError("fstat", name, path, "", err))
 		}
 		if st.Size != 0 || !wait() {
 			break
 		}
 	}
-	if st.Size < HeaderSize {
-		_, hf := parseHeader(nil, st.Size)
-		return nil, segmentError(name, path, hf)
+	if st.Size == 0 {
+		_, hf := parseHeader(nil, 0)
+		return fail(segmentError(name, path, hf))
 	}
 	// Map just the header's page to read it: the header lies within the
-	// file, so reading it cannot fault whatever the header claims (unless
-	// the file shrinks meanwhile, which noFault turns into ErrTruncated).
+	// file's first page, so reading it cannot fault whatever it claims
+	// (unless the file shrinks meanwhile, which noFault turns into
+	// ErrTruncated); past the end of a short file it reads zeros.
 	hm, err := unix.Mmap(fd, 0, HeaderSize, unix.PROT_READ, unix.MAP_SHARED)
 	if err != nil {
-		return nil, pathError("mmap", name, path, "", err)
+		return fail(pathError("mmap", name, path, "", err))
 	}
 	// Wait for the creator's atomic store of the magic; this atomic load
 	// pairs with it (see initialize), so the fields after it are complete.
@@ -267,54 +411,64 @@ func attach(l posixshm.Layout, f *os.File, name string, wantSize int64, opts Opt
 	read := noFault(func() {
 		for wait := poller(deadline); unpublished(atomic.LoadUint64(magicWord(hm))) && wait(); {
 		}
-		snapshot(&buf, hm)
+		snapshot(buf[:], hm)
 	})
 	unix.Munmap(hm)
 	if !read {
-		return nil, segmentError(name, path, fault(ErrTruncated, errTruncatedUnder))
+		return fail(segmentError(name, path, fault(ErrTruncated, errTruncatedUnder)))
 	}
 	// Size the file again: the creator's ftruncate came before its magic.
 	if err := unixutil.Fstat(fd, &st); err != nil {
-		return nil, pathError("fstat", name, path, "", err)
+		return fail(pathError("fstat", name, path, "", err))
 	}
-	h, hf := parseHeader(buf[:], st.Size)
+	h, hf := decodeFixed(buf[:], st.Size)
+	if hf == nil {
+		hf = checkFileSize(h.DataOffset+h.DataSize, st.Size)
+	}
 	if hf != nil {
-		return nil, segmentError(name, path, hf)
+		return fail(segmentError(name, path, hf))
 	}
 	if wantSize >= 0 && h.DataSize != wantSize {
-		return nil, segmentError(name, path, fault(ErrSizeMismatch,
-			"segment has "+itoa(h.DataSize)+" data bytes, caller asked for "+itoa(wantSize)))
+		return fail(segmentError(name, path, fault(ErrSizeMismatch,
+			"segment has "+itoa(h.DataSize)+" data bytes, caller asked for "+itoa(wantSize))))
 	}
 	end := h.DataOffset + h.DataSize
 	if end > math.MaxInt {
-		return nil, pathError("mmap", name, path, "segment of "+itoa(end)+" bytes exceeds the address space", syscall.ENOMEM)
+		return fail(pathError("mmap", name, path, "segment of "+itoa(end)+" bytes exceeds the address space", syscall.ENOMEM))
 	}
-	// The file is at least DataOffset+DataSize bytes long (parseHeader
-	// checked), so every byte of this mapping is backed: no SIGBUS.
+	// The file is at least DataOffset+DataSize bytes long (checked above),
+	// so every byte of this mapping is backed: no SIGBUS.
 	mem, err := unix.Mmap(fd, 0, int(end), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
 	if err != nil {
-		return nil, pathError("mmap", name, path, "", err)
+		return fail(pathError("mmap", name, path, "", err))
 	}
-	s := newSegment(l, f, name, mem, h, opts, false)
-	s.refreshOnOpen(st.Atim.Nano())
-	return s, nil
+	// Now the table, which the header page may not hold.
+	tbl := make([]byte, tableEnd(h.Slots))
+	if !noFault(func() { snapshot(tbl, mem) }) {
+		unix.Munmap(mem)
+		return fail(segmentError(name, path, fault(ErrTruncated, errTruncatedUnder)))
+	}
+	if hf := decodeTable(&h, tbl); hf != nil {
+		unix.Munmap(mem)
+		return fail(segmentError(name, path, hf))
+	}
+	return mem, h, st, nil
 }
 
-func newSegment(l posixshm.Layout, f *os.File, name string, mem []byte, h Header, opts Options, creator bool) *Segment {
-	end := h.DataOffset + h.DataSize
+func newSegment(a *attachment, name, path string, opts Options, creator bool) *Segment {
+	end := int64(len(a.mem))
 	s := &Segment{
-		l: l, name: name, f: f, fd: int(f.Fd()), creator: creator,
-		mem:      mem,
-		data:     mem[h.DataOffset:end:end],
-		stamp:    (*int64)(unsafe.Pointer(&mem[offRefreshed])),
+		l: opts.Layout, name: name, path: path, att: a, creator: creator,
+		mem:      a.mem,
+		data:     a.mem[end-a.dataSize : end : end],
+		stamp:    (*int64)(unsafe.Pointer(&a.mem[offRefreshed])),
 		interval: int64(opts.RefreshInterval),
 	}
 	s.closing, s.cancel = context.WithCancel(context.Background())
-	// The mapping is page aligned, so these words are 4- and 8-byte
-	// aligned as sync/atomic and futex(2) require.
-	word := (*uint32)(unsafe.Pointer(&mem[offLockWord]))
-	fp := (*uint64)(unsafe.Pointer(&mem[offFingerprint]))
-	s.mu = lock.New(word, lock.WithFingerprint(fp), lock.WithStaleAfter(opts.StaleAfter))
+	// The mapping is page aligned, so this word is 4-byte aligned as
+	// sync/atomic and futex(2) require.
+	word := (*uint32)(unsafe.Pointer(&a.mem[offLockWord]))
+	s.mu = lock.New(word, lock.WithStaleAfter(opts.StaleAfter))
 	return s
 }
 
@@ -327,14 +481,52 @@ func unpublished(m uint64) bool {
 	return m == 0 || m == magic&math.MaxUint32 || m == magic&^math.MaxUint32
 }
 
-// snapshot copies the header in mem to buf, loading the words that other
-// processes change at any time atomically, so none is torn.
-func snapshot(buf *[HeaderSize]byte, mem []byte) {
-	copy(buf[:], mem[:HeaderSize])
-	p := unsafe.Pointer(&buf[0])
-	*(*uint64)(unsafe.Add(p, offRefreshed)) = atomic.LoadUint64((*uint64)(unsafe.Pointer(&mem[offRefreshed])))
-	*(*uint32)(unsafe.Add(p, offLockWord)) = atomic.LoadUint32((*uint32)(unsafe.Pointer(&mem[offLockWord])))
-	*(*uint64)(unsafe.Add(p, offFingerprint)) = atomic.LoadUint64((*uint64)(unsafe.Pointer(&mem[offFingerprint])))
+// Header fields that other processes change at any time, by width; the
+// table's words are all 64-bit.
+var (
+	atomic64 = [...]int{offRefreshed}
+	atomic32 = [...]int{offOverflow, offLockWord, offLockStamp, offNotify}
+)
+
+// snapshot copies the start of mem (the header, and the table as far as
+// dst reaches) to dst, loading the words that other processes change at
+// any time atomically, so none is torn.
+func snapshot(dst, mem []byte) {
+	n := copy(dst, mem)
+	ne := binary.NativeEndian
+	load64 := func(off int) {
+		if off+8 <= n {
+			ne.PutUint64(dst[off:], atomic.LoadUint64((*uint64)(unsafe.Pointer(&mem[off]))))
+		}
+	}
+	for _, off := range atomic64 {
+		load64(off)
+	}
+	for _, off := range atomic32 {
+		if off+4 <= n {
+			ne.PutUint32(dst[off:], atomic.LoadUint32((*uint32)(unsafe.Pointer(&mem[off]))))
+		}
+	}
+	for off := tableOffset; off+slotSize <= n; off += slotSize {
+		load64(off)
+	}
+}
+
+// header decodes the segment's own header and table, as mapped. It needs
+// s.rmu (Close must not unmap meanwhile).
+func (s *Segment) header() (Header, error) {
+	buf := make([]byte, tableEnd(s.att.slots))
+	if !noFault(func() { snapshot(buf, s.mem) }) {
+		return Header{}, segmentError(s.name, s.Path(), fault(ErrTruncated, errTruncatedUnder))
+	}
+	h, hf := decodeFixed(buf, -1)
+	if hf == nil {
+		hf = decodeTable(&h, buf)
+	}
+	if hf != nil {
+		return Header{}, segmentError(s.name, s.Path(), hf)
+	}
+	return h, nil
 }
 
 // poller returns a function that sleeps a little, 1 ms at first and up to
@@ -363,7 +555,7 @@ func (s *Segment) Name() string { return s.name }
 
 // Path returns the file that holds the segment (for kernel objects, as on
 // macOS and FreeBSD, the name).
-func (s *Segment) Path() string { return s.f.Name() }
+func (s *Segment) Path() string { return s.path }
 
 // Creator reports whether this Segment created the object, through
 // Create or as the one winner of OpenOrCreate.
@@ -375,14 +567,18 @@ func (s *Segment) Creator() bool { return s.creator }
 // invalidate it.
 func (s *Segment) Bytes() []byte { return s.data }
 
-// Close unmaps the segment and closes its file. Bytes must not be used
-// afterwards. The object itself remains; see Unlink. Calls of Lock and
-// LockContext still waiting for the lock give up with an error wrapping
-// fs.ErrClosed, and Close waits for them to return. Close does not release
-// a lock this process holds (the lock belongs to the process, not to this
-// Segment): Unlock first, or other processes recover it only once this
-// process has exited. A second Close returns an error wrapping
-// fs.ErrClosed. If there is an error, it will be of type *fs.PathError.
+// Close detaches from the segment: it unmaps it and closes its file
+// (unless other Segments of this process still use them) and releases this
+// process's attachment (when the last of them closes). Bytes must not be
+// used afterwards. The object itself remains (see Unlink), unless it was
+// created with Options.RemoveWhenUnused and no other process is attached:
+// Close then removes it. Calls of Lock and LockContext still waiting for
+// the lock give up with an error wrapping fs.ErrClosed, and Close waits
+// for them to return. Close does not release a lock this process holds
+// (the lock belongs to the process, not to this Segment): Unlock first, or
+// other processes recover it only once this process has exited. A second
+// Close returns an error wrapping fs.ErrClosed. If there is an error, it
+// will be of type *fs.PathError.
 func (s *Segment) Close() error {
 	s.rmu.Lock()
 	if s.state.Load()&stClosed != 0 {
@@ -400,14 +596,9 @@ func (s *Segment) Close() error {
 	s.cancel()
 	s.pin.Lock()
 	defer s.pin.Unlock()
-	err := unix.Munmap(s.mem)
 	s.mem, s.data = nil, nil
-	if err != nil {
-		s.f.Close()
-		return pathError("munmap", s.name, s.f.Name(), "", err)
-	}
-	if err := s.f.Close(); err != nil {
-		return &fs.PathError{Op: "close", Path: s.name, Err: err}
+	if err := s.att.detach(); err != nil {
+		return pathError("close", s.name, s.path, "", err)
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"math"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -82,13 +83,14 @@ func TestCreate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.Version != 1 || info.HeaderSize != 128 || info.DataOffset != 128 || info.DataSize != 1000 ||
-		info.FileSize != 1128 || info.Unlinked || info.LockHolder != 0 || info.Mode != 0o600 ||
+	if info.Version != 2 || info.HeaderSize != 256 || info.DataOffset != 768 || info.DataSize != 1000 ||
+		info.Slots != 64 || info.RemoveWhenUnused || !slices.Equal(info.Users.PIDs, []int{os.Getpid()}) || info.Users.Overflow != 0 ||
+		info.FileSize != 1768 || info.Unlinked || info.LockHolder != 0 || info.Mode != 0o600 ||
 		info.Uid != os.Geteuid() || info.Created.Before(before.Add(-time.Second)) || !info.Refreshed.Equal(info.Created) {
 		t.Fatalf("Stat() = %+v", info)
 	}
 	fi, err := os.Stat(s.Path())
-	if err != nil || fi.Size() != 1128 || fi.Mode().Perm() != 0o600 {
+	if err != nil || fi.Size() != 1768 || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("file: %v, %v", fi, err)
 	}
 	raw, _ := os.ReadFile(s.Path())

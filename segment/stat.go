@@ -19,6 +19,14 @@ type Info struct {
 	Created    time.Time
 	Refreshed  time.Time // the shared refreshed-at stamp
 	LockHolder int       // PID in the lock word, 0 if unlocked
+	// Slots is the size of the attachment table.
+	Slots int
+	// RemoveWhenUnused: the file is removed when its last user detaches
+	// (Options.RemoveWhenUnused).
+	RemoveWhenUnused bool
+	// Users are the live attachments, this process's included (see
+	// Attached).
+	Users Attachments
 	// Unlinked is true when the file has no name left (st_nlink is 0):
 	// processes that have it mapped still share it, but new ones can no
 	// longer open it. This is what daily(8) does to an unrefreshed segment.
@@ -29,7 +37,8 @@ type Info struct {
 	Mode         os.FileMode // permission bits
 }
 
-// Stat describes the segment. It refreshes nothing. If the file has been
+// Stat describes the segment, with who is attached (see Attached). It
+// refreshes nothing. If the file has been
 // truncated under the mapping, it returns what fstat said with an error
 // wrapping ErrTruncated (touching Bytes would then fault). If there is an
 // error, it will be of type *fs.PathError.
@@ -39,9 +48,9 @@ func (s *Segment) Stat() (Info, error) {
 	if s.state.Load()&stClosed != 0 {
 		return Info{}, &fs.PathError{Op: "fstat", Path: s.name, Err: fs.ErrClosed}
 	}
-	path := s.f.Name()
+	path := s.path
 	var st unix.Stat_t
-	if err := unixutil.Fstat(s.fd, &st); err != nil {
+	if err := unixutil.Fstat(s.att.fd, &st); err != nil {
 		return Info{}, pathError("fstat", s.name, path, "", err)
 	}
 	info := Info{
@@ -58,41 +67,48 @@ func (s *Segment) Stat() (Info, error) {
 		return info, segmentError(s.name, path, fault(ErrTruncated,
 			"file has "+itoa(st.Size)+" bytes, the mapping "+itoa(int64(len(s.mem)))))
 	}
-	var buf [HeaderSize]byte
-	if !noFault(func() { snapshot(&buf, s.mem) }) {
-		return info, segmentError(s.name, path, fault(ErrTruncated, errTruncatedUnder))
-	}
-	h, hf := decodeHeader(buf[:])
-	if hf != nil {
-		return info, segmentError(s.name, path, hf)
+	h, err := s.header()
+	if err != nil {
+		return info, err
 	}
 	info.Version, info.HeaderSize = h.Version, h.HeaderSize
 	info.DataOffset, info.DataSize = h.DataOffset, h.DataSize
 	info.Created, info.Refreshed = h.Created, h.Refreshed
 	info.LockHolder = h.LockHolder
+	info.Slots, info.RemoveWhenUnused = h.Slots, h.RemoveWhenUnused
+	if info.Users, err = liveUsers(s.att.fd, &h, s.att); err != nil {
+		return info, pathError("fcntl", s.name, path, "", err)
+	}
 	return info, nil
 }
 
-// ReadHeader reads and validates the segment header of the open file f,
-// which need not be a segment: it is for looking at files without opening
-// them as segments. It maps the file only if it cannot be read (macOS kernel objects), never writes to it, never
-// waits and never refreshes it; on Linux it reads with O_NOATIME when it
-// may (briefly setting it on f's open file description), so that looking
-// at a stale segment does not make it look used. Elsewhere, reading may
-// update the access time as the file system's mount options say.
+// ReadHeader reads and validates the segment header and attachment table
+// of the open file f, which need not be a segment: it is for looking at
+// files without opening them as segments. It maps the file only if it
+// cannot be read (macOS kernel objects), never writes to it, never waits
+// and never refreshes it; on Linux it reads with O_NOATIME when it may
+// (briefly setting it on f's open file description), so that looking at a
+// stale segment does not make it look used. Elsewhere, reading may update
+// the access time as the file system's mount options say. The table says
+// who attached, not who lives: see Users.
 //
 // The checks come in this order; the first that fails decides the error:
 //
-//	file (fstat)                                        error
-//	is empty                                            ErrNotInitialized
-//	is shorter than HeaderSize (128 bytes)              ErrTruncated
-//	magic number is zero (creator still at work)        ErrNotInitialized
-//	magic number is anything else                       ErrNotSegment
-//	version is not 1 (or is 1 in the other byte order)  ErrVersion
-//	header size is not 128, data offset is not a        ErrSizeMismatch
-//	  multiple of 64 at or after it, or they overflow
-//	is shorter than data offset + data size             ErrTruncated
-//	is longer than that                                 ErrSizeMismatch
+//	file (fstat)                                         error
+//	is empty                                             ErrNotInitialized
+//	is shorter than 12 bytes                             ErrTruncated
+//	magic number is zero (creator still at work)         ErrNotInitialized
+//	magic number is anything else                        ErrNotSegment
+//	version is not 2 (version 1 included: recreate it),  ErrVersion
+//	  or is 2 in the other byte order
+//	is shorter than HeaderSize (256 bytes)               ErrTruncated
+//	header size or table offset is not 256, slot count   ErrSizeMismatch
+//	  is not 1..MaxSlots, data offset is not a multiple
+//	  of 64 at or after the table, or they overflow
+//	flags has bits this package does not know            ErrVersion
+//	is shorter than data offset + data size              ErrTruncated
+//	is longer than that                                  ErrSizeMismatch
+//	a table entry is impossible (see Slot)               ErrCorrupt
 //
 // (macOS rounds its kernel objects up to whole pages; a size so rounded is
 // accepted there.) If there is an error, it will be of type *fs.PathError
@@ -119,29 +135,42 @@ func readHeader(fd int, name string) (Header, error) {
 	if err := unixutil.Fstat(fd, &st); err != nil {
 		return Header{}, &fs.PathError{Op: "fstat", Path: name, Err: err}
 	}
-	var buf [HeaderSize]byte
-	n := 0
-	if st.Size >= HeaderSize {
-		var err error
-		if n, err = preadFull(fd, buf[:]); err != nil {
-			// Kernel objects (macOS) cannot be read, only mapped.
-			hm, merr := unix.Mmap(fd, 0, HeaderSize, unix.PROT_READ, unix.MAP_SHARED)
-			if merr != nil {
-				return Header{}, &fs.PathError{Op: "pread", Path: name, Err: err}
-			}
-			read := noFault(func() { snapshot(&buf, hm) })
-			unix.Munmap(hm)
-			if !read {
-				return Header{}, &fs.PathError{Op: opSegment, Path: name, Err: fault(ErrTruncated, errTruncatedUnder)}
-			}
-			n = HeaderSize
+	// The fixed header first, which says how long the table is.
+	b, err := readStart(fd, name, min(st.Size, HeaderSize))
+	if err != nil {
+		return Header{}, err
+	}
+	if h, hf := decodeFixed(b, st.Size); hf == nil && checkFileSize(h.DataOffset+h.DataSize, st.Size) == nil {
+		if b, err = readStart(fd, name, tableEnd(h.Slots)); err != nil {
+			return Header{}, err
 		}
 	}
-	h, hf := parseHeader(buf[:n], st.Size)
+	h, hf := parseHeader(b, st.Size)
 	if hf != nil {
 		return Header{}, &fs.PathError{Op: opSegment, Path: name, Err: hf}
 	}
 	return h, nil
+}
+
+// readStart reads the first n bytes of the file (fewer at its end), with
+// pread, or through a mapping where the file cannot be read (kernel
+// objects, on macOS).
+func readStart(fd int, name string, n int64) ([]byte, error) {
+	b := make([]byte, n)
+	m, err := preadFull(fd, b)
+	if err == nil {
+		return b[:m], nil
+	}
+	hm, merr := unix.Mmap(fd, 0, int(n), unix.PROT_READ, unix.MAP_SHARED)
+	if merr != nil {
+		return nil, &fs.PathError{Op: "pread", Path: name, Err: err}
+	}
+	read := noFault(func() { snapshot(b, hm) })
+	unix.Munmap(hm)
+	if !read {
+		return nil, &fs.PathError{Op: opSegment, Path: name, Err: fault(ErrTruncated, errTruncatedUnder)}
+	}
+	return b, nil
 }
 
 // preadFull reads len(b) bytes at offset 0, fewer only at end of file.

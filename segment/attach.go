@@ -1,0 +1,305 @@
+package segment
+
+import (
+	"errors"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/posixshm/posixshm/internal/unixutil"
+	"github.com/posixshm/posixshm/posixshm"
+)
+
+// fileKey identifies a file: its device and inode numbers.
+type fileKey struct{ dev, ino uint64 }
+
+func keyOf(st *unix.Stat_t) fileKey { return fileKey{dev: uint64(st.Dev), ino: uint64(st.Ino)} }
+
+// An attachment is this process's attachment to one segment file. Every
+// Segment of this process that maps the file shares it, with its one
+// descriptor, its one mapping and its one slot, as SQLite's unix VFS
+// shares one unixInodeInfo per inode: POSIX record locks belong to the
+// process, and the kernel drops all of them when ANY descriptor of the file
+// is closed, so a second descriptor of the file must never be closed while
+// the process is attached (see reclock_other.go). Such descriptors, opened
+// before the process could know that they lead to a file it is attached
+// to, wait in spare and are closed with the attachment's own.
+//
+// The fields are set before the attachment is registered and never change
+// afterwards, except refs and spare, which files.mu guards.
+type attachment struct {
+	key   fileKey
+	f     *os.File // the descriptor every record lock of this process on the file goes through
+	fd    int
+	spare []*os.File
+	mem   []byte // the mapping every Segment of the file shares
+	refs  int    // Segments using it
+
+	l    posixshm.Layout // how the file was named, for removal
+	name string
+
+	slots    int   // table size
+	dataSize int64 // size of the data region
+	remove   bool  // the header's remove-when-unused flag
+
+	// The attachment: a slot (slot ≥ 0, its generation gen), or none
+	// (slot -1: overflow, with the record-lock byte overflowBase+over, or
+	// over -1 where there are no record locks, and gen the overflow count
+	// it drew).
+	slot int
+	over int64
+	gen  uint32
+	// pids: the object takes no record locks (macOS and FreeBSD kernel
+	// objects), so liveness is judged by PID, with kill(pid, 0).
+	pids bool
+}
+
+// files holds this process's attachments, by file.
+var files struct {
+	mu sync.Mutex
+	m  map[fileKey]*attachment
+}
+
+// noRecordLocks makes every attachment of this process judge liveness by
+// PID, as on objects that take no record locks; tests set it to run that
+// code on Linux.
+var noRecordLocks bool
+
+// errRetry: the file was removed while we attached to it; open the name
+// again.
+var errRetry = errors.New("segment file removed while attaching; try again")
+
+func newAttachment(l posixshm.Layout, name string, f *os.File, st *unix.Stat_t, mem []byte, h *Header) *attachment {
+	return &attachment{
+		key: keyOf(st), f: f, fd: int(f.Fd()), mem: mem, refs: 1,
+		l: l, name: name,
+		slots: h.Slots, dataSize: h.DataSize, remove: h.RemoveWhenUnused,
+		slot: -1, over: -1,
+	}
+}
+
+// register adds a to the attachments, whose lock the caller holds.
+func (a *attachment) register() {
+	if files.m == nil {
+		files.m = make(map[fileKey]*attachment)
+	}
+	files.m[a.key] = a
+}
+
+// attachedTo returns this process's attachment to the file with key k,
+// or nil.
+func attachedTo(k fileKey) *attachment {
+	files.mu.Lock()
+	defer files.mu.Unlock()
+	return files.m[k]
+}
+
+// closeFile closes a descriptor of a file that may be a segment this
+// process is attached to; if it is, the descriptor is kept open until the
+// attachment ends, because closing it would drop the attachment's record
+// locks (POSIX; see attachment).
+func closeFile(f *os.File) error {
+	files.mu.Lock()
+	defer files.mu.Unlock()
+	if len(files.m) > 0 {
+		var st unix.Stat_t
+		if unixutil.Fstat(int(f.Fd()), &st) == nil {
+			if a := files.m[keyOf(&st)]; a != nil {
+				a.spare = append(a.spare, f)
+				return nil
+			}
+		}
+	}
+	return f.Close()
+}
+
+func (a *attachment) slotWord(i int) *uint64 {
+	return (*uint64)(unsafe.Pointer(&a.mem[tableOffset+slotSize*i]))
+}
+
+func (a *attachment) overflowWord() *uint32 {
+	return (*uint32)(unsafe.Pointer(&a.mem[offOverflow]))
+}
+
+// slotByte is the file offset of slot i's record-lock byte.
+func slotByte(i int) int64 { return tableOffset + slotSize*int64(i) }
+
+// selfPID is this process's PID as recorded in a slot.
+func selfPID() (int, error) {
+	pid := os.Getpid()
+	if pid <= 0 || pid > slotPIDMask {
+		return 0, errors.New("pid " + strconv.Itoa(pid) + " does not fit in a slot's 30 bits")
+	}
+	return pid, nil
+}
+
+// claim attaches: it takes a slot (or, with every slot held by a live
+// process, an overflow attachment). The creator claims before it publishes
+// the header, so that nobody who can open the segment sees it unused. An
+// opener of a segment that removes itself when unused claims under the
+// removal gate and may get errRetry (see claimGated).
+func (a *attachment) claim(creator bool) error {
+	if a.remove && !creator {
+		return a.claimGated()
+	}
+	return a.claimAny()
+}
+
+// claimAny takes the first slot whose record lock it gets, preferring
+// slots recorded free, then overflow. Where the object takes no record
+// locks it claims by PID instead.
+func (a *attachment) claimAny() error {
+	pid, err := selfPID()
+	if err != nil {
+		return err
+	}
+	if a.pids || noRecordLocks {
+		a.pids = true
+		a.claimByPID(pid)
+		return nil
+	}
+	// Pass 0 tries the slots recorded free (usually the first succeeds),
+	// pass 1 those recorded attached, whose processes may have died.
+	for pass := range 2 {
+		for i := range a.slots {
+			p := a.slotWord(i)
+			if (atomic.LoadUint64(p)&slotAttached != 0) != (pass == 1) {
+				continue
+			}
+			ok, err := tryLock(a.fd, unix.F_WRLCK, slotByte(i), 1)
+			if err == errNoRecordLocks {
+				a.pids = true
+				a.claimByPID(pid)
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			if !ok {
+				continue // a live process holds it, or is taking it
+			}
+			// The byte is ours: whoever had the slot has died or
+			// detached, and nobody else can take it now. One CAS
+			// records us, with the next generation.
+			for {
+				w := atomic.LoadUint64(p)
+				n := Slot{PID: pid, Attached: true, Generation: decodeSlot(w).Generation + 1}
+				if atomic.CompareAndSwapUint64(p, w, n.word()) {
+					a.slot, a.gen = i, n.Generation
+					return nil
+				}
+			}
+		}
+	}
+	return a.claimOverflow()
+}
+
+// claimOverflow attaches without a slot: every slot is held by a live
+// process. The attachment takes the first free record-lock byte from
+// overflowBase on, so that it is seen (and counted) as long as it lives,
+// and draws its stamp from the overflow count.
+func (a *attachment) claimOverflow() error {
+	for k := range int64(maxOverflow) {
+		ok, err := tryLock(a.fd, unix.F_WRLCK, overflowBase+k, 1)
+		if err != nil {
+			return err
+		}
+		if ok {
+			a.over = k
+			a.gen = atomic.AddUint32(a.overflowWord(), 1)
+			return nil
+		}
+	}
+	return errors.New("every slot and " + strconv.Itoa(maxOverflow) + " overflow attachments taken by live processes")
+}
+
+// claimByPID attaches where there are no record locks: a slot recorded
+// free, or recorded attached by a process that kill(pid, 0) finds gone,
+// taken with one CAS. A slot cannot tell a dead process from a new one
+// that was given its PID, nor see into another PID namespace: such slots
+// stay taken.
+func (a *attachment) claimByPID(pid int) {
+	for i := range a.slots {
+		p := a.slotWord(i)
+		for {
+			w := atomic.LoadUint64(p)
+			s := decodeSlot(w)
+			if s.Attached && pidAlive(s.PID) {
+				break
+			}
+			n := Slot{PID: pid, Attached: true, Generation: s.Generation + 1}
+			if atomic.CompareAndSwapUint64(p, w, n.word()) {
+				a.slot, a.gen = i, n.Generation
+				return
+			}
+		}
+	}
+	a.gen = atomic.AddUint32(a.overflowWord(), 1)
+}
+
+// release ends the attachment's claim: the slot word is marked free (if it
+// still records this attachment), then the record lock is dropped. The
+// order matters: while the byte is held nobody else can take the slot.
+func (a *attachment) release() error {
+	if a.slot >= 0 {
+		p := a.slotWord(a.slot)
+		for {
+			w := atomic.LoadUint64(p)
+			if s := decodeSlot(w); !s.Attached || s.Generation != a.gen {
+				break // not ours any more (only a bug or a hostile writer does that)
+			}
+			if atomic.CompareAndSwapUint64(p, w, Slot{Generation: a.gen}.word()) {
+				break
+			}
+		}
+		if !a.pids {
+			return unlock(a.fd, slotByte(a.slot), 1)
+		}
+	}
+	if a.over >= 0 {
+		return unlock(a.fd, overflowBase+a.over, 1)
+	}
+	return nil
+}
+
+// detach ends one Segment's use of the attachment. The last one releases
+// the slot, removes the file if it removes itself when unused and nobody
+// else is attached, unmaps it and closes its descriptors.
+func (a *attachment) detach() error {
+	files.mu.Lock()
+	defer files.mu.Unlock()
+	if a.refs--; a.refs > 0 {
+		return nil
+	}
+	delete(files.m, a.key)
+	if testHookDetach != nil {
+		testHookDetach()
+	}
+	err := a.release()
+	if a.remove && !a.pids && err == nil {
+		_, err = a.removeIfUnused()
+	}
+	if e := unix.Munmap(a.mem); e != nil && err == nil {
+		err = e
+	}
+	a.mem = nil
+	// Only now: closing any descriptor of the file drops the locks.
+	for _, f := range a.spare {
+		f.Close()
+	}
+	if e := a.f.Close(); e != nil && err == nil {
+		err = e
+	}
+	return err
+}
+
+// pidAlive reports whether a process with this PID exists (in our PID
+// namespace): kill(pid, 0) does not fail with ESRCH.
+func pidAlive(pid int) bool {
+	return pid > 0 && unix.Kill(pid, 0) != syscall.ESRCH
+}

@@ -1,0 +1,47 @@
+package segment
+
+import "golang.org/x/sys/unix"
+
+// SetNoRecordLocks makes this process judge attachments by PID, as on
+// objects that take no record locks (macOS, FreeBSD), and returns a
+// function that undoes it.
+func SetNoRecordLocks() (undo func()) {
+	noRecordLocks = true
+	return func() { noRecordLocks = false }
+}
+
+// OFDLocks reports whether record locks belong to open file descriptions
+// (Linux) rather than to processes (POSIX, and the openbsdsim build tag).
+const OFDLocks = cmdSetLk != unix.F_SETLK
+
+// SetAttachHook makes every open of this process call f between mapping
+// the file and attaching to it, and returns a function that undoes it.
+func SetAttachHook(f func()) (undo func()) {
+	testHookAttach = f
+	return func() { testHookAttach = nil }
+}
+
+// SetRemoveHook makes every removal of this process call f between its
+// check that nobody is attached and its unlink, and returns a function
+// that undoes it.
+func SetRemoveHook(f func()) (undo func()) {
+	testHookRemove = f
+	return func() { testHookRemove = nil }
+}
+
+// SetClaimedHook makes every gated claim of this process (an open of a
+// segment that removes itself when unused) call f between taking its slot
+// and checking the name and the other attachments, and returns a function
+// that undoes it.
+func SetClaimedHook(f func()) (undo func()) {
+	testHookClaimed = f
+	return func() { testHookClaimed = nil }
+}
+
+// SetDetachHook makes the last detach of each attachment of this process
+// call f before it releases its claim, and returns a function that undoes
+// it.
+func SetDetachHook(f func()) (undo func()) {
+	testHookDetach = f
+	return func() { testHookDetach = nil }
+}

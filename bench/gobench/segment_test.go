@@ -132,3 +132,30 @@ func BenchmarkDropinBig(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/1e6/float64(b.N), "ms/op")
 }
+
+// BenchmarkSegmentOpen: Open+Close of an existing segment (OpenBSD's
+// layout in a tmpfs directory) that this process is not attached to
+// otherwise: a whole attach and detach, as a short-lived user makes them.
+func BenchmarkSegmentOpen(b *testing.B) {
+	d := posixshm.Dir(benchDir(b))
+	name := "/bench-segopen-" + tag()
+	opts := &segment.Options{Layout: d}
+	s, err := segment.Create(name, 4096, opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer d.Unlink(name)
+	if err := s.Close(); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		s, err := segment.Open(name, opts)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

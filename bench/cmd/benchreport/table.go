@@ -44,6 +44,7 @@ var rows = append(pathRows(), []row{
 	{section: "b. open+close", figure: "posixshm.Open+Close (Linux, /dev/shm) vs glibc shm_open+close", ours: ns("BenchmarkOpen/linux"), base: ns("c_open_glibc"), maxRatio: 1.2, showAllocs: true},
 	{section: "b. open+close", figure: "diagnostic: C's system calls made from Go (x/sys/unix, no *os.File), OpenBSD algorithm vs C", ours: ns("BenchmarkOpenFloor/openbsd"), base: ns("c_open_openbsd"), showAllocs: true},
 	{section: "b. open+close", figure: "diagnostic: C's system calls made from Go, glibc (open+close) vs C", ours: ns("BenchmarkOpenFloor/linux"), base: ns("c_open_glibc"), showAllocs: true},
+	{section: "b. open+close", figure: "diagnostic: segment.Open+Close (attach and detach: map, claim a slot, release it) vs Dir.Open+Close", ours: ns("BenchmarkSegmentOpen"), base: ns("BenchmarkOpen/openbsd"), showAllocs: true},
 	{section: "c. uncontended lock", figure: "lock.Mutex Lock+Unlock vs C robust pshared pthread mutex", ours: ns("BenchmarkLock/ours"), base: ns("c_pthread_uncontended"), maxRatio: 1.0, showAllocs: true},
 	{section: "c. uncontended lock", figure: "lock.Mutex Lock+Unlock vs sync.Mutex", ours: ns("BenchmarkLock/ours"), base: ns("BenchmarkLock/sync"), maxRatio: 1.5},
 	{section: "c. uncontended lock", figure: "lock.Mutex Lock+Unlock vs flock(2) LOCK_EX+LOCK_UN", ours: ns("BenchmarkLock/ours"), base: ns("c_flock_uncontended")},

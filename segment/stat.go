@@ -115,19 +115,22 @@ func (s *Segment) Stat() (Info, error) {
 // with Op "segment" and Path f.Name(); header errors unwrap to the
 // sentinel in the table. (An fstat or pread that fails gives Op "fstat" or
 // "pread" with the system's error.)
-func ReadHeader(f *os.File) (Header, error) {
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return Header{}, &fs.PathError{Op: opSegment, Path: f.Name(), Err: err}
-	}
+func ReadHeader(f *os.File) (Header, error) { return onFile(f, readHeader) }
+
+// onFile calls fn with f's descriptor and name.
+func onFile[T any](f *os.File, fn func(fd int, name string) (T, error)) (T, error) {
 	var (
-		h    Header
-		herr error
+		v   T
+		err error
 	)
-	if err := rc.Control(func(fd uintptr) { h, herr = readHeader(int(fd), f.Name()) }); err != nil {
-		return Header{}, &fs.PathError{Op: opSegment, Path: f.Name(), Err: err}
+	rc, cerr := f.SyscallConn()
+	if cerr == nil {
+		cerr = rc.Control(func(fd uintptr) { v, err = fn(int(fd), f.Name()) })
 	}
-	return h, herr
+	if cerr != nil {
+		return v, &fs.PathError{Op: opSegment, Path: f.Name(), Err: cerr}
+	}
+	return v, err
 }
 
 func readHeader(fd int, name string) (Header, error) {

@@ -46,20 +46,7 @@ func (a Attachments) InUse() bool { return a.Count() > 0 }
 // included: call Users from a process that is not attached to the
 // segment, or keep f open until the segment is closed; see the package
 // documentation. If there is an error, it will be of type *fs.PathError.
-func Users(f *os.File) (Attachments, error) {
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return Attachments{}, &fs.PathError{Op: opSegment, Path: f.Name(), Err: err}
-	}
-	var (
-		u    Attachments
-		uerr error
-	)
-	if err := rc.Control(func(fd uintptr) { u, uerr = users(int(fd), f.Name()) }); err != nil {
-		return Attachments{}, &fs.PathError{Op: opSegment, Path: f.Name(), Err: err}
-	}
-	return u, uerr
-}
+func Users(f *os.File) (Attachments, error) { return onFile(f, users) }
 
 func users(fd int, name string) (Attachments, error) {
 	h, err := readHeader(fd, name)

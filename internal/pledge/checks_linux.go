@@ -65,8 +65,10 @@ const tmpfileBit = unix.O_TMPFILE &^ unix.O_DIRECTORY
 
 // openFlags applies doopenat's namei promises to the flags in argument a:
 // reading needs "rpath", writing "wpath", O_CREAT "cpath". O_TMPFILE
-// creates a file too, so it needs "cpath". O_TRUNC adds nothing: on OpenBSD
-// it truncates only what is opened for writing.
+// creates a file too, so it needs "cpath". O_TRUNC adds nothing, as on
+// OpenBSD, where it truncates only a file opened for writing; Linux also
+// truncates one opened O_RDONLY|O_TRUNC, which "rpath" alone lets through
+// here (OpenBSD refuses that open outright: an errno rule, not pledge's).
 func openFlags(a int) check {
 	return func(e *env) []step {
 		var s []step

@@ -5,10 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"regexp"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -23,9 +25,11 @@ const (
 	envTest     = "POSIXSHM_PLEDGE_TEST"     // t.Name() of the test the child runs confined
 	envPromises = "POSIXSHM_PLEDGE_PROMISES" // its promises
 	envDir      = "POSIXSHM_PLEDGE_DIR"      // SharedDir's directory
+	envToken    = "POSIXSHM_PLEDGE_TOKEN"    // ends the marker lines, so fn's output cannot fake them
 )
 
-// Lines the child prints on its standard output, for the parent.
+// Lines the child prints on its standard output for the parent, each
+// followed by the token.
 const (
 	markConfined = "pledge-child: confined"
 	markReturned = "pledge-child: returned"
@@ -145,7 +149,8 @@ func RunConfined(t *testing.T, promises string, fn func(t *testing.T)) Result {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run="+runPattern(t.Name()),
 		"-test.v=true", "-test.count=1", "-test.timeout="+timeout.String())
-	cmd.Env = childEnv(t, promises)
+	token := strconv.FormatUint(rand.Uint64(), 16)
+	cmd.Env = append(childEnv(t, promises), envToken+"="+token)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS}
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -162,8 +167,8 @@ func RunConfined(t *testing.T, promises string, fn func(t *testing.T)) Result {
 		Output:   out.String(),
 		TimedOut: ctx.Err() != nil,
 	}
-	r.Confined = strings.Contains(r.Output, markConfined+" ")
-	r.Returned = strings.Contains(r.Output, "\n"+markReturned+"\n")
+	r.Confined = strings.Contains(r.Output, markConfined+" "+token+"\n")
+	r.Returned = strings.Contains(r.Output, "\n"+markReturned+" "+token+"\n")
 	t.Logf("confined child (promises %q): %s", promises, status(r.Status))
 	return r
 }
@@ -220,7 +225,8 @@ func runChild(t *testing.T, fn func(t *testing.T)) {
 	if err := Confine(promises); err != nil {
 		setup(err)
 	}
-	fmt.Printf("%s %q\n", markConfined, promises)
+	token := os.Getenv(envToken)
+	fmt.Printf("%s %s\n", markConfined, token)
 	returned := false
 	defer func() {
 		// Runs when fn returns, panics, or calls t.FailNow (Goexit). It
@@ -233,7 +239,7 @@ func runChild(t *testing.T, fn func(t *testing.T)) {
 		if !returned || t.Failed() {
 			os.Exit(exitFailed)
 		}
-		fmt.Println(markReturned)
+		fmt.Println(markReturned, token)
 		os.Exit(0)
 	}()
 	fn(t)
@@ -256,7 +262,7 @@ func childEnv(t *testing.T, promises string) []string {
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
 		switch k {
-		case envTest, envPromises, envDir, "GORACE", // set below
+		case envTest, envPromises, envDir, envToken, "GORACE", // set here
 			"GOCOVERDIR": // coverage files written at exit need promises fn lacks
 			continue
 		}

@@ -3,6 +3,7 @@ package pledge_test
 import (
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -225,81 +226,112 @@ func procOK(t *testing.T) {
 	}
 }
 
-// Each forbidden call kills the confined child with SIGSYS.
+// Each forbidden call kills the confined child with SIGSYS. Each case calls
+// reached just before the forbidden call, so a kill by an earlier call
+// (a hole in the table) fails the test instead of passing it.
 func TestRunConfined_Violations(t *testing.T) {
 	dir := pledge.SharedDir(t)
 	if !pledge.IsChild(t) {
 		check(t, "setup", os.WriteFile(filepath.Join(dir, "file"), []byte("x"), 0o600))
 	}
 	file := filepath.Join(dir, "file")
+	open := func() (*os.File, error) { return os.Open(file) }
 	for _, tt := range []struct {
 		name     string
 		promises string
-		do       func() error
+		do       func(reached func()) error
 	}{
-		{"kill other", segmentPromises, func() error { return unix.Kill(os.Getppid(), 0) }},
-		{"tgkill other", segmentPromises, func() error { return unix.Tgkill(os.Getppid(), os.Getppid(), 0) }},
-		{"ptrace", segmentPromises, func() error {
-			_, err := unix.PtracePeekData(os.Getppid(), 0, make([]byte, 8))
+		{"kill other", segmentPromises, func(reached func()) error {
+			reached()
+			return unix.Kill(os.Getppid(), 0)
+		}},
+		{"tgkill other", segmentPromises, func(reached func()) error {
+			reached()
+			return unix.Tgkill(os.Getppid(), os.Getppid(), 0)
+		}},
+		{"ptrace", segmentPromises, func(reached func()) error {
+			buf := make([]byte, 8)
+			reached()
+			_, err := unix.PtracePeekData(os.Getppid(), 0, buf)
 			return err
 		}},
-		{"socket inet", segmentPromises, func() error {
+		{"socket inet", segmentPromises, func(reached func()) error {
+			reached()
 			_, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
 			return err
 		}},
-		{"socket unix under inet", "stdio inet", func() error {
+		{"socket unix under inet", "stdio inet", func(reached func()) error {
+			reached()
 			_, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM, 0)
 			return err
 		}},
-		{"fork", segmentPromises, func() error { return exec.Command("/bin/true").Run() }},
-		{"execve", segmentPromises + " proc", func() error { return unix.Exec("/bin/true", []string{"true"}, nil) }},
-		{"affinity of other", segmentPromises, func() error {
+		{"fork", segmentPromises, func(reached func()) error {
+			cmd := exec.Command("/bin/true")
+			reached() // os/exec's own preparations come first
+			return cmd.Run()
+		}},
+		{"execve", segmentPromises + " proc", func(reached func()) error {
+			reached()
+			return unix.Exec("/bin/true", []string{"true"}, nil)
+		}},
+		{"affinity of other", segmentPromises, func(reached func()) error {
 			var s unix.CPUSet
+			reached()
 			return unix.SchedGetaffinity(os.Getppid(), &s)
 		}},
-		{"read without rpath", "stdio wpath cpath", func() error {
-			_, err := os.ReadFile(file)
+		{"read without rpath", "stdio wpath cpath", func(reached func()) error {
+			reached()
+			_, err := unix.Open(file, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 			return err
 		}},
-		{"create without cpath", "stdio rpath wpath", func() error {
-			return os.WriteFile(filepath.Join(dir, "new"), nil, 0o600)
+		{"create without cpath", "stdio rpath wpath", func(reached func()) error {
+			reached()
+			_, err := unix.Open(filepath.Join(dir, "new"), unix.O_RDWR|unix.O_CREAT|unix.O_CLOEXEC, 0o600)
+			return err
 		}},
-		{"F_GETLK without flock", "stdio rpath wpath cpath fattr", func() error {
-			f, err := os.Open(file)
+		{"F_GETLK without flock", "stdio rpath wpath cpath fattr", func(reached func()) error {
+			f, err := open()
 			if err != nil {
 				return err
 			}
+			reached()
 			return unix.FcntlFlock(f.Fd(), unix.F_GETLK, &unix.Flock_t{Type: unix.F_WRLCK, Len: 1})
 		}},
-		{"futimens without fattr", "stdio rpath wpath cpath flock", func() error {
-			f, err := os.Open(file)
+		{"futimens without fattr", "stdio rpath wpath cpath flock", func(reached func()) error {
+			f, err := open()
 			if err != nil {
 				return err
 			}
+			reached()
 			if _, _, e := unix.Syscall6(unix.SYS_UTIMENSAT, f.Fd(), 0, 0, 0, 0, 0); e != 0 {
 				return e
 			}
 			return nil
 		}},
-		{"executable memory", segmentPromises, func() error {
+		{"executable memory", segmentPromises, func(reached func()) error {
+			reached()
 			_, err := unix.Mmap(-1, 0, 4096, unix.PROT_READ|unix.PROT_EXEC, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
 			return err
 		}},
-		{"narrowed by a second Confine", segmentPromises, func() error {
+		{"narrowed by a second Confine", segmentPromises, func(reached func()) error {
 			if err := pledge.Confine("stdio"); err != nil {
 				return err
 			}
-			_, err := os.ReadFile(file)
+			reached()
+			_, err := unix.Open(file, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 			return err
 		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			r := pledge.RunConfined(t, tt.promises, func(t *testing.T) {
-				err := tt.do()
+				err := tt.do(func() { fmt.Println("reached the forbidden call") })
 				t.Errorf("survived the call (error %v)", err)
 			})
 			mustViolate(t, r)
+			if !strings.Contains(r.Output, "\nreached the forbidden call\n") {
+				t.Fatalf("killed before the forbidden call; %v", r)
+			}
 		})
 	}
 }

@@ -18,6 +18,11 @@
  *                         the waiter is asleep, then stays busy until the
  *                         waiter is done (as a holder that goes on working).
  *   futex lockwake N      the same with lockword.h's lock and unlock.
+ *   futex spinbudget N    how long a lockword.h waiter spins before it
+ *                         sleeps: from just before its lock to the moment
+ *                         the waiters bit appears (median of N, c_spin_ns),
+ *                         to check that LW_SPIN_NS took (benchproc
+ *                         spinbudget measures lock.Mutex's the same way).
  *
  * N is round trips (ping-pong) or wake-ups. The ping-pongs print, per round
  * trip: wall time (c_KIND_pingpong ns/roundtrip), CPU time of both
@@ -51,6 +56,8 @@ struct shared {
 	int ready LINE, go;
 	volatile unsigned long round, ack; /* wake: round started, done */
 	volatile double tunlock;             /* wake: just before the wake */
+	volatile double tlock;               /* spinbudget: just before the lock */
+	volatile unsigned long started;      /* spinbudget: the waiter's round */
 	struct {
 		double start LINE, end;
 		struct usage used;
@@ -192,6 +199,38 @@ static void wake(int idx, long n, int uselock)
 	}
 }
 
+/* spinb: process 0 holds the lock and watches for the waiters bit that
+ * process 1 sets when it stops spinning. */
+static void spinb(int idx, long n)
+{
+	struct lw l;
+	unsigned long r;
+
+	lw_init(&l, s->words[0], getpid(), 0);
+	for (r = 1; r <= (unsigned long)n; r++) {
+		if (idx == 1) {
+			waitfor(&s->round, r);
+			s->tlock = now_ns();
+			__atomic_store_n(&s->started, r, __ATOMIC_RELEASE);
+			lw_lock(&l);
+			if (lw_unlock(&l) != 0)
+				die("lw_unlock: not held");
+			__atomic_store_n(&s->ack, r, __ATOMIC_RELEASE);
+			continue;
+		}
+		lw_lock(&l);
+		__atomic_store_n(&s->round, r, __ATOMIC_RELEASE);
+		while (__atomic_load_n(&s->started, __ATOMIC_ACQUIRE) < r)
+			;
+		while (!(LW_STATE(__atomic_load_n(s->words[0], __ATOMIC_ACQUIRE)) & LW_WAITERS))
+			;
+		s->samples[s->nsamples++] = now_ns() - s->tlock;
+		if (lw_unlock(&l) != 0)
+			die("lw_unlock: not held");
+		waitfor(&s->ack, r);
+	}
+}
+
 static void rawwake(int idx, long n) { wake(idx, n, 0); }
 static void lockwake(int idx, long n) { wake(idx, n, 1); }
 
@@ -242,8 +281,19 @@ int main(int argc, char **argv)
 	int pong, lock;
 
 	if (argc != 3 || (n = atol(argv[2])) < 1) {
-		fprintf(stderr, "usage: futex pingpong|lockpingpong|wake|lockwake N\n");
+		fprintf(stderr, "usage: futex pingpong|lockpingpong|wake|lockwake|spinbudget N\n");
 		return 2;
+	}
+	s = mmap(NULL, sizeof(*s) + (n + 1) * sizeof(double), PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (s == MAP_FAILED)
+		die("mmap");
+	if (strcmp(argv[1], "spinbudget") == 0) {
+		if (run(spinb, NULL, n) != 0)
+			return 1;
+		qsort(s->samples, s->nsamples, sizeof(double), cmp_double);
+		printf("c_spin_ns %.0f ns\n", s->samples[s->nsamples / 2]);
+		return 0;
 	}
 	pong = strstr(argv[1], "pingpong") != NULL;
 	lock = strncmp(argv[1], "lock", 4) == 0;
@@ -251,10 +301,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "futex: unknown mode %s\n", argv[1]);
 		return 2;
 	}
-	s = mmap(NULL, sizeof(*s) + (n + 1) * sizeof(double), PROT_READ | PROT_WRITE,
-	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (s == MAP_FAILED)
-		die("mmap");
 	if (!pong) {
 		snprintf(key, sizeof(key), "c_%s_wake", lock ? "lock" : "futex");
 		if (run(lock ? lockwake : rawwake, NULL, n) != 0)

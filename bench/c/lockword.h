@@ -7,9 +7,15 @@
  * reserved.
  *   lock    one CAS 0 -> tag; on failure the slow path:
  *           LW_ACTIVE_SPINS re-reads with a pause loop between them, then
- *           LW_PASSIVE_SPINS re-reads with a yield between them (Go:
- *           runtime.Gosched, which yields the P to other goroutines; here
- *           sched_yield(2), which yields the CPU to other threads), then
+ *           the passive phase: lock re-reads the word passiveSpins times
+ *           with a runtime.Gosched between them, which lets other
+ *           goroutines of the process run but keeps the CPU; a C process
+ *           has no such thing (sched_yield(2) would give the CPU away to
+ *           other processes, for a whole time slice on a busy machine), so
+ *           here the passive phase re-reads the word, with the pause loop,
+ *           for as long as lock's takes: LW_SPIN_NS from the environment
+ *           (bench/run measures lock.Mutex's spin phase at the start of a
+ *           run, benchproc spinbudget), else LW_SPIN_DEFAULT_NS. Then
  *           sleep: set the waiters bit by CAS, FUTEX_WAIT (shared, not
  *           PRIVATE) while the word is unchanged, with the same timeout as
  *           the stale check's, re-examine; a waiter that finds the word free
@@ -28,8 +34,9 @@
  * compiling) but measures the 32-bit word while Go's side uses lock.New.
  * When lock.New64 and its anti-barging bit (bit 31) land, make the Go
  * benchmarks use New64, run the LW_WORD64 build, and mirror what bit 31
- * does here; bench/cmd/benchproc's TestLockwordMatchesLock checks that the spin
- * budget below still matches lock/wait.go.
+ * does here; bench/cmd/benchproc's TestLockwordMatchesLock checks that the
+ * active spins below still match lock/wait.go's (the passive phase follows
+ * lock's by measurement).
  */
 #ifndef LOCKWORD_H
 #define LOCKWORD_H
@@ -38,13 +45,13 @@
 #include <sys/syscall.h>
 
 #include <errno.h>
-#include <sched.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
 
 #define LW_ACTIVE_SPINS 4          /* lock/wait.go activeSpins */
-#define LW_PASSIVE_SPINS 16        /* lock/wait.go passiveSpins */
+#define LW_SPIN_DEFAULT_NS 3000L   /* 16 Goscheds on a quiet 2-core VM, about */
 #define LW_PAUSE_LOOP 30           /* lock/wait.go spinPause's loop */
 #define LW_STALE_NS 20000000L      /* lock.DefaultStaleAfter: the futex timeout */
 #define LW_MIN_WAIT_NS 50000L      /* lock/wait.go minFutexWait */
@@ -71,12 +78,16 @@ typedef uint32_t lw_word;
 struct lw {
 	lw_word *word;
 	lw_word self; /* tag (and stamp): the locked word of this process */
+	long spin_ns; /* length of the passive spin phase */
 };
 
 static inline void lw_init(struct lw *l, lw_word *word, uint32_t tag, uint32_t stamp)
 {
+	const char *e = getenv("LW_SPIN_NS");
+
 	l->word = word;
 	l->self = LW_MAKE(tag & LW_TAG_MASK, stamp);
+	l->spin_ns = e != NULL && atol(e) >= 0 ? atol(e) : LW_SPIN_DEFAULT_NS;
 }
 
 /* lw_state is the futex word: the state half of *word. */
@@ -114,20 +125,21 @@ static inline long lw_clock(void)
 __attribute__((noinline)) static void lw_lock_slow(struct lw *l)
 {
 	lw_word w, self = l->self, waiters = LW_MAKE(LW_WAITERS, 0);
-	long next;
+	long next, end = 0;
 	int i;
 
-	for (i = 0; i < LW_ACTIVE_SPINS + LW_PASSIVE_SPINS; i++) {
+	for (i = 0;; i++) {
 		w = __atomic_load_n(l->word, __ATOMIC_SEQ_CST);
 		if ((LW_STATE(w) & LW_TAG_MASK) == 0) {
 			if (lw_cas(l->word, w, self | (w & waiters)))
 				return;
 			continue;
 		}
-		if (i < LW_ACTIVE_SPINS)
-			lw_pause();
-		else
-			sched_yield();
+		if (i == LW_ACTIVE_SPINS)
+			end = lw_clock() + l->spin_ns;
+		else if (i > LW_ACTIVE_SPINS && lw_clock() >= end)
+			break;
+		lw_pause();
 	}
 	next = lw_clock() + LW_STALE_NS;
 	for (;;) {

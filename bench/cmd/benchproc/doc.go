@@ -17,6 +17,9 @@
 //		the same with bench/c/futex.c's sleeping ping-pong written in Go.
 //	benchproc wake -n N -dir DIR
 //		wake-up of a waiter asleep in Lock: median and distribution of N.
+//	benchproc spinbudget -n N -dir DIR
+//		how long a waiter spins in Lock before it sleeps (median of N):
+//		the spin budget bench/c/lockword.h is given.
 //	benchproc mkobjects -n N -dir DIR
 //
 // Timestamps are CLOCK_MONOTONIC, read through the vDSO as C reads it, so

@@ -224,3 +224,65 @@ func childWake(pg *page, idx int, o *options) error {
 	pg.median = lat[len(lat)/2]
 	return nil
 }
+
+// spinBudget: how long a waiter spins in Lock before it goes to sleep: from
+// just before its Lock to the moment the waiters bit appears in the word
+// (lock sets it right before FUTEX_WAIT), while another process holds the
+// lock; the median of n. bench/run gives it to bench/c/lockword.h, whose
+// waiters then spin as long (LW_SPIN_NS).
+func spinBudget(out io.Writer, dir string, o *options) error {
+	if o.n < 1 {
+		return errors.New("spinbudget: bad -n")
+	}
+	path, pg, mem, err := newPage(dir)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(path)
+	defer unix.Munmap(mem)
+	if _, err := runChildren(pg, path, "child-spin", 2, "-n", strconv.Itoa(o.n)); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "go_spin_ns %d ns\n", pg.median)
+	return nil
+}
+
+func childSpin(pg *page, idx int, o *options) error {
+	word := &pg.words[0][0]
+	mu := lock.New(word)
+	n := uint64(o.n)
+	if idx == 1 { // the waiter
+		for r := uint64(1); r <= n; r++ {
+			waitFor(&pg.round, r)
+			atomic.StoreUint64(&pg.tLock, monotonic())
+			atomic.StoreUint64(&pg.started, r)
+			if err := mu.Lock(); err != nil {
+				return err
+			}
+			if err := mu.Unlock(); err != nil {
+				return err
+			}
+			atomic.StoreUint64(&pg.ack, r)
+		}
+		return nil
+	}
+	spins := make([]uint64, 0, n)
+	for r := uint64(1); r <= n; r++ {
+		if err := mu.Lock(); err != nil {
+			return err
+		}
+		atomic.StoreUint64(&pg.round, r)
+		for atomic.LoadUint64(&pg.started) < r {
+		}
+		for !lock.Waiters(atomic.LoadUint32(word)) {
+		}
+		spins = append(spins, monotonic()-atomic.LoadUint64(&pg.tLock))
+		if err := mu.Unlock(); err != nil {
+			return err
+		}
+		waitFor(&pg.ack, r)
+	}
+	slices.Sort(spins)
+	pg.median = spins[len(spins)/2]
+	return nil
+}

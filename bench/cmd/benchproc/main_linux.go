@@ -30,10 +30,12 @@ type page struct {
 	ready   uint64 // children that reached the start line
 	goFlag  uint64 // start flag
 	_       [48]byte
-	// wake: the holder's round, the waiter's last finished round, the
-	// time just before the holder's Unlock, the waiter's median.
+	// wake and spinbudget: the holder's round, the waiter's last finished
+	// round, the time just before the holder's Unlock, the median found;
+	// spinbudget: the time just before the waiter's Lock, and its round.
 	round, ack, tUnlock, median uint64
-	_                           [32]byte
+	tLock, started              uint64
+	_                           [16]byte
 	quant                       [len(quantiles)]uint64 // a distribution, by the timing child
 	_                           [64 - len(quantiles)*8%64]byte
 	procs                       [maxProcs]procLine
@@ -78,6 +80,7 @@ var roles = map[string]role{
 	"child-pong":  {prepare: pongStart, run: childPong},
 	"child-wake":  {run: childWake},
 	"child-futex": {run: childFutex},
+	"child-spin":  {run: childSpin},
 }
 
 type options struct {
@@ -87,7 +90,7 @@ type options struct {
 
 func run(args []string, out io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("usage: benchproc increments|pingpong|pingpong-futex|wake|mkobjects [flags]")
+		return errors.New("usage: benchproc increments|pingpong|pingpong-futex|wake|spinbudget|mkobjects [flags]")
 	}
 	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
 	var o options
@@ -111,6 +114,8 @@ func run(args []string, out io.Writer) error {
 		return pingpong(out, *dir, &o, "child-futex", "go_futex_pingpong")
 	case "wake":
 		return wake(out, *dir, &o)
+	case "spinbudget":
+		return spinBudget(out, *dir, &o)
 	case "mkobjects":
 		return mkobjects(*dir, o.n)
 	}

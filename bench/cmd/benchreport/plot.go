@@ -162,16 +162,22 @@ func (p plot) draw(s *svg) {
 		left-62, (top+bottom)/2, html.EscapeString(p.yLabel))
 }
 
-// legend draws entries (colour, label) in a column from (x, y).
-func legend(s *svg, x, y float64, entries [][2]string) {
-	for i, e := range entries {
+// seriesStyle is the colour and line width of series i: ours (the first)
+// drawn thicker.
+func seriesStyle(i int) (colour string, width float64) {
+	if i == 0 {
+		return palette[0], 3.5
+	}
+	return palette[i%len(palette)], 2
+}
+
+// legend draws the labels of series 0, 1... in a column from (x, y).
+func legend(s *svg, x, y float64, labels []string) {
+	for i, l := range labels {
 		yy := y + float64(i)*20
-		width := 2.0
-		if i == 0 {
-			width = 3.5
-		}
-		s.line(x, yy-4, x+22, yy-4, fmt.Sprintf(`stroke="%s" stroke-width="%g"`, e[0], width))
-		s.text(x+28, yy, "start", `fill="#222"`, e[1])
+		col, width := seriesStyle(i)
+		s.line(x, yy-4, x+22, yy-4, fmt.Sprintf(`stroke="%s" stroke-width="%g"`, col, width))
+		s.text(x+28, yy, "start", `fill="#222"`, l)
 	}
 }
 
@@ -226,13 +232,9 @@ func contentionSVG(res *results) (string, bool) {
 		xTicks: []float64{1, 2, 4, 8}, yTicks: major, yMinor: minor,
 	}
 	p.draw(s)
-	var entries [][2]string
+	var entries []string
 	for i, pts := range series {
-		col := palette[i%len(palette)]
-		width := 2.0
-		if i == 0 {
-			width = 3.5
-		}
+		col, width := seriesStyle(i)
 		// Each lock's points a few pixels aside from the others', so
 		// that whiskers at the same number of processes do not hide
 		// each other.
@@ -249,7 +251,7 @@ func contentionSVG(res *results) (string, bool) {
 		for _, pt := range line {
 			fmt.Fprintf(&s.b, `<circle cx="%.1f" cy="%.1f" r="4" fill="%s" stroke="#fff" stroke-width="1"/>`+"\n", pt[0], pt[1], col)
 		}
-		entries = append(entries, [2]string{col, names[i]})
+		entries = append(entries, names[i])
 	}
 	legend(s, 530, 100, entries)
 	s.text(530, 100+float64(len(entries))*20+12, "start", `fill="#666" font-size="12"`, "dot: median of the rounds;")
@@ -313,19 +315,15 @@ func latencySVG(res *results) (string, bool) {
 		}
 		s.text(x0, 80, "start", `font-size="14" font-weight="bold" fill="#222"`, pn.title)
 		p.draw(s)
-		var entries [][2]string
+		var entries []string
 		for j, c := range curves {
-			col := palette[j%len(palette)]
-			width := 2.0
-			if j == 0 {
-				width = 3.5
-			}
+			col, width := seriesStyle(j)
 			var line [][2]float64
 			for _, pt := range c.pts {
 				line = append(line, [2]float64{p.x.pos(pt[0]), p.y.pos(pt[1])})
 			}
 			s.polyline(line, fmt.Sprintf(`stroke="%s" stroke-width="%g" stroke-linejoin="round"`, col, width))
-			entries = append(entries, [2]string{col, c.name})
+			entries = append(entries, c.name)
 		}
 		legend(s, x0, h-80, entries)
 	}

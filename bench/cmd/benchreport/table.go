@@ -123,6 +123,7 @@ var rows = concat(pathRows(), []row{
 	{section: secHandoff, figure: "sleeping waiter: Unlock → the waiter's Lock returns, median, lock.Mutex vs " + strongest + "the same algorithm", ours: wakeup("go_wake"), base: wakeup("c_lock_wake"), maxRatio: 1.2},
 	{section: secHandoff, figure: "sleeping waiter, lock.Mutex vs raw FUTEX_WAKE → FUTEX_WAIT returns", ours: wakeup("go_wake"), base: wakeup("c_futex_wake")},
 	{section: secHandoff, figure: "diagnostic: the sleeping ping-pong written in Go (raw futex calls) vs C", ours: roundtrip("go_futex_pingpong"), base: roundtrip("c_futex_pingpong")},
+	{section: secHandoff, figure: "diagnostic: spin phase before sleeping (Lock → waiters bit set), lock.Mutex vs C given the same budget (LW_SPIN_NS, measured at the start of the run)", ours: nsTotal("go_spin_ns"), base: nsTotal("c_spin_ns")},
 
 	{section: secRefresh, figure: "Segment Lock+Unlock, default RefreshInterval (1 h) vs refresh-on-use off (RefreshInterval < 0)", ours: ns("BenchmarkSegmentLock/default"), base: ns("BenchmarkSegmentLock/norefresh"), maxRatio: 1.1, showAllocs: true},
 	{section: secRefresh, figure: "Segment Lock+Unlock, RefreshInterval 1 ms (a futimes every ms) vs refresh-on-use off", ours: ns("BenchmarkSegmentLock/1ms"), base: ns("BenchmarkSegmentLock/norefresh")},
@@ -163,6 +164,8 @@ func human(v float64, unit string) string {
 		return fmt.Sprintf("%.2f s", n/1e9)
 	case n >= 1e6:
 		return fmt.Sprintf("%.1f ms", n/1e6)
+	case n >= 1e5:
+		return fmt.Sprintf("%.0f µs", n/1e3)
 	case n >= 1e4:
 		return fmt.Sprintf("%.1f µs", n/1e3)
 	case n >= 1e3:

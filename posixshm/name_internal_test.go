@@ -12,9 +12,10 @@ import (
 // and around every block boundary, and that this toolchain lets AppendPath
 // use it: if crypto/sha256 stops revealing its state in the expected form,
 // the results stay right (sum256 falls back to Sum256) but paths cost about
-// a third more, and this test says so.
+// a fifth more, and this test says so. Under the race detector AppendPath
+// uses Sum256 (see padded), and fromState is still checked here.
 func TestHashState_Padded(t *testing.T) {
-	if !padded {
+	if !padded && !raceEnabled {
 		t.Fatal("crypto/sha256's marshaled state is not what fromState expects: AppendPath falls back to the slower sha256.Sum256; update hashState")
 	}
 	for n := range 300 {

@@ -48,15 +48,21 @@ func pingpong(out io.Writer, dir string, o *options, role, key string) error {
 	return nil
 }
 
+// pongMu are a ping-pong child's handles on the three words.
+var pongMu [3]*lock.Mutex
+
 // pongStart takes the lock words each side starts with, before the start
 // line: A (idx 0) holds 0 and 1, B holds 2.
 func pongStart(pg *page, idx int) error {
+	for i := range pongMu {
+		pongMu[i] = lock.New(&pg.words[i][0])
+	}
 	hold := []int{2}
 	if idx == 0 {
 		hold = []int{0, 1}
 	}
 	for _, i := range hold {
-		if err := lock.New(&pg.words[i][0]).Lock(); err != nil {
+		if err := pongMu[i].Lock(); err != nil {
 			return err
 		}
 	}
@@ -71,10 +77,7 @@ func pongStart(pg *page, idx int) error {
 // locks k and unlocks k+2 (indices mod 3). Each k is one round trip; A
 // times one in sampleEvery, from before its Unlock to its Lock's return.
 func childPong(pg *page, idx int, o *options) error {
-	var mu [3]*lock.Mutex
-	for i := range mu {
-		mu[i] = lock.New(&pg.words[i][0])
-	}
+	mu := &pongMu
 	var samples []uint64
 	if idx == 0 {
 		samples = make([]uint64, 0, o.n/sampleEvery+1)

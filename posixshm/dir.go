@@ -2,6 +2,7 @@ package posixshm
 
 import (
 	"os"
+	"syscall"
 )
 
 // Dir is OpenBSD's shm_open layout rooted at a directory: the object called
@@ -11,6 +12,10 @@ import (
 // uses, and the package-level functions are its methods. On every other
 // system a Dir gives the same layout in any directory, so programs can share
 // objects this way everywhere, and the code OpenBSD runs is tested elsewhere.
+//
+// The empty Dir names no directory (not the file system's root): every
+// method refuses it with EINVAL, so that an unset variable cannot put
+// objects in "/".
 type Dir string
 
 // OpenBSD is the directory OpenBSD's libc keeps shared memory objects in.
@@ -19,8 +24,8 @@ const OpenBSD Dir = "/tmp"
 // Path returns the file that holds the object called name:
 // d/<64 lowercase hex digits of SHA-256(name)>.shm. The whole name is
 // hashed, so "/foo" and "foo" are different objects, and "" is a valid name.
-// A name containing a NUL byte is refused with EINVAL; the error is a
-// *fs.PathError.
+// A name containing a NUL byte, or an empty d, is refused with EINVAL; the
+// error is a *fs.PathError.
 func (d Dir) Path(name string) (string, error) {
 	return d.pathFor(opOpen, name, ShmSuffix)
 }
@@ -32,17 +37,29 @@ func (d Dir) SemPath(name string) (string, error) {
 }
 
 func (d Dir) pathFor(op, name, suffix string) (string, error) {
-	if err := checkName(name); err != nil {
+	if err := d.check(name); err != nil {
 		return "", pathError(op, name, "", "", err)
 	}
 	return hashedPath(string(d), name, suffix), nil
+}
+
+// errEmptyDir refuses every use of Dir(""): an unset variable must not
+// make the file system's root the object directory.
+var errEmptyDir = &NameError{Reason: `empty directory: Dir("") names no directory`, Errno: syscall.EINVAL}
+
+// check refuses an empty d, then a name a C string cannot hold.
+func (d Dir) check(name string) error {
+	if d == "" {
+		return errEmptyDir
+	}
+	return checkName(name)
 }
 
 // AppendPath appends Path(name) to dst and returns the extended slice. It
 // does not allocate when dst has room for len(d)+1+64+4 more bytes. On error
 // dst is returned unchanged.
 func (d Dir) AppendPath(dst []byte, name string) ([]byte, error) {
-	if err := checkName(name); err != nil {
+	if err := d.check(name); err != nil {
 		return dst, pathError(opOpen, name, "", "", err)
 	}
 	return appendHashed(dst, string(d), name, ShmSuffix), nil
@@ -67,7 +84,7 @@ func (d Dir) AppendPath(dst []byte, name string) ([]byte, error) {
 // "shm_open", Path name and, for errors about the file, a *FileError
 // that names it.
 func (d Dir) Open(name string, flag int, perm os.FileMode) (*os.File, error) {
-	if err := checkName(name); err != nil {
+	if err := d.check(name); err != nil {
 		return nil, pathError(opOpen, name, "", "", err)
 	}
 	if err := checkOpenBSDFlags(flag); err != nil {
@@ -81,7 +98,7 @@ func (d Dir) Open(name string, flag int, perm os.FileMode) (*os.File, error) {
 // mapped keep using it. If there is an error, it will be of type
 // *fs.PathError with Op "shm_unlink".
 func (d Dir) Unlink(name string) error {
-	if err := checkName(name); err != nil {
+	if err := d.check(name); err != nil {
 		return pathError(opUnlink, name, "", "", err)
 	}
 	return unlinkFile(name, hashedPath(string(d), name, ShmSuffix))
@@ -92,5 +109,8 @@ func (d Dir) Unlink(name string) error {
 // random letters and digits until Open(name, O_RDWR|O_CREAT|O_EXCL, 0600)
 // succeeds. It returns the file and the name chosen.
 func (d Dir) CreateTemp(template string) (*os.File, string, error) {
+	if d == "" {
+		return nil, "", pathError(opMkstemp, template, "", "", errEmptyDir)
+	}
 	return createTemp(template, d.Open)
 }

@@ -523,3 +523,57 @@ func TestOpen_Native(t *testing.T) {
 	checkPathError(t, err, "shm_open", name)
 	checkNamesFile(t, err, path)
 }
+
+// TestDir_Empty: Dir("") names no directory, so that an unset variable
+// cannot make the file system's root the object directory. Every method
+// refuses it with EINVAL and a message naming the cause, and touches
+// nothing.
+func TestDir_Empty(t *testing.T) {
+	d := posixshm.Dir("")
+	const name = "/empty-dir"
+	// What the methods would reach if "" were the root.
+	rootPath, _ := posixshm.Dir("/").Path(name)
+	if _, err := os.Lstat(rootPath); err == nil {
+		t.Fatalf("%s exists before the test", rootPath)
+	}
+	t.Cleanup(func() { os.Remove(rootPath) })
+	check := func(method string, err error, op, path string) {
+		t.Helper()
+		if !errors.Is(err, syscall.EINVAL) || !strings.Contains(err.Error(), `Dir("")`) {
+			t.Errorf("Dir(\"\").%s: %v; want EINVAL naming the empty directory", method, err)
+			return
+		}
+		checkPathError(t, err, op, path)
+	}
+	p, err := d.Path(name)
+	check("Path", err, "shm_open", name)
+	if p != "" {
+		t.Errorf("Dir(\"\").Path = %q alongside the error", p)
+	}
+	p, err = d.SemPath(name)
+	check("SemPath", err, "sem_open", name)
+	if p != "" {
+		t.Errorf("Dir(\"\").SemPath = %q alongside the error", p)
+	}
+	buf, err := d.AppendPath([]byte("dst:"), name)
+	check("AppendPath", err, "shm_open", name)
+	if string(buf) != "dst:" {
+		t.Errorf("Dir(\"\").AppendPath changed dst to %q", buf)
+	}
+	f, err := d.Open(name, os.O_RDWR|os.O_CREATE, 0o600)
+	if f != nil {
+		f.Close()
+	}
+	check("Open", err, "shm_open", name)
+	check("Unlink", d.Unlink(name), "shm_unlink", name)
+	f, tmp, err := d.CreateTemp("/tmpXXXXXX")
+	if f != nil {
+		os.Remove(f.Name())
+		f.Close()
+		t.Errorf("Dir(\"\").CreateTemp created %s (%q)", f.Name(), tmp)
+	}
+	check("CreateTemp", err, "shm_mkstemp", "/tmpXXXXXX")
+	if _, err := os.Lstat(rootPath); err == nil {
+		t.Errorf("Dir(\"\").Open created %s", rootPath)
+	}
+}

@@ -28,13 +28,13 @@ func interopPattern(i int, seed uint32) byte {
 	return byte((uint32(i)*31 + seed) ^ uint32(i>>8))
 }
 
-// shmtool builds shmtool.c into a temporary directory and returns a
-// function that runs it, or skips the test when gcc is absent.
-func shmtool(t *testing.T) func(args ...string) (int, string) {
+// shmtoolBin builds shmtool.c into a temporary directory and returns the
+// program, or skips the test when gcc is absent (see needCRef).
+func shmtoolBin(t *testing.T) string {
 	t.Helper()
 	gcc, err := exec.LookPath("gcc")
 	if err != nil {
-		t.Skip("gcc not found; the C interop tests need it to build testdata/interop/shmtool.c")
+		needCRef(t, "gcc not found in PATH: the C interop tests need it to build testdata/interop/shmtool.c (apt-get install gcc libc6-dev)")
 	}
 	bin := filepath.Join(t.TempDir(), "shmtool")
 	// -lrt: glibc before 2.34 keeps shm_open in librt.
@@ -42,6 +42,13 @@ func shmtool(t *testing.T) func(args ...string) (int, string) {
 	if err != nil {
 		t.Fatalf("gcc: %v\n%s", err, out)
 	}
+	return bin
+}
+
+// shmtool builds shmtool.c and returns a function that runs it.
+func shmtool(t *testing.T) func(args ...string) (int, string) {
+	t.Helper()
+	bin := shmtoolBin(t)
 	return func(args ...string) (int, string) {
 		out, err := exec.Command(bin, args...).CombinedOutput()
 		var ee *exec.ExitError

@@ -3,6 +3,8 @@ package posixshm
 import (
 	"os"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // Dir is OpenBSD's shm_open layout rooted at a directory: the object called
@@ -71,14 +73,19 @@ func (d Dir) AppendPath(dst []byte, name string) ([]byte, error) {
 //     O_CREAT, O_EXCL, O_TRUNC, O_CLOEXEC and O_NOFOLLOW is refused. Both
 //     give EINVAL.
 //   - O_CLOEXEC and O_NOFOLLOW are always set; a symbolic link is never
-//     followed (ELOOP).
+//     followed (ELOOP, and the error says it is a link).
+//   - O_TRUNC with O_RDONLY (with or without O_CREAT) is EINVAL, whatever
+//     is at the path, and nothing is created or truncated: OpenBSD's
+//     open(2) refuses to truncate without write access.
 //   - A new file gets perm & 0600, less the umask.
 //   - A file that is not regular gives EINVAL; one not owned by the
 //     effective user ID gives EPERM. Errors of open(2) are returned as is.
 //
-// Beyond OpenBSD, a FIFO at the path cannot block the open, a file with
-// more than one hard link is refused with EPERM, and O_TRUNC takes effect
-// only once the file has passed these checks.
+// Beyond OpenBSD, a FIFO at the path cannot block the open; a file with
+// more than one hard link is refused with EPERM; and O_TRUNC takes effect
+// only once the file has passed these checks (an existing file is then
+// truncated even if empty, as open(2) does, which sets its modification
+// time).
 //
 // If there is an error, it will be of type *fs.PathError with Op
 // "shm_open", Path name and, for errors about the file, a *FileError
@@ -90,7 +97,14 @@ func (d Dir) Open(name string, flag int, perm os.FileMode) (*os.File, error) {
 	if err := checkOpenBSDFlags(flag); err != nil {
 		return nil, pathError(opOpen, name, "", "", err)
 	}
-	return openFile(name, hashedPath(string(d), name, ShmSuffix), flag, perm, policy{openbsd: true})
+	path := hashedPath(string(d), name, ShmSuffix)
+	if flag&unix.O_TRUNC != 0 && flag&unix.O_ACCMODE == unix.O_RDONLY {
+		// OpenBSD's vn_open begins with this refusal, before it looks
+		// the path up: nothing is created or truncated, and a
+		// directory gives EINVAL too.
+		return nil, pathError(opOpen, name, path, "O_TRUNC without write access (O_RDONLY): OpenBSD's open(2) refuses it", syscall.EINVAL)
+	}
+	return openFile(name, path, flag, perm, policy{openbsd: true})
 }
 
 // Unlink removes the object called name, as OpenBSD's shm_unlink(3) does:

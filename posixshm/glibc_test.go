@@ -228,6 +228,12 @@ func TestGlibcDir_Open_Hostile(t *testing.T) {
 			if !strings.Contains(err.Error(), path) {
 				t.Errorf("error %q does not name %s", err, path)
 			}
+			if tt.want == syscall.ELOOP {
+				var fe *FileError
+				if !errors.As(err, &fe) || !strings.Contains(fe.Reason, "is a symbolic link") || !strings.Contains(fe.Reason, "never followed") {
+					t.Errorf("error %q does not say that the file is a symbolic link and links are never followed", err)
+				}
+			}
 			after, err := os.Lstat(path)
 			if err != nil || after.Mode() != before.Mode() || !os.SameFile(before, after) {
 				t.Errorf("the planted file changed: %v, %v", after, err)

@@ -11,6 +11,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/posixshm/posixshm/posixshm"
@@ -191,5 +193,112 @@ func TestOpenAnonymous(t *testing.T) {
 	link, _ := os.Readlink("/proc/self/fd/" + strconv.Itoa(int(f.Fd())))
 	if len(link) < 7 || link[:7] != "/memfd:" {
 		t.Errorf("/proc/self/fd link is %q, want /memfd:…", link)
+	}
+}
+
+// parseResult reads an "ok" or "errno <n>" line.
+func parseResult(s string) (syscall.Errno, bool) {
+	s = strings.TrimSpace(s)
+	if s == "ok" {
+		return 0, true
+	}
+	n, err := strconv.Atoi(strings.TrimPrefix(s, "errno "))
+	return syscall.Errno(n), err == nil && strings.HasPrefix(s, "errno ")
+}
+
+// TestInterop_OpenTrunc compares posixshm.Open with glibc's shm_open on
+// what O_TRUNC does: on an existing file, open(2) checks write permission
+// and sets the modification time even when the file is empty; on a file
+// it has just created, neither. Both sides run as uid 65534 when the tests
+// run as root (permission checks do not bind root), each on its own
+// object in /dev/shm, and the objects must end up alike.
+func TestInterop_OpenTrunc(t *testing.T) {
+	bin := shmtoolBin(t)
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	asNobody := os.Geteuid() == 0
+	if asNobody {
+		base := reachableDir(t, "posixshm-trunc-")
+		exe = copyExecutable(t, exe, filepath.Join(base, "posixshm.test"))
+		bin = copyExecutable(t, bin, filepath.Join(base, "shmtool"))
+	}
+	type file struct {
+		mode  os.FileMode
+		empty bool
+	}
+	tests := []struct {
+		desc   string
+		umask  int
+		exists *file // planted first, owned by the runner, with an old mtime
+		flag   int
+		perm   os.FileMode
+	}{
+		{"empty read-only file, O_RDONLY|O_TRUNC", 0o022, &file{0o400, true}, os.O_RDONLY | os.O_TRUNC, 0},
+		{"empty read-only file, O_RDONLY|O_CREAT|O_TRUNC", 0o022, &file{0o400, true}, os.O_RDONLY | os.O_CREATE | os.O_TRUNC, 0o600},
+		{"read-only file, O_RDONLY|O_TRUNC", 0o022, &file{0o400, false}, os.O_RDONLY | os.O_TRUNC, 0},
+		{"empty file, O_RDWR|O_TRUNC", 0o022, &file{0o600, true}, os.O_RDWR | os.O_TRUNC, 0},
+		{"empty file, O_RDONLY|O_TRUNC", 0o022, &file{0o600, true}, os.O_RDONLY | os.O_TRUNC, 0},
+		{"empty file, O_RDWR|O_CREAT|O_TRUNC", 0o022, &file{0o600, true}, os.O_RDWR | os.O_CREATE | os.O_TRUNC, 0o600},
+		{"file, O_RDONLY|O_TRUNC", 0o022, &file{0o600, false}, os.O_RDONLY | os.O_TRUNC, 0},
+		{"create read-only file with O_RDONLY|O_CREAT|O_TRUNC", 0o022, nil, os.O_RDONLY | os.O_CREATE | os.O_TRUNC, 0o400},
+		{"create with O_RDONLY|O_CREAT|O_TRUNC, umask removes write", 0o277, nil, os.O_RDONLY | os.O_CREATE | os.O_TRUNC, 0o600},
+		{"create read-only file with O_RDWR|O_CREAT|O_TRUNC", 0o022, nil, os.O_RDWR | os.O_CREATE | os.O_TRUNC, 0o400},
+		{"create with O_RDONLY|O_CREAT|O_EXCL|O_TRUNC", 0o022, nil, os.O_RDONLY | os.O_CREATE | os.O_EXCL | os.O_TRUNC, 0o400},
+	}
+	names := make([][2]string, len(tests)) // Go's and C's object for each case
+	var goCases []string
+	for i, tt := range tests {
+		for j := range names[i] {
+			names[i][j] = uniqueName(t)
+			path, err := posixshm.Path(names[i][j])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.exists == nil {
+				continue
+			}
+			if tt.exists.empty {
+				err = os.WriteFile(path, nil, 0o600)
+			} else {
+				err = os.WriteFile(path, []byte(content), 0o600)
+			}
+			if err == nil {
+				err = os.Chmod(path, tt.exists.mode)
+			}
+			if err == nil && asNobody {
+				err = os.Chown(path, 65534, 65534)
+			}
+			if err == nil {
+				err = os.Chtimes(path, oldTime, oldTime)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		goCases = append(goCases, helperCase(tt.umask, "-", names[i][0], tt.flag, tt.perm))
+	}
+	goResults := helperOpens(t, exe, goCases, asNobody)
+	for i, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			old := syscall.Umask(tt.umask) // inherited by shmtool
+			res := results(t, exec.Command(bin, "open", names[i][1], strconv.Itoa(tt.flag), strconv.Itoa(int(tt.perm))), asNobody)
+			syscall.Umask(old)
+			if len(res) != 1 {
+				t.Fatalf("shmtool printed %q", res)
+			}
+			var snaps [2]string
+			for j, n := range names[i] {
+				path, _ := posixshm.Path(n)
+				snaps[j] = snapshot(t, path)
+			}
+			if goResults[i] != res[0] {
+				t.Errorf("flags %#x perm %v umask %03o: Go %s, glibc %s", tt.flag, tt.perm, tt.umask, goResults[i], res[0])
+			}
+			if snaps[0] != snaps[1] {
+				t.Errorf("objects differ after the call\n    Go: %s\n glibc: %s", snaps[0], snaps[1])
+			}
+		})
 	}
 }

@@ -138,7 +138,12 @@ func TestDir_Open_Flags(t *testing.T) {
 		{"O_RDONLY|O_CREAT|O_EXCL existing", existing, unix.O_RDONLY | unix.O_CREAT | unix.O_EXCL, syscall.EEXIST, int64(len(content))},
 		{"O_RDWR|O_CREAT|O_EXCL|O_TRUNC existing", existing, unix.O_RDWR | unix.O_CREAT | unix.O_EXCL | unix.O_TRUNC, syscall.EEXIST, int64(len(content))},
 		{"O_RDWR|O_TRUNC", existing, unix.O_RDWR | unix.O_TRUNC, 0, 0},
-		{"O_RDONLY|O_TRUNC", existing, unix.O_RDONLY | unix.O_TRUNC, 0, 0},
+		// OpenBSD's open(2) refuses O_TRUNC without write access.
+		{"O_RDONLY|O_TRUNC", existing, unix.O_RDONLY | unix.O_TRUNC, syscall.EINVAL, int64(len(content))},
+		{"O_RDONLY|O_TRUNC missing", missing, unix.O_RDONLY | unix.O_TRUNC, syscall.EINVAL, -1},
+		{"O_RDONLY|O_CREAT|O_TRUNC", missing, unix.O_RDONLY | unix.O_CREAT | unix.O_TRUNC, syscall.EINVAL, -1},
+		{"O_RDONLY|O_CREAT|O_TRUNC existing", existing, unix.O_RDONLY | unix.O_CREAT | unix.O_TRUNC, syscall.EINVAL, int64(len(content))},
+		{"O_RDONLY|O_CREAT|O_EXCL|O_TRUNC existing", existing, unix.O_RDONLY | unix.O_CREAT | unix.O_EXCL | unix.O_TRUNC, syscall.EINVAL, int64(len(content))},
 		{"O_RDWR|O_CREAT|O_TRUNC", existing, unix.O_RDWR | unix.O_CREAT | unix.O_TRUNC, 0, 0},
 		{"O_RDWR|O_TRUNC missing", missing, unix.O_RDWR | unix.O_TRUNC, syscall.ENOENT, -1},
 		{"O_RDWR|O_CLOEXEC", existing, unix.O_RDWR | unix.O_CLOEXEC, 0, int64(len(content))},
@@ -293,7 +298,7 @@ func TestDir_Open_Perm(t *testing.T) {
 // always, and blocking (the internal O_NONBLOCK is cleared).
 func TestDir_Open_Descriptor(t *testing.T) {
 	d := posixshm.Dir(t.TempDir())
-	for _, flag := range []int{os.O_RDWR | os.O_CREATE, os.O_RDONLY, os.O_RDWR, os.O_RDWR | unix.O_CLOEXEC, os.O_RDONLY | os.O_TRUNC} {
+	for _, flag := range []int{os.O_RDWR | os.O_CREATE, os.O_RDONLY, os.O_RDWR, os.O_RDWR | unix.O_CLOEXEC, os.O_RDWR | os.O_TRUNC} {
 		f, err := d.Open("/fd", flag, 0o600)
 		if err != nil {
 			t.Fatalf("Open(%#x): %v", flag, err)

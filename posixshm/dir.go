@@ -82,10 +82,11 @@ func (d Dir) AppendPath(dst []byte, name string) ([]byte, error) {
 //     effective user ID gives EPERM. Errors of open(2) are returned as is.
 //
 // Beyond OpenBSD, a FIFO at the path cannot block the open; a file with
-// more than one hard link is refused with EPERM; and O_TRUNC takes effect
-// only once the file has passed these checks (an existing file is then
-// truncated even if empty, as open(2) does, which sets its modification
-// time).
+// more than one hard link is refused with EPERM, and so is one linked at
+// the path by someone else and unlinked again while it is opened; and
+// O_TRUNC takes effect only once the file has passed these checks (an
+// existing file is then truncated even if empty, as open(2) does, which
+// sets its modification time).
 //
 // If there is an error, it will be of type *fs.PathError with Op
 // "shm_open", Path name and, for errors about the file, a *FileError

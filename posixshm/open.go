@@ -4,6 +4,8 @@ import (
 	"errors"
 	"os"
 	"strconv"
+	"strings"
+	"sync"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -63,6 +65,10 @@ func nonblockWhile(flag int) bool {
 //   - Anything but a regular file is refused with EINVAL, as OpenBSD does.
 //   - A file with more than one hard link is refused with EPERM: a link to
 //     some other file of the caller's must not become a shared object.
+//     The descriptor's link count alone can be raced (a link made at the
+//     path and removed again between open(2) and fstat(2) leaves one), so
+//     where others may remove names, the path must also have named the
+//     very same file (see checkOnlyName).
 //   - O_TRUNC is applied only after these checks, so a refused file is never
 //     truncated; otherwise as open(2) applies it: to an existing file even
 //     when it is empty (checking write permission, setting its times), never
@@ -121,9 +127,9 @@ func openOnce(dirfd int, base, path string, flag int, mode uint32, p policy) (*o
 		return nil, linkReason(dirfd, base, err), err
 	}
 	var st unix.Stat_t
-	if reason, errno := checkFile(fd, &st, flag, p); errno != 0 {
+	if reason, err := checkFile(fd, dirfd, base, &st, flag, p); err != nil {
 		unix.Close(fd)
-		return nil, reason, errno
+		return nil, reason, err
 	}
 	if nonblock {
 		// F_SETFL changes only the status flags (O_APPEND, O_NONBLOCK...)
@@ -197,8 +203,9 @@ func isSymlinkAt(dirfd int, base string) bool {
 }
 
 // checkFile checks the file behind a freshly opened descriptor, filling st.
-// It returns the reason and errno for a refusal, or 0.
-func checkFile(fd int, st *unix.Stat_t, flag int, p policy) (string, syscall.Errno) {
+// It returns the reason and error for a refusal (errReplaced: base in
+// dirfd no longer names the file, see checkOnlyName).
+func checkFile(fd, dirfd int, base string, st *unix.Stat_t, flag int, p policy) (string, error) {
 	if err := unix.Fstat(fd, st); err != nil {
 		// OpenBSD maps a failed fstat to EINVAL as well.
 		return "fstat: " + err.Error(), syscall.EINVAL
@@ -217,10 +224,93 @@ func checkFile(fd int, st *unix.Stat_t, flag int, p policy) (string, syscall.Err
 				", not by the caller's uid " + strconv.Itoa(euid), syscall.EPERM
 		}
 	}
-	if n := uint64(st.Nlink); n > 1 {
-		return "has " + strconv.FormatUint(n, 10) + " hard links; refusing a shared object that is also another file", syscall.EPERM
+	if st.Nlink > 1 {
+		return linksReason(uint64(st.Nlink)), syscall.EPERM
 	}
-	return "", 0
+	return checkOnlyName(fd, dirfd, base, st)
+}
+
+// checkOnlyName makes sure that the one link fstat(2) showed for fd, the
+// file st, was base in dirfd, and not another name of a file that someone
+// linked at base and removed again between open(2) and fstat(2). Only
+// those who may remove entries of the directory can play that trick: in a
+// directory that no other user may write, or a sticky one (like /tmp)
+// where only a file's owner may remove its names, the link count suffices
+// (the caller's own processes could write the file anyway). Elsewhere
+// onlyName (one per system) checks the name itself. The directory itself
+// is trusted, as the caller names it (a Dir, /dev/shm); its entries are
+// not.
+func checkOnlyName(fd, dirfd int, base string, st *unix.Stat_t) (string, error) {
+	var dir unix.Stat_t
+	var err error
+	if dirfd == unix.AT_FDCWD {
+		parent := parentDir(base)
+		if _, ok := stickyRootDirs.Load(parent); ok {
+			return "", nil
+		}
+		err = unixutil.IgnoringEINTR(func() error { return unix.Stat(parent, &dir) })
+		if err == nil && dir.Uid == 0 && dir.Mode&unix.S_ISVTX != 0 {
+			stickyRootDirs.Store(parent, struct{}{})
+		}
+	} else {
+		err = unix.Fstat(dirfd, &dir)
+	}
+	if err != nil {
+		return "stat of the directory", err
+	}
+	if !othersMayUnlink(dir.Uid, uint32(dir.Mode), os.Geteuid()) {
+		return "", nil
+	}
+	return onlyName(fd, dirfd, base, st)
+}
+
+// stickyRootDirs holds the directories checkOnlyName found to be root's
+// with the sticky bit set (/tmp, /dev/shm): only root can change that, and
+// root is trusted anyway, so the finding holds for the life of the process
+// and spares the common open a stat(2) (about a third of its cost).
+var stickyRootDirs sync.Map // string (the directory's path) → struct{}
+
+// parentDir is the directory that holds path.
+func parentDir(path string) string {
+	switch i := strings.LastIndexByte(path, '/'); i {
+	case -1:
+		return "."
+	case 0:
+		return "/"
+	default:
+		return path[:i]
+	}
+}
+
+// othersMayUnlink reports whether users other than euid (and root) may
+// remove or rename entries of a directory owned by uid with mode: it is
+// another user's, or writable by group or others without the sticky bit
+// (access control lists aside).
+func othersMayUnlink(uid, mode uint32, euid int) bool {
+	if int64(uid) != int64(euid) && uid != 0 {
+		return true
+	}
+	return mode&0o022 != 0 && mode&unix.S_ISVTX == 0
+}
+
+// sameOnlyName reports whether base in dirfd names the file st with one
+// link. It is onlyName where a lookup is trustworthy (see links_linux.go).
+func sameOnlyName(dirfd int, base string, st *unix.Stat_t) (string, error) {
+	var at unix.Stat_t
+	switch err := unixutil.IgnoringEINTR(func() error { return unix.Fstatat(dirfd, base, &at, unix.AT_SYMLINK_NOFOLLOW) }); {
+	case err == syscall.ENOENT || err == nil && (at.Dev != st.Dev || at.Ino != st.Ino):
+		return "", errReplaced
+	case err != nil:
+		return "lstat", err
+	case at.Nlink > 1:
+		return linksReason(uint64(at.Nlink)), syscall.EPERM
+	}
+	return "", nil
+}
+
+// linksReason is the reason for refusing a file with n hard links.
+func linksReason(n uint64) string {
+	return "has " + strconv.FormatUint(n, 10) + " hard links; refusing a shared object that is also another file"
 }
 
 // fileKind names a file type for error messages.

@@ -196,6 +196,56 @@ func TestOpenAnonymous(t *testing.T) {
 	}
 }
 
+// TestInterop_Directory: glibc's shm_open turns open(2)'s EISDIR into
+// EINVAL (rt/shm_open.c), and so must posixshm.Open. Where glibc opens a
+// directory (O_RDONLY: the object's own, or "." and "..", which it lets
+// name /dev/shm and its parent) we refuse: a directory is no object, and
+// "." and ".." are refused as names before any file is looked at (EINVAL),
+// as musl does.
+func TestInterop_Directory(t *testing.T) {
+	run := shmtool(t)
+	name := uniqueName(t)
+	path, err := posixshm.Path(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(path, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(path) })
+	for _, n := range []string{name, ".", "..", "/.", "//.."} {
+		for _, flag := range []int{
+			os.O_RDONLY, os.O_RDWR, os.O_RDONLY | os.O_TRUNC, os.O_RDWR | os.O_TRUNC,
+			os.O_RDONLY | os.O_CREATE, os.O_RDWR | os.O_CREATE, os.O_RDONLY | os.O_CREATE | os.O_TRUNC,
+			os.O_RDWR | os.O_CREATE | os.O_TRUNC, os.O_RDWR | os.O_CREATE | os.O_EXCL,
+		} {
+			code, out := run("open", n, strconv.Itoa(flag), "0600")
+			cErrno, ok := parseResult(out)
+			if code != 0 || !ok {
+				t.Fatalf("shmtool open %q %#x: exit %d, %q", n, flag, code, out)
+			}
+			f, err := posixshm.Open(n, flag, 0o600)
+			if f != nil {
+				f.Close()
+			}
+			goErrno := errnoOf(t, err)
+			want := cErrno
+			switch dot := n != name; {
+			case dot && flag == os.O_RDONLY && cErrno != 0:
+				t.Errorf("glibc's shm_open(%q, O_RDONLY) = %s; the README says it opens the directory", n, errnoName(cErrno))
+			case dot, cErrno == 0:
+				want = syscall.EINVAL
+			}
+			if goErrno != want {
+				t.Errorf("Open(%q, %#x) on a directory: Go %s, glibc %s; want %s", n, flag, errnoName(goErrno), errnoName(cErrno), errnoName(want))
+			}
+		}
+	}
+	if fi, err := os.Lstat(path); err != nil || !fi.IsDir() {
+		t.Errorf("the directory changed: %v, %v", fi, err)
+	}
+}
+
 // parseResult reads an "ok" or "errno <n>" line.
 func parseResult(s string) (syscall.Errno, bool) {
 	s = strings.TrimSpace(s)

@@ -2,6 +2,7 @@ package posixshm_test
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -38,6 +39,7 @@ func raceTime() time.Duration {
 // TestHelperRacer is not a test: it is the racer process. Its modes:
 //
 //	link FILE PATH           hard-link FILE at PATH and remove PATH again
+//	swap HASHDIR TARGET...   attack the directories of an illumos long name
 func TestHelperRacer(t *testing.T) {
 	spec, ok := os.LookupEnv(racerEnv)
 	if !ok {
@@ -64,6 +66,8 @@ func TestHelperRacer(t *testing.T) {
 			os.Link(args[1], args[2])
 			os.Remove(args[2])
 		}
+	case "swap":
+		swapAttack(args[1], args[2:], stopped)
 	default:
 		fmt.Fprintln(os.Stderr, "racer: unknown mode", args[0])
 		os.Exit(2)
@@ -220,5 +224,137 @@ func TestOpen_LinkRace(t *testing.T) {
 				t.Errorf("the hard-linked file changed:\n before %s\n after  %s", before, after)
 			}
 		})
+	}
+}
+
+// TestIllumosDir_LongNameAttack: names too long for illumos's prefix live
+// in /tmp/.<md5>/.SHMD/<name>, with .SHML lock files beside; libc makes
+// those directories world-writable. As root, it opens and removes such a
+// name thousands of times while uid 65534 swaps the directories for
+// symbolic links (or plants a directory of its own) in a loop. No file
+// outside the directory may be created, removed, changed in mode or
+// truncated.
+func TestIllumosDir_LongNameAttack(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the attacker runs as uid 65534")
+	}
+	if _, err := exec.LookPath("setpriv"); err != nil {
+		t.Skip("needs setpriv(1) (util-linux) to run the attacker as uid 65534")
+	}
+	base := reachableDir(t, "posixshm-attack-")
+	tmp := filepath.Join(base, "tmp") // the attacker may write here, as in /tmp
+	if err := os.Mkdir(tmp, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(tmp, os.ModeSticky|0o777); err != nil {
+		t.Fatal(err)
+	}
+	l := posixshm.IllumosDir(tmp)
+	name := "/" + strings.Repeat("n", 252)
+	path, err := l.Path(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hashDir := filepath.Dir(filepath.Dir(path))
+	if filepath.Dir(hashDir) != tmp {
+		t.Fatalf("%s is not a long name's path", path)
+	}
+
+	// Root's files the attacker points its links at: a file (chmod
+	// target), a directory holding a file of the object's name, and a
+	// stand-in hash directory with both type directories.
+	canary := filepath.Join(base, "canary")
+	for _, d := range []string{"typedir", "hashdir/.SHMD", "hashdir/.SHML"} {
+		if err := os.MkdirAll(filepath.Join(canary, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range []string{"file", "typedir/" + name[1:], "hashdir/.SHMD/" + name[1:]} {
+		writeOld(t, filepath.Join(canary, f))
+	}
+	for _, d := range []string{"typedir", "hashdir/.SHMD", "hashdir/.SHML", "hashdir", ""} {
+		if err := os.Chtimes(filepath.Join(canary, d), oldTime, oldTime); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := exactTree(t, canary)
+
+	stop := startRacer(t, true, base, "swap", hashDir,
+		filepath.Join(canary, "file"), filepath.Join(canary, "typedir"), filepath.Join(canary, "hashdir"))
+	var opens, created int
+	errnos := map[syscall.Errno]int{}
+	for end := time.Now().Add(raceTime()); time.Now().Before(end); opens++ {
+		f, err := l.Open(name, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+		if err == nil {
+			created++
+			f.WriteString("root's data")
+			f.Close()
+			err = l.Unlink(name)
+		}
+		var errno syscall.Errno
+		if errors.As(err, &errno) {
+			errnos[errno]++
+		}
+	}
+	stop()
+	t.Logf("%d opens: %d created, errors %v", opens, created, errnos)
+	if after := exactTree(t, canary); after != before {
+		t.Errorf("files outside the directory changed:\n before %s\n after  %s", before, after)
+	}
+}
+
+// swapAttack is the racer's "swap" mode: it attacks the directories of a
+// long name below hashDir in turn. For a while it swaps the type
+// directories root made (.SHMD, .SHML) for links to targets, then undoes
+// that so root makes new ones; for a while it makes hashDir a link, or a
+// directory of its own whose type directories are links.
+func swapAttack(hashDir string, targets []string, stopped func() bool) {
+	types := []string{".SHMD", ".SHML"}
+	link := func(target, path string) {
+		if os.Symlink(target, path) != nil {
+			return
+		}
+		time.Sleep(50 * time.Microsecond)
+	}
+	removeLinks := func(dir string) {
+		for _, typ := range types {
+			p := filepath.Join(dir, typ)
+			if fi, err := os.Lstat(p); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+				os.Remove(p)
+			}
+			os.Remove(p + ".old")
+		}
+	}
+	for i := 0; !stopped(); i++ {
+		target := targets[i%len(targets)]
+		switch phase := time.Now().UnixMilli() / 20 % 4; phase {
+		case 0, 1: // root's directories: swap the type directories
+			for _, typ := range types {
+				p := filepath.Join(hashDir, typ)
+				if os.Rename(p, p+".old") == nil || i%2 == 0 {
+					link(target, p)
+				}
+			}
+			removeLinks(hashDir)
+		case 2: // the hash directory itself, as a link
+			link(targets[len(targets)-1], hashDir)
+			if fi, err := os.Lstat(hashDir); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+				os.Remove(hashDir)
+			}
+		case 3: // a hash directory of the attacker's, with links inside
+			if os.Mkdir(hashDir, 0o777) == nil {
+				for _, typ := range types {
+					os.Symlink(target, filepath.Join(hashDir, typ))
+				}
+				time.Sleep(time.Millisecond)
+				removeLinks(hashDir)
+				os.Remove(hashDir)
+			}
+			removeLinks(hashDir)
+		}
+	}
+	removeLinks(hashDir)
+	if fi, err := os.Lstat(hashDir); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		os.Remove(hashDir)
 	}
 }

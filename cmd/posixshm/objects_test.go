@@ -164,26 +164,34 @@ func sortedStrings(s []string) bool {
 	return true
 }
 
-// TestRestoreAtime: reading a file that was not accessed for days moves its
-// access time (relatime, OpenBSD); restoreAtime puts it back.
-func TestRestoreAtime(t *testing.T) {
-	p := filepath.Join(t.TempDir(), "obj")
+// openAged creates the file p with the given times, opens it for reading
+// and returns it with its facts.
+func openAged(t *testing.T, p string, atime, mtime time.Time) (*os.File, facts) {
+	t.Helper()
 	if err := os.WriteFile(p, []byte("0123456789"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	old := time.Now().Add(-10 * 24 * time.Hour).Truncate(time.Second)
-	if err := os.Chtimes(p, old, old); err != nil {
+	if err := os.Chtimes(p, atime, mtime); err != nil {
 		t.Fatal(err)
 	}
 	f, err := os.Open(p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	before, err := fstatFacts(f)
+	t.Cleanup(func() { f.Close() })
+	fa, err := fstatFacts(f)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return f, fa
+}
+
+// TestRestoreAtime: reading a file that was not accessed for days moves its
+// access time (relatime, OpenBSD); restoreAtime puts it back.
+func TestRestoreAtime(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "obj")
+	old := time.Now().Add(-10 * 24 * time.Hour).Truncate(time.Second)
+	f, before := openAged(t, p, old, old)
 	f.ReadAt(make([]byte, 4), 0)
 	if err := restoreAtime(f, before); err != nil {
 		t.Fatal(err)
@@ -194,6 +202,35 @@ func TestRestoreAtime(t *testing.T) {
 	}
 	if !after.Atime.Equal(old) || !after.Mtime.Equal(old) {
 		t.Errorf("after restoreAtime: atime %v, mtime %v; want both %v", after.Atime, after.Mtime, old)
+	}
+}
+
+// TestRestoreAtime_ThroughDescriptor: restoreAtime works on the file it
+// read, through its descriptor, even once the path names another file (a
+// swap between the read and the restore): that file must not be stamped.
+func TestRestoreAtime_ThroughDescriptor(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "obj")
+	mtime := time.Now().Add(-20 * 24 * time.Hour).Truncate(time.Second)
+	f, before := openAged(t, p, time.Now(), mtime)
+	// As if the read had moved the access time from ten days ago to now.
+	old := time.Now().Add(-10 * 24 * time.Hour).Truncate(time.Second)
+	before.Atime = old
+
+	// Meanwhile the path comes to name another file.
+	if err := os.Rename(p, p+".moved"); err != nil {
+		t.Fatal(err)
+	}
+	other := time.Now().Add(-30 * 24 * time.Hour).Truncate(time.Second)
+	openAged(t, p, other, other)
+
+	if err := restoreAtime(f, before); err != nil {
+		t.Fatalf("restoreAtime: %v", err)
+	}
+	if fa, err := lstatFacts(p + ".moved"); err != nil || !fa.Atime.Equal(old) || !fa.Mtime.Equal(mtime) {
+		t.Errorf("the file read: atime %v, mtime %v (%v); want %v, %v", fa.Atime, fa.Mtime, err, old, mtime)
+	}
+	if fa, err := lstatFacts(p); err != nil || !fa.Atime.Equal(other) || !fa.Mtime.Equal(other) {
+		t.Errorf("the file now at the path: atime %v, mtime %v (%v); want both unchanged, %v", fa.Atime, fa.Mtime, err, other)
 	}
 }
 

@@ -123,6 +123,13 @@ func (d Dir) Unlink(name string) error {
 // trailing X's of template (at least six, else EINVAL) are replaced with
 // random letters and digits until Open(name, O_RDWR|O_CREAT|O_EXCL, 0600)
 // succeeds. It returns the file and the name chosen.
+//
+// Unlike shm_mkstemp, which tries a new name after any error (up to
+// INT_MAX times, so a missing or unwritable directory spins there for
+// billions of calls), CreateTemp tries a new name only after EEXIST, the
+// one error a new name can cure, up to 65,536 times; any other error is
+// returned at once. If there is an error, it will be of type
+// *fs.PathError with Op "shm_mkstemp" and Path template.
 func (d Dir) CreateTemp(template string) (*os.File, string, error) {
 	if d == "" {
 		return nil, "", pathError(opMkstemp, template, "", "", errEmptyDir)

@@ -115,10 +115,14 @@ func TestCreateTemp_GivesUp(t *testing.T) {
 	if !errors.As(err, &pe) || pe.Op != opMkstemp || pe.Path != "XXXXXX" || !errors.Is(err, fs.ErrExist) {
 		t.Errorf("err = %#v, want *fs.PathError{shm_mkstemp, template, EEXIST}", err)
 	}
+	if err == nil || !strings.Contains(err.Error(), "65536 tries") {
+		t.Errorf("error %q does not say how many names were tried", err)
+	}
 }
 
 // TestCreateTemp_OtherError checks that an error other than EEXIST stops
-// createTemp at once.
+// createTemp at once: unlike OpenBSD's shm_mkstemp, which tries again
+// after any error, since no new name cures ENOSPC and the like.
 func TestCreateTemp_OtherError(t *testing.T) {
 	calls := 0
 	open := func(name string, flag int, perm os.FileMode) (*os.File, error) {

@@ -61,7 +61,8 @@ func Unlink(name string) error { return native.Unlink(name) }
 
 // CreateTemp creates a new object with a unique name made from template,
 // whose trailing X's (at least six) are replaced with random letters and
-// digits, as OpenBSD's shm_mkstemp(3) does. It returns the file and the name.
+// digits, as OpenBSD's shm_mkstemp(3) does (see Dir.CreateTemp for the one
+// difference). It returns the file and the name.
 func CreateTemp(template string) (*os.File, string, error) {
 	return createTemp(template, native.Open)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -265,5 +266,34 @@ func TestStatObject_OtherOwner(t *testing.T) {
 	}
 	if fa, err := lstatFacts(p); err != nil || !fa.Atime.Equal(old) {
 		t.Errorf("after statObject: atime %v (%v), want %v", fa.Atime, err, old)
+	}
+}
+
+// TestTouch_OwnerOnly: under OpenBSD's layout only an object's owner may
+// open it, root included, so touch's help must not suggest root's
+// crontab; it says to run touch as the owner. As root, the test also shows
+// the refusal the help describes.
+func TestTouch_OwnerOnly(t *testing.T) {
+	var help bytes.Buffer
+	if code := run([]string{"help", "touch"}, &help, io.Discard); code != 0 {
+		t.Fatalf("help touch: status %d", code)
+	}
+	if h := help.String(); strings.Contains(h, "root's") || !strings.Contains(h, "as the user who") || !strings.Contains(h, "owns") {
+		t.Errorf("touch's help suggests root or does not say to run it as the owner:\n%s", h)
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to give an object to uid 65534")
+	}
+	d := posixshm.Dir(t.TempDir())
+	p, _ := d.Path("/theirs")
+	if err := os.WriteFile(p, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(p, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	if code := run([]string{"touch", "--dir", string(d), "/theirs"}, io.Discard, &stderr); code != exitFail || !strings.Contains(stderr.String(), "operation not permitted") {
+		t.Errorf("root's touch of uid 65534's object: status %d, %q; want 1 and EPERM", code, stderr.String())
 	}
 }

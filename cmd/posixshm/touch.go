@@ -16,9 +16,13 @@ func init() {
 never following a link) and set its access and modification times to now, so that
 OpenBSD's daily(8), which deletes files in /tmp not accessed for days, keeps it.
 
+Under OpenBSD's layout (on OpenBSD, or with --dir) shm_open opens an object for its
+owner only: anyone else gets EPERM, root included. Run touch as the user who owns the
+objects, from that user's crontab.
+
 examples:
   posixshm touch /myobject
-  # in root's or the owner's crontab on OpenBSD, every hour:
+  # in the owner's crontab on OpenBSD (crontab -e as that user), every hour:
   0 * * * * /usr/local/bin/posixshm touch /myobject /other`,
 		run: runTouch,
 	})

@@ -51,7 +51,8 @@ examples:
   posixshm lock /myseg ./update-counters
   posixshm lock --timeout 2s /myseg sh -c 'backup && rotate'
   posixshm lock --dir /var/tmp/app -- -odd-name make install`,
-		run: runLock,
+		run:   runLock,
+		names: 2, // NAME and CMD; ARGS are CMD's
 	})
 }
 

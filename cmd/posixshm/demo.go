@@ -26,8 +26,8 @@ func init() {
 		summary: "count in shared memory from several processes under the segment lock",
 		setFlags: func(fs *flag.FlagSet) {
 			dirFlag(fs)
-			fs.Int("procs", 2, "number of worker `N`: processes")
-			fs.Int("iters", 1000000, "increments `M` per worker")
+			intFlag(fs, "procs", 2, "run `N` worker processes")
+			intFlag(fs, "iters", 1000000, "`M` increments per worker")
 		},
 		help: `Create a segment called /posixshm-demo-<pid>, start N worker processes (this
 program again) that each add 1 to a counter in the segment's data M times, as

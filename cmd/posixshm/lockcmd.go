@@ -29,7 +29,7 @@ func init() {
 		summary: "run a command while holding a segment's lock, like flock(1)",
 		setFlags: func(fs *flag.FlagSet) {
 			dirFlag(fs)
-			fs.Duration("timeout", 0, "give up after `DUR` (e.g. 500ms, 2s) if the lock is not free; 0 waits forever")
+			durationFlag(fs, "timeout", 0, "give up after `DUR` (e.g. 500ms, 2s) if the lock is not free; 0 waits forever")
 		},
 		help: `Take the lock in the header of the segment NAME, run CMD with ARGS, and release
 the lock when CMD exits. The lock is held by this process, not by CMD: it is
@@ -58,7 +58,7 @@ examples:
 
 func runLock(c *cli, args []string) int {
 	if len(args) < 2 {
-		return c.usageError("want NAME and CMD, got %d arguments", len(args))
+		return c.usageError("want NAME and CMD, got %s", plural(len(args), "argument"))
 	}
 	name, argv := args[0], args[1:]
 	timeout := c.flag("timeout").(time.Duration)
@@ -67,7 +67,7 @@ func runLock(c *cli, args []string) int {
 	}
 	path, err := exec.LookPath(argv[0])
 	if err != nil {
-		c.errorf("lock %s: %v", name, err)
+		c.errorf("lock %s: %v", quoted(name), err)
 		// As the shell: 127 if there is no such file, 126 if there is
 		// one that cannot be run (not executable, a directory).
 		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
@@ -79,7 +79,7 @@ func runLock(c *cli, args []string) int {
 	if err != nil {
 		c.fail(err)
 		if errors.Is(err, fs.ErrNotExist) {
-			c.errorf("lock %s: create the segment first: posixshm create%s -- %s", name, c.dirArg(), name)
+			c.errorf("lock %s: create the segment first: posixshm create%s -- %s", quoted(name), c.dirArg(), shellQuote(name))
 		}
 		return exitFail
 	}
@@ -94,10 +94,10 @@ func runLock(c *cli, args []string) int {
 	}
 	status, err := runChild(c, path, argv, sigs)
 	if err != nil {
-		c.errorf("lock %s: %v", name, err)
+		c.errorf("lock %s: %v", quoted(name), err)
 	}
 	if err := seg.Unlock(); err != nil {
-		c.errorf("lock %s: unlock: %v", name, err)
+		c.errorf("lock %s: unlock: %v", quoted(name), err)
 		if status == exitOK {
 			status = exitFail
 		}
@@ -129,7 +129,7 @@ func acquire(c *cli, seg *segment.Segment, name string, timeout time.Duration, s
 	switch {
 	case errors.Is(err, context.Canceled) && errors.As(context.Cause(ctx), &sig):
 		// As the signal would have ended us: without running CMD.
-		c.errorf("lock %s: %v while waiting for the lock", name, sig.Signal)
+		c.errorf("lock %s: %v while waiting for the lock", quoted(name), sig.Signal)
 		return 128 + int(sig.Signal), false
 	case err == nil:
 		return exitOK, true
@@ -146,10 +146,10 @@ func acquire(c *cli, seg *segment.Segment, name string, timeout time.Duration, s
 		if info, serr := seg.Stat(); serr == nil && info.LockHolder != 0 {
 			holder = "pid " + strconv.Itoa(info.LockHolder)
 		}
-		c.errorf("lock %s: timed out after %v: the lock is held by %s", name, timeout, holder)
+		c.errorf("lock %s: timed out after %v: the lock is held by %s", quoted(name), timeout, holder)
 		return exitFail, false
 	}
-	c.errorf("lock %s: %v", name, err)
+	c.errorf("lock %s: %v", quoted(name), err)
 	return exitFail, false
 }
 

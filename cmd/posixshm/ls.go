@@ -72,7 +72,7 @@ type scope struct {
 
 func runLs(c *cli, args []string) int {
 	if len(args) != 0 {
-		return c.usageError("ls takes no arguments, got %q", args)
+		return c.usageError("%s", c.lsArgsHint(args))
 	}
 	sc, err := c.scope()
 	if err != nil {
@@ -126,7 +126,21 @@ func (c *cli) scope() (scope, error) {
 	case strings.HasSuffix(base, probe):
 		return scope{dir: dir, prefix: strings.TrimSuffix(base, probe)}, nil
 	}
-	return scope{}, fmt.Errorf("ls: cannot tell which files in %s are shared memory objects; use --dir", dir)
+	return scope{}, fmt.Errorf("ls: cannot tell which files in %s are shared memory objects; use --dir", quoted(dir))
+}
+
+// lsArgsHint says what to do instead of "ls ARG": ls takes a directory
+// only as --dir, and then lists OpenBSD's layout there.
+func (c *cli) lsArgsHint(args []string) string {
+	msg := "ls takes no arguments, got " + plural(len(args), "argument")
+	if len(args) != 1 {
+		return msg
+	}
+	arg := args[0]
+	if sc, err := c.scope(); err == nil && c.dir == "" && filepath.Clean(arg) == sc.dir {
+		return msg + fmt.Sprintf(": plain \"posixshm ls\" lists %s, this system's objects", quoted(sc.dir))
+	}
+	return msg + fmt.Sprintf(": to list the objects in OpenBSD's layout in a directory, give it with --dir: posixshm ls --dir %s", shellQuote(arg))
 }
 
 // list returns the objects in sc, sorted by path. It calls lstat(2) once
@@ -134,7 +148,7 @@ func (c *cli) scope() (scope, error) {
 func list(sc scope, now time.Time) ([]lsEntry, error) {
 	des, err := os.ReadDir(sc.dir) // sorted by name
 	if err != nil {
-		return nil, fmt.Errorf("ls %s: %w", sc.dir, unwrapPath(err))
+		return nil, fmt.Errorf("ls %s: %w", quoted(sc.dir), unwrapPath(err))
 	}
 	var out []lsEntry
 	names := owners{}
@@ -149,7 +163,7 @@ func list(sc scope, now time.Time) ([]lsEntry, error) {
 			if errors.Is(err, fs.ErrNotExist) {
 				continue // removed since ReadDir
 			}
-			return nil, fmt.Errorf("ls %s: %w", sc.dir, err)
+			return nil, fmt.Errorf("ls %s: %s", quoted(sc.dir), describe(err, nil))
 		}
 		if !fa.Mode.IsRegular() {
 			continue
@@ -205,7 +219,7 @@ func printLs(w io.Writer, entries []lsEntry, now time.Time) {
 		if e.AtRisk {
 			risk = "at-risk"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s ago\t%s\t%s\n", e.Kind, owner, e.Mode, e.Size, age(e.Atime, now), risk, e.Path)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s ago\t%s\t%s\n", e.Kind, owner, e.Mode, e.Size, age(e.Atime, now), risk, quoted(e.Path))
 	}
 	tw.Flush()
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"sort"
 	"strings"
 )
@@ -63,8 +64,8 @@ func (c *cli) errorf(format string, args ...any) {
 }
 
 // fail reports err, which for the library's errors already reads
-// "<op> <name>: <reason>".
-func (c *cli) fail(err error) { c.errorf("%v", err) }
+// "<op> <name>: <reason>", with the name and file quoted if they need it.
+func (c *cli) fail(err error) { c.errorf("%s", describe(err, c.layout())) }
 
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
@@ -76,21 +77,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if len(args) > 1 {
 			cmd, ok := commands[args[1]]
 			if !ok {
-				fmt.Fprintf(stderr, "posixshm: unknown command %q\n", args[1])
-				usage(stderr)
-				return exitUsage
+				return unknownCommand(stderr, args[1])
 			}
 			cmdUsage(stdout, cmd)
 			return exitOK
 		}
 		usage(stdout)
 		return exitOK
+	case "-version", "--version":
+		bi, ok := debug.ReadBuildInfo()
+		fmt.Fprintln(stdout, version(bi, ok))
+		return exitOK
 	}
 	cmd, ok := commands[args[0]]
 	if !ok {
-		fmt.Fprintf(stderr, "posixshm: unknown command %q\n", args[0])
-		usage(stderr)
-		return exitUsage
+		return unknownCommand(stderr, args[0])
 	}
 	c := &cli{stdout: stdout, stderr: stderr, name: cmd.name}
 	fs := cmd.flagSet()
@@ -175,6 +176,16 @@ func isSet(fs *flag.FlagSet, name string) bool {
 	return set
 }
 
+// unknownCommand reports, in one line, a command that does not exist.
+func unknownCommand(stderr io.Writer, name string) int {
+	if len(name) > 1 && name[0] == '-' {
+		fmt.Fprintf(stderr, "posixshm: %q before the command: flags go after it (posixshm COMMAND [FLAGS] [--] ARGS...); run 'posixshm help'\n", name)
+	} else {
+		fmt.Fprintf(stderr, "posixshm: unknown command %q: run 'posixshm help' for the list\n", name)
+	}
+	return exitUsage
+}
+
 // usageError reports a usage error for c's command and returns exitUsage.
 func (c *cli) usageError(format string, args ...any) int {
 	fmt.Fprintf(c.stderr, "posixshm %s: %s\n", c.name, fmt.Sprintf(format, args...))
@@ -213,7 +224,8 @@ examples:
   posixshm keep /myseg &                   # refresh it hourly until interrupted
   posixshm demo                            # N processes count under the lock
 
-Run "posixshm help COMMAND" or "posixshm COMMAND -h" for details and examples.
+Run "posixshm help COMMAND" or "posixshm COMMAND -h" for details and examples,
+"posixshm --version" for the version.
 `)
 }
 

@@ -81,7 +81,7 @@ type segmentReport struct {
 
 func runStat(c *cli, args []string) int {
 	if len(args) != 1 {
-		return c.usageError("want exactly one NAME, got %d arguments", len(args))
+		return c.usageError("want exactly one NAME, got %s", plural(len(args), "argument"))
 	}
 	r, err := statObject(c.layout(), args[0], time.Now())
 	if err != nil {
@@ -89,7 +89,7 @@ func runStat(c *cli, args []string) int {
 		return exitFail
 	}
 	if r.Warning != "" {
-		c.errorf("stat %s: warning: %s", args[0], r.Warning)
+		c.errorf("stat %s: warning: %s", quoted(args[0]), r.Warning)
 	}
 	if c.flag("json").(bool) {
 		b, _ := json.Marshal(r)
@@ -174,7 +174,7 @@ func (r *statReport) print(w io.Writer, now time.Time) {
 		owner += " (" + r.Owner + ")"
 	}
 	line("name", "%q", r.Name)
-	line("path", "%s", r.Path)
+	line("path", "%s", quoted(r.Path))
 	line("owner", "%s", owner)
 	line("mode", "%s", r.Mode)
 	line("size", "%d", r.Size)

@@ -20,7 +20,7 @@ func init() {
 		hidden:  true,
 		setFlags: func(fs *flag.FlagSet) {
 			dirFlag(fs)
-			fs.Int("iters", 0, "increments `M`")
+			intFlag(fs, "iters", 0, "`M` increments")
 		},
 		help: `Internal to "posixshm demo": open the segment NAME, print "ready", wait for
 standard input to close, increment the counter M times under the lock, print
@@ -31,7 +31,7 @@ standard input to close, increment the counter M times under the lock, print
 
 func runWorker(c *cli, args []string) int {
 	if len(args) != 1 {
-		return c.usageError("want exactly one NAME")
+		return c.usageError("want exactly one NAME, got %s", plural(len(args), "argument"))
 	}
 	seg, err := segment.Open(args[0], c.segOptions())
 	if err != nil {

@@ -68,7 +68,7 @@ func runKeep(c *cli, names []string) int {
 	for _, name := range names {
 		k, err := openKept(l, name)
 		if err != nil {
-			c.fail(err)
+			c.failRefresh(l, name, err)
 			continue
 		}
 		objs = append(objs, k)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/posixshm/posixshm/lock"
+	"github.com/posixshm/posixshm/posixshm"
 	"github.com/posixshm/posixshm/segment"
 )
 
@@ -77,6 +79,10 @@ func runLock(c *cli, args []string) int {
 	}
 	seg, err := segment.Open(name, c.segOptions())
 	if err != nil {
+		if why := tooShort(c.layout(), name, err); why != "" {
+			c.errorf("lock %s: %s", quoted(name), why)
+			return exitFail
+		}
 		c.fail(err)
 		if errors.Is(err, fs.ErrNotExist) {
 			c.errorf("lock %s: create the segment first: posixshm create%s -- %s", quoted(name), c.dirArg(), shellQuote(name))
@@ -103,6 +109,27 @@ func runLock(c *cli, args []string) int {
 		}
 	}
 	return status
+}
+
+// tooShort explains why segment.Open refused the object called name as
+// truncated when its file is too short to hold a segment's header: such a
+// file is not a segment at all (a creator sizes the file in one step before
+// it writes the header, so no segment in the making is ever that short), or
+// returns "" when err is not that.
+func tooShort(l posixshm.Layout, name string, err error) string {
+	if !errors.Is(err, segment.ErrTruncated) {
+		return ""
+	}
+	path, perr := l.Path(name)
+	if perr != nil {
+		return ""
+	}
+	fa, lerr := lstatFacts(path)
+	if lerr != nil || fa.Size <= 0 || fa.Size >= segment.HeaderSize {
+		return ""
+	}
+	return fmt.Sprintf("not a posixshm segment: %s has %s, too few for a segment's %d-byte header",
+		quoted(path), plural(int(fa.Size), "byte"), segment.HeaderSize)
 }
 
 // acquire takes seg's lock within timeout (0: no limit), reporting a

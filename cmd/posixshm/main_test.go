@@ -45,6 +45,13 @@ func TestScript(t *testing.T) {
 			"jsonhas":    cmdJSONHas,
 			"cleanupshm": cmdCleanupShm,
 			"sleep":      cmdSleep,
+			"chown":      cmdChown,
+		},
+		Condition: func(cond string) (bool, error) {
+			if cond == "root" {
+				return os.Geteuid() == 0, nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
 		},
 		RequireExplicitExec: true,
 	})
@@ -213,6 +220,16 @@ func cmdSleep(ts *testscript.TestScript, neg bool, args []string) {
 	d, err := time.ParseDuration(args[0])
 	ts.Check(err)
 	time.Sleep(d)
+}
+
+// chown UID FILE gives FILE to the user UID (root only: see [root]).
+func cmdChown(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: chown UID FILE")
+	}
+	uid, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	ts.Check(os.Lchown(ts.MkAbs(args[1]), uid, -1))
 }
 
 // cleanupshm NAME removes this system's object NAME when the script ends.

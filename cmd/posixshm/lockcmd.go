@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime"
 	"strconv"
 	"syscall"
 	"time"
@@ -36,6 +37,16 @@ func init() {
 		help: `Take the lock in the header of the segment NAME, run CMD with ARGS, and release
 the lock when CMD exits. The lock is held by this process, not by CMD: it is
 released when CMD exits, and a waiter recovers it if this process dies.
+CMD is started only once the lock is held.
+
+So that CMD never runs without the lock, on Linux and FreeBSD CMD is killed
+(SIGKILL) when this process dies, even by SIGKILL, and also if it dies while
+CMD is being started. That covers CMD's own process, not processes CMD starts
+in the background or a shell script's commands: use "exec" for a shell's last
+command (sh -c 'prepare; exec work'), or have CMD wait for its children.
+OpenBSD, NetBSD, DragonFly, macOS, illumos and Solaris have no parent-death
+signal: there, if this process is killed with SIGKILL, CMD keeps running while
+the next "posixshm lock" recovers the lock and runs its own CMD.
 
 The exit status is CMD's, or 128+N if CMD was killed by signal N. While CMD
 runs, SIGTERM and SIGHUP sent to this process are passed on to it; SIGINT and
@@ -192,8 +203,18 @@ func (e signalError) Error() string { return "interrupted by " + e.Signal.String
 // SIGINT and SIGQUIT are not, because a terminal sends them to the whole
 // foreground process group, CMD included, which would get them twice. In
 // every case we wait for CMD to exit and then unlock.
+//
+// CMD must never run without the lock, so it is killed (SIGKILL) if we die,
+// even by SIGKILL, where the system has a parent-death signal (see
+// dieWithParent): flock(1) gets this for free, its child holding the lock's
+// descriptor, but our lock word names this process. It is started only once
+// we hold the lock, and the goroutine stays on the thread that forked it
+// until it has exited.
 func runChild(c *cli, path string, argv []string, sigs <-chan os.Signal) (int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	cmd := &exec.Cmd{Path: path, Args: argv, Stdin: os.Stdin, Stdout: c.stdout, Stderr: c.stderr}
+	dieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		return exitCannotRun, err
 	}

@@ -19,7 +19,9 @@ import (
 
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"posixshm": func() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) },
+		"posixshm":  func() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) },
+		"pidgone":   func() { os.Exit(pidgoneMain()) },
+		"startkill": func() { os.Exit(startkillMain()) },
 	})
 }
 
@@ -35,17 +37,20 @@ func TestScript(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"age":        cmdAge,
-			"olderthan":  cmdOlderThan,
-			"shmpath":    cmdShmPath,
-			"waitfile":   cmdWaitFile,
-			"waitfresh":  cmdWaitFresh,
-			"waitwaiter": cmdWaitWaiter,
-			"sigpid":     cmdSigPid,
-			"jsonhas":    cmdJSONHas,
-			"cleanupshm": cmdCleanupShm,
-			"sleep":      cmdSleep,
-			"chown":      cmdChown,
+			"age":         cmdAge,
+			"olderthan":   cmdOlderThan,
+			"shmpath":     cmdShmPath,
+			"waitfile":    cmdWaitFile,
+			"waitfresh":   cmdWaitFresh,
+			"waitwaiter":  cmdWaitWaiter,
+			"sigpid":      cmdSigPid,
+			"jsonhas":     cmdJSONHas,
+			"cleanupshm":  cmdCleanupShm,
+			"sleep":       cmdSleep,
+			"chown":       cmdChown,
+			"pidsgone":    cmdPidsGone,
+			"demoworkers": cmdDemoWorkers,
+			"waitnoshm":   cmdWaitNoShm,
 		},
 		Condition: func(cond string) (bool, error) {
 			if cond == "root" {
@@ -135,7 +140,7 @@ func cmdSigPid(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("usage: sigpid SIGNAL PIDFILE")
 	}
 	sig, ok := map[string]syscall.Signal{"TERM": syscall.SIGTERM, "HUP": syscall.SIGHUP,
-		"INT": syscall.SIGINT, "QUIT": syscall.SIGQUIT}[args[0]]
+		"INT": syscall.SIGINT, "QUIT": syscall.SIGQUIT, "KILL": syscall.SIGKILL}[args[0]]
 	if !ok {
 		ts.Fatalf("unknown signal %s", args[0])
 	}

@@ -28,10 +28,15 @@ func quoted(s string) string {
 	return s
 }
 
-// plural is n and word, with an "s" unless n is 1: "1 object", "2 objects".
+// plural is n and word, in the plural unless n is 1: "1 object", "2
+// objects", "2 processes".
 func plural(n int, word string) string {
 	s := strconv.Itoa(n) + " " + word
-	if n != 1 {
+	switch {
+	case n == 1:
+	case strings.HasSuffix(word, "s"):
+		s += "es"
+	default:
 		s += "s"
 	}
 	return s

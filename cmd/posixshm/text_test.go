@@ -43,6 +43,9 @@ func TestPlural(t *testing.T) {
 			t.Errorf("plural(%d) = %q, want %q", n, got, want)
 		}
 	}
+	if got := plural(2, "process"); got != "2 processes" {
+		t.Errorf("plural(2, process) = %q", got)
+	}
 }
 
 // TestDescribe: a name and file that are not plain text are quoted in

@@ -43,7 +43,9 @@ So that CMD never runs without the lock, on Linux and FreeBSD CMD is killed
 (SIGKILL) when this process dies, even by SIGKILL, and also if it dies while
 CMD is being started. That covers CMD's own process, not processes CMD starts
 in the background or a shell script's commands: use "exec" for a shell's last
-command (sh -c 'prepare; exec work'), or have CMD wait for its children.
+command (sh -c 'prepare; exec work'), or have CMD wait for its children. Nor
+does it cover a set-user-ID or set-group-ID CMD (sudo...): the kernel drops
+the signal when such a program starts.
 OpenBSD, NetBSD, DragonFly, macOS, illumos and Solaris have no parent-death
 signal: there, if this process is killed with SIGKILL, CMD keeps running while
 the next "posixshm lock" recovers the lock and runs its own CMD.

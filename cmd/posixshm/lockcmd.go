@@ -133,16 +133,12 @@ func tooShort(l posixshm.Layout, name string, err error) string {
 	if !errors.Is(err, segment.ErrTruncated) {
 		return ""
 	}
-	path, perr := l.Path(name)
-	if perr != nil {
-		return ""
-	}
-	fa, lerr := lstatFacts(path)
-	if lerr != nil || fa.Size <= 0 || fa.Size >= segment.HeaderSize {
+	fa, ok := objectFacts(l, name)
+	if !ok || fa.Size <= 0 || fa.Size >= segment.HeaderSize {
 		return ""
 	}
 	return fmt.Sprintf("not a posixshm segment: %s has %s, too few for a segment's %d-byte header",
-		quoted(path), plural(int(fa.Size), "byte"), segment.HeaderSize)
+		quoted(fa.Path), plural(int(fa.Size), "byte"), segment.HeaderSize)
 }
 
 // acquire takes seg's lock within timeout (0: no limit), reporting a

@@ -44,8 +44,8 @@ ls only calls lstat(2): it never opens, reads or refreshes what it lists.
 
 --json prints an array of objects: path, kind ("shm" or "sem"), uid, owner,
 mode, size, atime, mtime, and the daily(8) fields as "posixshm help stat"
-describes them (daily_applies; daily_removable_at only when it applies;
-daily_at_risk, false when it does not).
+describes them (daily_applies; daily_removable_at and daily_days_left only
+when it applies; daily_at_risk, false when it does not).
 
 examples:
   posixshm ls
@@ -65,10 +65,7 @@ type lsEntry struct {
 	Size  int64     `json:"size"`
 	Atime time.Time `json:"atime"`
 	Mtime time.Time `json:"mtime"`
-	// The daily(8) verdict, as in stat's report.
-	DailyApplies bool      `json:"daily_applies"`
-	RemovableAt  time.Time `json:"daily_removable_at,omitzero"`
-	AtRisk       bool      `json:"daily_at_risk"`
+	dailyVerdict
 }
 
 // scope is a directory of objects and the rule for which files in it are
@@ -179,10 +176,7 @@ func list(sc scope, now time.Time) ([]lsEntry, error) {
 		}
 		e := lsEntry{
 			Path: fa.Path, Kind: kind, Uid: fa.Uid, Owner: names.name(fa.Uid), Mode: fa.Mode.String(),
-			Size: fa.Size, Atime: fa.Atime, Mtime: fa.Mtime, DailyApplies: sc.hashed,
-		}
-		if e.DailyApplies {
-			e.RemovableAt, e.AtRisk = removableAt(fa.Atime), atRisk(fa.Atime, now)
+			Size: fa.Size, Atime: fa.Atime, Mtime: fa.Mtime, dailyVerdict: verdict(sc.hashed, fa.Atime, now),
 		}
 		out = append(out, e)
 	}

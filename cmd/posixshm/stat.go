@@ -73,15 +73,31 @@ type statReport struct {
 	Size  int64     `json:"size"`
 	Atime time.Time `json:"atime"`
 	Mtime time.Time `json:"mtime"`
-	// The daily(8) verdict (see dailyApplies): when DailyApplies is
-	// false, AtRisk is false and the other two are left out.
-	DailyApplies bool           `json:"daily_applies"`
-	RemovableAt  time.Time      `json:"daily_removable_at,omitzero"`
-	DaysLeft     *float64       `json:"daily_days_left,omitempty"` // negative: overdue
-	AtRisk       bool           `json:"daily_at_risk"`
-	Segment      *segmentReport `json:"segment"`               // nil: not a readable segment
-	NotSegment   string         `json:"not_segment,omitempty"` // why Segment is nil
-	Warning      string         `json:"warning,omitempty"`     // e.g. the access time could not be restored
+	dailyVerdict
+	Segment    *segmentReport `json:"segment"`               // nil: not a readable segment
+	NotSegment string         `json:"not_segment,omitempty"` // why Segment is nil
+	Warning    string         `json:"warning,omitempty"`     // e.g. the access time could not be restored
+}
+
+// dailyVerdict is daily(8)'s verdict on an object, as stat and ls report
+// it; their JSON holds these fields inline. When DailyApplies is false
+// (see dailyApplies), AtRisk is false and the other two are left out.
+type dailyVerdict struct {
+	DailyApplies bool      `json:"daily_applies"`
+	RemovableAt  time.Time `json:"daily_removable_at,omitzero"`
+	DaysLeft     *float64  `json:"daily_days_left,omitempty"` // to a tenth; negative: overdue
+	AtRisk       bool      `json:"daily_at_risk"`
+}
+
+// verdict is daily(8)'s verdict at now on a file last accessed at atime,
+// or only "does not apply".
+func verdict(applies bool, atime, now time.Time) dailyVerdict {
+	if !applies {
+		return dailyVerdict{}
+	}
+	at := removableAt(atime)
+	left := float64(int64(at.Sub(now).Hours()/24*10)) / 10
+	return dailyVerdict{DailyApplies: true, RemovableAt: at, DaysLeft: &left, AtRisk: atRisk(atime, now)}
 }
 
 type segmentReport struct {
@@ -122,7 +138,8 @@ var geteuid = os.Geteuid
 
 // statObject describes the object called name without refreshing it.
 func statObject(l posixshm.Layout, name string, now time.Time) (statReport, error) {
-	r := statReport{Name: name, DailyApplies: dailyApplies(l)}
+	r := statReport{Name: name}
+	r.DailyApplies = dailyApplies(l)
 	f, err := l.Open(name, os.O_RDONLY, 0)
 	if err != nil {
 		// A file we may not open (another user's, a symlink, a FIFO) is
@@ -186,13 +203,7 @@ func dailyApplies(l posixshm.Layout) bool {
 func (r *statReport) setFacts(fa facts, now time.Time) {
 	r.Path, r.Uid, r.Owner = fa.Path, fa.Uid, owners{}.name(fa.Uid)
 	r.Mode, r.Size, r.Atime, r.Mtime = fa.Mode.String(), fa.Size, fa.Atime, fa.Mtime
-	if !r.DailyApplies {
-		return
-	}
-	r.RemovableAt = removableAt(fa.Atime)
-	left := float64(int64(r.RemovableAt.Sub(now).Hours()/24*10)) / 10
-	r.DaysLeft = &left
-	r.AtRisk = atRisk(fa.Atime, now)
+	r.dailyVerdict = verdict(r.DailyApplies, fa.Atime, now)
 }
 
 func (r *statReport) print(w io.Writer, now time.Time) {

@@ -55,6 +55,17 @@ func (c *cli) failRefresh(l posixshm.Layout, name string, err error) {
 	c.fail(err)
 }
 
+// objectFacts returns the lstat(2) facts of the file behind the object
+// called name in l, for messages; false if there are none.
+func objectFacts(l posixshm.Layout, name string) (facts, bool) {
+	path, err := l.Path(name)
+	if err != nil {
+		return facts{}, false
+	}
+	fa, err := lstatFacts(path)
+	return fa, err == nil
+}
+
 // notOwner explains a permission error about the object called name that
 // belongs to another user, or returns "" when err is not one. Only an
 // object's owner may set its times to now, and root where the convention
@@ -64,14 +75,10 @@ func notOwner(l posixshm.Layout, name string, err error) string {
 	if !errors.Is(err, fs.ErrPermission) {
 		return ""
 	}
-	path, perr := l.Path(name)
-	if perr != nil {
-		return ""
-	}
-	fa, lerr := lstatFacts(path)
+	fa, ok := objectFacts(l, name)
 	euid := geteuid()
 	openbsd := dailyApplies(l)
-	if lerr != nil || int64(fa.Uid) == int64(euid) || (euid == 0 && !openbsd) {
+	if !ok || int64(fa.Uid) == int64(euid) || (euid == 0 && !openbsd) {
 		return "" // ours, or we are root and root may: something else is wrong
 	}
 	who := "uid " + strconv.FormatUint(uint64(fa.Uid), 10)

@@ -139,11 +139,11 @@ func (c *cli) scope() (scope, error) {
 // only as --dir, and then lists OpenBSD's layout there.
 func (c *cli) lsArgsHint(args []string) string {
 	msg := "ls takes no arguments, got " + plural(len(args), "argument")
-	if len(args) != 1 {
+	if len(args) != 1 || c.dir != "" {
 		return msg
 	}
 	arg := args[0]
-	if sc, err := c.scope(); err == nil && c.dir == "" && filepath.Clean(arg) == sc.dir {
+	if sc, err := c.scope(); err == nil && filepath.Clean(arg) == sc.dir {
 		return msg + fmt.Sprintf(": plain \"posixshm ls\" lists %s, this system's objects", quoted(sc.dir))
 	}
 	return msg + fmt.Sprintf(": to list the objects in OpenBSD's layout in a directory, give it with --dir: posixshm ls --dir %s", shellQuote(arg))
@@ -174,11 +174,10 @@ func list(sc scope, now time.Time) ([]lsEntry, error) {
 		if !fa.Mode.IsRegular() {
 			continue
 		}
-		e := lsEntry{
+		out = append(out, lsEntry{
 			Path: fa.Path, Kind: kind, Uid: fa.Uid, Owner: names.name(fa.Uid), Mode: fa.Mode.String(),
 			Size: fa.Size, Atime: fa.Atime, Mtime: fa.Mtime, dailyVerdict: verdict(sc.hashed, fa.Atime, now),
-		}
-		out = append(out, e)
+		})
 	}
 	return out, nil
 }

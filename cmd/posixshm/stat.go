@@ -222,15 +222,16 @@ func (r *statReport) print(w io.Writer, now time.Time) {
 	line("size", "%d", r.Size)
 	line("accessed", "%s (%s ago)", r.Atime.Format(layout), age(r.Atime, now))
 	line("modified", "%s (%s ago)", r.Mtime.Format(layout), age(r.Mtime, now))
-	if !r.DailyApplies {
+	switch left := r.RemovableAt.Sub(now); {
+	case !r.DailyApplies:
 		// Nothing deletes idle objects here: no verdict.
-	} else if left := r.RemovableAt.Sub(now); left > 0 {
+	case left > 0:
 		risk := ""
 		if r.AtRisk {
 			risk = "; AT RISK"
 		}
 		line("daily(8)", "removable from %s, in %s days%s", r.RemovableAt.Format(layout), days(left), risk)
-	} else {
+	default:
 		line("daily(8)", "removable since %s: AT RISK, the next run deletes it", r.RemovableAt.Format(layout))
 	}
 	s := r.Segment

@@ -186,6 +186,9 @@ func parseSize(s string) (int64, error) {
 		}
 	}
 	v, err := strconv.ParseInt(num, 10, 64)
+	if err != nil && num != "" && strings.Trim(num, "0123456789") == "" { // digits only: out of range
+		return 0, fmt.Errorf("invalid size %q: too large; the most is %d bytes", s, math.MaxInt)
+	}
 	if err != nil || num == "" || num[0] == '+' || num[0] == '-' {
 		return 0, fmt.Errorf("invalid size %q: want a number of bytes, optionally with a K, M or G suffix", s)
 	}
@@ -193,7 +196,7 @@ func parseSize(s string) (int64, error) {
 		return 0, fmt.Errorf("invalid size %q: must be at least 1 byte", s)
 	}
 	if v > math.MaxInt64/mult || v*mult > math.MaxInt {
-		return 0, fmt.Errorf("invalid size %q: too large", s)
+		return 0, fmt.Errorf("invalid size %q: too large; the most is %d bytes", s, math.MaxInt)
 	}
 	return v * mult, nil
 }

@@ -125,6 +125,11 @@ func expect(flag, state int) []syscall.Errno {
 		flag&^(unix.O_ACCMODE|unix.O_CREAT|unix.O_EXCL|unix.O_TRUNC|unix.O_CLOEXEC|unix.O_NOFOLLOW) != 0 {
 		return []syscall.Errno{syscall.EINVAL}
 	}
+	if flag&unix.O_TRUNC != 0 && acc == unix.O_RDONLY {
+		// OpenBSD's open(2) refuses O_TRUNC without write access before
+		// it looks the path up.
+		return []syscall.Errno{syscall.EINVAL}
+	}
 	creat := flag&unix.O_CREAT != 0
 	if state == stMissing {
 		if creat {
@@ -139,11 +144,7 @@ func expect(flag, state int) []syscall.Errno {
 	case stRegular:
 		return []syscall.Errno{0}
 	case stDir:
-		switch {
-		case creat, acc == unix.O_RDWR:
-			return []syscall.Errno{syscall.EISDIR}
-		case flag&unix.O_TRUNC != 0:
-			// open(2) says EISDIR, and so must the deferred O_TRUNC.
+		if creat || acc == unix.O_RDWR {
 			return []syscall.Errno{syscall.EISDIR}
 		}
 		return []syscall.Errno{syscall.EINVAL}

@@ -21,9 +21,11 @@
 //
 // Both go a little further than libc, because the files live in
 // directories anybody can write to: a FIFO planted at the path cannot block
-// the open, a file with more than one hard link is refused, O_TRUNC is
+// the open, a file with more than one hard link is refused (also when the
+// link is removed again while the file is being opened), O_TRUNC is
 // applied only after the checks pass, and symbolic links are never
-// followed.
+// followed, in any part of a path the package makes (illumos's hashed
+// directories for long names included).
 //
 // # Errors
 //

@@ -38,7 +38,8 @@ func (e *FileError) Unwrap() error { return e.Errno }
 
 // NameError is the Err of the *fs.PathError returned when a name is
 // refused before any file is looked at: for example a name with a NUL byte,
-// or, on Linux, an empty one. It unwraps to its errno.
+// on Linux an empty one, or any name in the empty Dir. It unwraps to its
+// errno.
 type NameError struct {
 	Reason string        // what is wrong with the name
 	Errno  syscall.Errno // the error the C function would have set errno to

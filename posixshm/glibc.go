@@ -1,6 +1,7 @@
 package posixshm
 
 import (
+	"errors"
 	"os"
 	"strings"
 	"syscall"
@@ -10,9 +11,12 @@ import (
 const nameMax = 255
 
 // glibcName applies glibc's shm_open name rules and returns the file name
-// the object gets: the name without its leading slashes. An empty result,
-// a name with another slash, "." and ".." are EINVAL; a result longer than
-// NAME_MAX is ENAMETOOLONG.
+// the object gets: the name without its leading slashes. An empty result
+// or a name with another slash is EINVAL; a result longer than NAME_MAX is
+// ENAMETOOLONG. "." and ".." are EINVAL too, as in musl: glibc 2.36 passes
+// them on, so that shm_open(".", O_RDONLY) opens /dev/shm itself and ".."
+// its parent; a directory is no shared memory object, and ".." leaves
+// /dev/shm.
 func glibcName(name string) (string, error) {
 	return trimmedName(name, syscall.EINVAL)
 }
@@ -55,12 +59,21 @@ func (d glibcDir) Path(name string) (string, error) {
 // are, O_NOFOLLOW and O_CLOEXEC added), hardened as openFile describes.
 // Unlike OpenBSD, the permission is not masked and other users' objects
 // may be opened: on Linux sharing across users is a feature of /dev/shm.
+// As in glibc (2.36, rt/shm_open.c), a directory's EISDIR becomes EINVAL.
 func (d glibcDir) Open(name string, flag int, perm os.FileMode) (*os.File, error) {
 	path, err := d.Path(name)
 	if err != nil {
 		return nil, err
 	}
-	return openFile(name, path, flag, perm, policy{})
+	f, err := openFile(name, path, flag, perm, policy{})
+	if err != nil {
+		var fe *FileError
+		if errors.As(err, &fe) && fe.Errno == syscall.EISDIR {
+			fe.Errno = syscall.EINVAL
+			fe.Reason = "is a directory"
+		}
+	}
+	return f, err
 }
 
 func (d glibcDir) Unlink(name string) error {

@@ -196,7 +196,10 @@ func TestGlibcDir_Open_Hostile(t *testing.T) {
 		{"fifo rdwr", func(p string) error { return unix.Mkfifo(p, 0o666) }, os.O_RDWR | os.O_TRUNC, syscall.EINVAL},
 		{"fifo wronly", func(p string) error { return unix.Mkfifo(p, 0o666) }, os.O_WRONLY, syscall.ENXIO}, // open(2): no reader, O_NONBLOCK
 		{"dir", func(p string) error { return os.Mkdir(p, 0o700) }, os.O_RDONLY, syscall.EINVAL},
-		{"dir rdwr", func(p string) error { return os.Mkdir(p, 0o700) }, os.O_RDWR, syscall.EISDIR},
+		// glibc turns open(2)'s EISDIR into EINVAL.
+		{"dir rdwr", func(p string) error { return os.Mkdir(p, 0o700) }, os.O_RDWR, syscall.EINVAL},
+		{"dir rdonly trunc", func(p string) error { return os.Mkdir(p, 0o700) }, os.O_RDONLY | os.O_TRUNC, syscall.EINVAL},
+		{"dir creat", func(p string) error { return os.Mkdir(p, 0o700) }, os.O_RDWR | os.O_CREATE | os.O_TRUNC, syscall.EINVAL},
 		{"hard link", func(p string) error { return os.Link(target, p) }, os.O_RDWR | os.O_TRUNC, syscall.EPERM},
 	}
 	for _, tt := range tests {
@@ -227,6 +230,12 @@ func TestGlibcDir_Open_Hostile(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), path) {
 				t.Errorf("error %q does not name %s", err, path)
+			}
+			if tt.want == syscall.ELOOP {
+				var fe *FileError
+				if !errors.As(err, &fe) || !strings.Contains(fe.Reason, "is a symbolic link") || !strings.Contains(fe.Reason, "never followed") {
+					t.Errorf("error %q does not say that the file is a symbolic link and links are never followed", err)
+				}
 			}
 			after, err := os.Lstat(path)
 			if err != nil || after.Mode() != before.Mode() || !os.SameFile(before, after) {

@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"testing"
 
+	"golang.org/x/sys/unix"
 	"pgregory.net/rapid"
 )
 
@@ -114,10 +115,14 @@ func TestCreateTemp_GivesUp(t *testing.T) {
 	if !errors.As(err, &pe) || pe.Op != opMkstemp || pe.Path != "XXXXXX" || !errors.Is(err, fs.ErrExist) {
 		t.Errorf("err = %#v, want *fs.PathError{shm_mkstemp, template, EEXIST}", err)
 	}
+	if err == nil || !strings.Contains(err.Error(), "65536 tries") {
+		t.Errorf("error %q does not say how many names were tried", err)
+	}
 }
 
 // TestCreateTemp_OtherError checks that an error other than EEXIST stops
-// createTemp at once.
+// createTemp at once: unlike OpenBSD's shm_mkstemp, which tries again
+// after any error, since no new name cures ENOSPC and the like.
 func TestCreateTemp_OtherError(t *testing.T) {
 	calls := 0
 	open := func(name string, flag int, perm os.FileMode) (*os.File, error) {
@@ -153,5 +158,64 @@ func TestIsHashedName(t *testing.T) {
 		if IsHashedName(bad, ShmSuffix) {
 			t.Errorf("IsHashedName(%q) = true", bad)
 		}
+	}
+}
+
+func TestOthersMayUnlink(t *testing.T) {
+	const me = 1000
+	for _, tc := range []struct {
+		uid, mode uint32
+		want      bool
+	}{
+		{me, 0o700, false},
+		{me, 0o755, false},
+		{me, 0o777, true}, // others may remove names
+		{me, 0o770, true}, // and so may the group
+		{me, 0o1777, false},
+		{0, 0o1777, false}, // /tmp, /dev/shm
+		{0, 0o755, false},
+		{0, 0o777, true},
+		{65534, 0o700, true}, // its owner may
+		{65534, 0o1777, true},
+	} {
+		if got := othersMayUnlink(tc.uid, unix.S_IFDIR|tc.mode, me); got != tc.want {
+			t.Errorf("othersMayUnlink(uid %d, %o) = %v, want %v", tc.uid, tc.mode, got, tc.want)
+		}
+	}
+}
+
+func TestParentDir(t *testing.T) {
+	for in, want := range map[string]string{"/tmp/x": "/tmp", "/x": "/", "x": ".", "a/b/c": "a/b", "//x": "/"} {
+		if got := parentDir(in); got != want {
+			t.Errorf("parentDir(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestStickyRootDirs: a directory of root's with the sticky bit (like /tmp)
+// is remembered, and spares later opens a stat(2); others are not.
+func TestStickyRootDirs(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to have directories of root's")
+	}
+	sticky, open := t.TempDir(), t.TempDir()
+	if err := os.Chmod(sticky, os.ModeSticky|0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(open, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range []string{sticky, open} {
+		f, err := Dir(dir).Open("/x", os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+	}
+	if _, ok := stickyRootDirs.Load(sticky); !ok {
+		t.Errorf("%s (root's, sticky) not remembered", sticky)
+	}
+	if _, ok := stickyRootDirs.Load(open); ok {
+		t.Errorf("%s (root's, not sticky) remembered", open)
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/posixshm/posixshm/posixshm"
@@ -28,13 +30,13 @@ func interopPattern(i int, seed uint32) byte {
 	return byte((uint32(i)*31 + seed) ^ uint32(i>>8))
 }
 
-// shmtool builds shmtool.c into a temporary directory and returns a
-// function that runs it, or skips the test when gcc is absent.
-func shmtool(t *testing.T) func(args ...string) (int, string) {
+// shmtoolBin builds shmtool.c into a temporary directory and returns the
+// program, or skips the test when gcc is absent (see needCRef).
+func shmtoolBin(t *testing.T) string {
 	t.Helper()
 	gcc, err := exec.LookPath("gcc")
 	if err != nil {
-		t.Skip("gcc not found; the C interop tests need it to build testdata/interop/shmtool.c")
+		needCRef(t, "gcc not found in PATH: the C interop tests need it to build testdata/interop/shmtool.c (apt-get install gcc libc6-dev)")
 	}
 	bin := filepath.Join(t.TempDir(), "shmtool")
 	// -lrt: glibc before 2.34 keeps shm_open in librt.
@@ -42,6 +44,13 @@ func shmtool(t *testing.T) func(args ...string) (int, string) {
 	if err != nil {
 		t.Fatalf("gcc: %v\n%s", err, out)
 	}
+	return bin
+}
+
+// shmtool builds shmtool.c and returns a function that runs it.
+func shmtool(t *testing.T) func(args ...string) (int, string) {
+	t.Helper()
+	bin := shmtoolBin(t)
 	return func(args ...string) (int, string) {
 		out, err := exec.Command(bin, args...).CombinedOutput()
 		var ee *exec.ExitError
@@ -184,5 +193,162 @@ func TestOpenAnonymous(t *testing.T) {
 	link, _ := os.Readlink("/proc/self/fd/" + strconv.Itoa(int(f.Fd())))
 	if len(link) < 7 || link[:7] != "/memfd:" {
 		t.Errorf("/proc/self/fd link is %q, want /memfd:…", link)
+	}
+}
+
+// TestInterop_Directory: glibc's shm_open turns open(2)'s EISDIR into
+// EINVAL (rt/shm_open.c), and so must posixshm.Open. Where glibc opens a
+// directory (O_RDONLY: the object's own, or "." and "..", which it lets
+// name /dev/shm and its parent) we refuse: a directory is no object, and
+// "." and ".." are refused as names before any file is looked at (EINVAL),
+// as musl does.
+func TestInterop_Directory(t *testing.T) {
+	run := shmtool(t)
+	name := uniqueName(t)
+	path, err := posixshm.Path(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(path, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(path) })
+	for _, n := range []string{name, ".", "..", "/.", "//.."} {
+		for _, flag := range []int{
+			os.O_RDONLY, os.O_RDWR, os.O_RDONLY | os.O_TRUNC, os.O_RDWR | os.O_TRUNC,
+			os.O_RDONLY | os.O_CREATE, os.O_RDWR | os.O_CREATE, os.O_RDONLY | os.O_CREATE | os.O_TRUNC,
+			os.O_RDWR | os.O_CREATE | os.O_TRUNC, os.O_RDWR | os.O_CREATE | os.O_EXCL,
+		} {
+			code, out := run("open", n, strconv.Itoa(flag), "0600")
+			cErrno, ok := parseResult(out)
+			if code != 0 || !ok {
+				t.Fatalf("shmtool open %q %#x: exit %d, %q", n, flag, code, out)
+			}
+			f, err := posixshm.Open(n, flag, 0o600)
+			if f != nil {
+				f.Close()
+			}
+			goErrno := errnoOf(t, err)
+			want := cErrno
+			switch dot := n != name; {
+			case dot && flag == os.O_RDONLY && cErrno != 0:
+				t.Errorf("glibc's shm_open(%q, O_RDONLY) = %s; the README says it opens the directory", n, errnoName(cErrno))
+			case dot, cErrno == 0:
+				want = syscall.EINVAL
+			}
+			if goErrno != want {
+				t.Errorf("Open(%q, %#x) on a directory: Go %s, glibc %s; want %s", n, flag, errnoName(goErrno), errnoName(cErrno), errnoName(want))
+			}
+		}
+	}
+	if fi, err := os.Lstat(path); err != nil || !fi.IsDir() {
+		t.Errorf("the directory changed: %v, %v", fi, err)
+	}
+}
+
+// parseResult reads an "ok" or "errno <n>" line.
+func parseResult(s string) (syscall.Errno, bool) {
+	s = strings.TrimSpace(s)
+	if s == "ok" {
+		return 0, true
+	}
+	n, err := strconv.Atoi(strings.TrimPrefix(s, "errno "))
+	return syscall.Errno(n), err == nil && strings.HasPrefix(s, "errno ")
+}
+
+// TestInterop_OpenTrunc compares posixshm.Open with glibc's shm_open on
+// what O_TRUNC does: on an existing file, open(2) checks write permission
+// and sets the modification time even when the file is empty; on a file
+// it has just created, neither. Both sides run as uid 65534 when the tests
+// run as root (permission checks do not bind root), each on its own
+// object in /dev/shm, and the objects must end up alike.
+func TestInterop_OpenTrunc(t *testing.T) {
+	bin := shmtoolBin(t)
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	asNobody := os.Geteuid() == 0
+	if asNobody {
+		base := reachableDir(t, "posixshm-trunc-")
+		exe = copyExecutable(t, exe, filepath.Join(base, "posixshm.test"))
+		bin = copyExecutable(t, bin, filepath.Join(base, "shmtool"))
+	}
+	type file struct {
+		mode  os.FileMode
+		empty bool
+	}
+	tests := []struct {
+		desc   string
+		umask  int
+		exists *file // planted first, owned by the runner, with an old mtime
+		flag   int
+		perm   os.FileMode
+	}{
+		{"empty read-only file, O_RDONLY|O_TRUNC", 0o022, &file{0o400, true}, os.O_RDONLY | os.O_TRUNC, 0},
+		{"empty read-only file, O_RDONLY|O_CREAT|O_TRUNC", 0o022, &file{0o400, true}, os.O_RDONLY | os.O_CREATE | os.O_TRUNC, 0o600},
+		{"read-only file, O_RDONLY|O_TRUNC", 0o022, &file{0o400, false}, os.O_RDONLY | os.O_TRUNC, 0},
+		{"empty file, O_RDWR|O_TRUNC", 0o022, &file{0o600, true}, os.O_RDWR | os.O_TRUNC, 0},
+		{"empty file, O_RDONLY|O_TRUNC", 0o022, &file{0o600, true}, os.O_RDONLY | os.O_TRUNC, 0},
+		{"empty file, O_RDWR|O_CREAT|O_TRUNC", 0o022, &file{0o600, true}, os.O_RDWR | os.O_CREATE | os.O_TRUNC, 0o600},
+		{"file, O_RDONLY|O_TRUNC", 0o022, &file{0o600, false}, os.O_RDONLY | os.O_TRUNC, 0},
+		{"create read-only file with O_RDONLY|O_CREAT|O_TRUNC", 0o022, nil, os.O_RDONLY | os.O_CREATE | os.O_TRUNC, 0o400},
+		{"create with O_RDONLY|O_CREAT|O_TRUNC, umask removes write", 0o277, nil, os.O_RDONLY | os.O_CREATE | os.O_TRUNC, 0o600},
+		{"create read-only file with O_RDWR|O_CREAT|O_TRUNC", 0o022, nil, os.O_RDWR | os.O_CREATE | os.O_TRUNC, 0o400},
+		{"create with O_RDONLY|O_CREAT|O_EXCL|O_TRUNC", 0o022, nil, os.O_RDONLY | os.O_CREATE | os.O_EXCL | os.O_TRUNC, 0o400},
+	}
+	names := make([][2]string, len(tests)) // Go's and C's object for each case
+	var goCases []string
+	for i, tt := range tests {
+		for j := range names[i] {
+			names[i][j] = uniqueName(t)
+			path, err := posixshm.Path(names[i][j])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.exists == nil {
+				continue
+			}
+			if tt.exists.empty {
+				err = os.WriteFile(path, nil, 0o600)
+			} else {
+				err = os.WriteFile(path, []byte(content), 0o600)
+			}
+			if err == nil {
+				err = os.Chmod(path, tt.exists.mode)
+			}
+			if err == nil && asNobody {
+				err = os.Chown(path, 65534, 65534)
+			}
+			if err == nil {
+				err = os.Chtimes(path, oldTime, oldTime)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		goCases = append(goCases, helperCase(tt.umask, "-", names[i][0], tt.flag, tt.perm))
+	}
+	goResults := helperOpens(t, exe, goCases, asNobody)
+	for i, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			old := syscall.Umask(tt.umask) // inherited by shmtool
+			res := results(t, exec.Command(bin, "open", names[i][1], strconv.Itoa(tt.flag), strconv.Itoa(int(tt.perm))), asNobody)
+			syscall.Umask(old)
+			if len(res) != 1 {
+				t.Fatalf("shmtool printed %q", res)
+			}
+			var snaps [2]string
+			for j, n := range names[i] {
+				path, _ := posixshm.Path(n)
+				snaps[j] = snapshot(t, path)
+			}
+			if goResults[i] != res[0] {
+				t.Errorf("flags %#x perm %v umask %03o: Go %s, glibc %s", tt.flag, tt.perm, tt.umask, goResults[i], res[0])
+			}
+			if snaps[0] != snaps[1] {
+				t.Errorf("objects differ after the call\n    Go: %s\n glibc: %s", snaps[0], snaps[1])
+			}
+		})
 	}
 }

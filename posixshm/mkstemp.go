@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"strconv"
 	"syscall"
 )
 
@@ -14,12 +15,20 @@ const tempChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012345678
 // minTempX is the number of trailing X's shm_mkstemp requires.
 const minTempX = 6
 
-// maxTempTries bounds the retries on EEXIST. OpenBSD retries forever; with
-// 62^6 names per attempt an exhausted namespace is a sign of something wrong
-// (a directory full of planted files), and an error beats a hang.
+// maxTempTries bounds the retries on EEXIST. OpenBSD retries up to INT_MAX
+// times; with 62^6 names per attempt an exhausted namespace is a sign of
+// something wrong (a directory full of planted files), and an error beats
+// a hang.
 const maxTempTries = 1 << 16
 
-// createTemp is shm_mkstemp over an Open function.
+// errTempExhausted is the error once maxTempTries names all existed.
+var errTempExhausted = &NameError{Reason: "every name tried exists (" + strconv.Itoa(maxTempTries) + " tries)", Errno: syscall.EEXIST}
+
+// createTemp is shm_mkstemp over an Open function. Unlike OpenBSD's, which
+// tries a new name after any error of shm_open, it does so only after
+// EEXIST: every other error comes from the directory or the process
+// (ENOENT, EACCES, ENOSPC, EMFILE...), which no new name cures, and
+// OpenBSD's loop turns it into a spin of up to INT_MAX calls.
 func createTemp(template string, open func(string, int, os.FileMode) (*os.File, error)) (*os.File, string, error) {
 	if err := checkName(template); err != nil {
 		return nil, "", &fs.PathError{Op: opMkstemp, Path: template, Err: err}
@@ -52,7 +61,7 @@ func createTemp(template string, open func(string, int, os.FileMode) (*os.File, 
 			return nil, "", &fs.PathError{Op: opMkstemp, Path: template, Err: err}
 		}
 	}
-	return nil, "", &fs.PathError{Op: opMkstemp, Path: template, Err: syscall.EEXIST}
+	return nil, "", &fs.PathError{Op: opMkstemp, Path: template, Err: errTempExhausted}
 }
 
 // randomFill replaces every byte of b with a uniformly chosen tempChars

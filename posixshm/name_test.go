@@ -252,14 +252,29 @@ func TestPath_Native(t *testing.T) {
 	}
 }
 
+// requireCRef names the environment variable that turns a skip for want
+// of a C reference into a failure: CI sets it, so that the differential
+// tests cannot quietly stop running there.
+const requireCRef = "POSIXSHM_REQUIRE_CREF"
+
+// needCRef skips the test for want of a C reference, saying why, or fails
+// it if requireCRef is set to 1.
+func needCRef(tb testing.TB, why string) {
+	tb.Helper()
+	if os.Getenv(requireCRef) == "1" {
+		tb.Fatalf("%s (and %s=1 requires the C reference tests)", why, requireCRef)
+	}
+	tb.Skip(why)
+}
+
 // buildCRef compiles testdata/cref/<src> with gcc and libmd into a
 // temporary directory and returns the program's path. It skips the test
-// when gcc is missing and fails it when gcc cannot find libmd.
+// (see needCRef) when gcc or libmd is missing.
 func buildCRef(tb testing.TB, src string) string {
 	tb.Helper()
 	gcc, err := exec.LookPath("gcc")
 	if err != nil {
-		tb.Skipf("gcc not found in PATH: cannot build the C reference testdata/cref/%s (install gcc and libmd-dev to run this test)", src)
+		needCRef(tb, "gcc not found in PATH: cannot build the C reference testdata/cref/"+src+" (apt-get install gcc libmd-dev)")
 	}
 	srcPath, err := filepath.Abs(filepath.Join("testdata", "cref", src))
 	if err != nil {
@@ -273,11 +288,57 @@ func buildCRef(tb testing.TB, src string) string {
 	out, err := exec.Command(gcc, args...).CombinedOutput()
 	if err != nil {
 		if bytes.Contains(out, []byte("sha2.h")) || bytes.Contains(out, []byte("-lmd")) {
-			tb.Fatalf("gcc cannot find libmd (sha2.h / -lmd) to build testdata/cref/%s: apt-get install libmd-dev\n%s", src, out)
+			needCRef(tb, "gcc cannot find libmd (sha2.h, -lmd) to build the C reference testdata/cref/"+src+": apt-get install libmd-dev\n"+string(out))
 		}
 		tb.Fatalf("gcc %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 	return bin
+}
+
+// TestBuildCRef_Missing runs TestDir_Path_CReference in a child process
+// whose PATH has a gcc that cannot find libmd, and one with no gcc at all:
+// the test must skip, naming the package to install, unless
+// POSIXSHM_REQUIRE_CREF=1 makes that a failure.
+func TestBuildCRef_Missing(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	noLibmd := t.TempDir()
+	fakeGCC := "#!/bin/sh\necho 'shmpath.c:1:10: fatal error: sha2.h: No such file or directory' >&2\nexit 1\n"
+	if err := os.WriteFile(filepath.Join(noLibmd, "gcc"), []byte(fakeGCC), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "PATH=") && !strings.HasPrefix(kv, requireCRef+"=") {
+			env = append(env, kv)
+		}
+	}
+	for _, c := range []struct {
+		desc, path, want string
+	}{
+		{"gcc without libmd", noLibmd, "apt-get install libmd-dev"},
+		{"no gcc", t.TempDir(), "gcc not found"},
+	} {
+		for _, require := range []bool{false, true} {
+			cmd := exec.Command(exe, "-test.run=^TestDir_Path_CReference$", "-test.v")
+			cmd.Env = append(env, "PATH="+c.path)
+			if require {
+				cmd.Env = append(cmd.Env, requireCRef+"=1")
+			}
+			out, err := cmd.CombinedOutput()
+			skipped := strings.Contains(string(out), "--- SKIP: TestDir_Path_CReference")
+			switch {
+			case !strings.Contains(string(out), c.want):
+				t.Errorf("%s, %s=%v: output does not say %q:\n%s", c.desc, requireCRef, require, c.want, out)
+			case !require && (err != nil || !skipped):
+				t.Errorf("%s: %v, want a skip:\n%s", c.desc, err, out)
+			case require && (err == nil || skipped || !strings.Contains(string(out), requireCRef+"=1")):
+				t.Errorf("%s, %s=1: %v, want a failure naming %s:\n%s", c.desc, requireCRef, err, requireCRef, out)
+			}
+		}
+	}
 }
 
 // diffNames are the names TestDir_Path_CReference compares: edge cases, then

@@ -1,13 +1,14 @@
 package posixshm
 
 import (
-	"errors"
-	"github.com/posixshm/posixshm/internal/unixutil"
 	"os"
+	"strings"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/posixshm/posixshm/internal/unixutil"
 )
 
 // The conventions below keep objects in the file system. Each is a value
@@ -132,6 +133,13 @@ func (d dragonflyDir) Unlink(name string) error {
 // (ELOOP), and refuse files that are not regular (EINVAL). libc's open
 // with O_CREAT is a loop of O_EXCL and plain opens to learn whether it
 // created the file; the lock makes that equivalent to one open(2).
+//
+// libc reaches the hashed directories by path, and they are world-writable
+// without the sticky bit, so another user could swap one for a symbolic
+// link and make libc create, truncate or chmod a file elsewhere. We walk
+// them with openat(2), never following a link (see openDirAt), refuse one
+// that belongs to another user (EPERM; libc shares them), and work on the
+// files relative to the directory checked.
 type illumosDir struct {
 	dir       string
 	nameMax   int           // pathconf(dir, _PC_NAME_MAX)
@@ -159,12 +167,14 @@ func (d *illumosDir) Open(name string, flag int, perm os.FileMode) (*os.File, er
 	if err != nil {
 		return nil, err
 	}
-	path, dirs := illumosPath(d.dir, name, illumosDataType, d.nameMax)
 	var f *os.File
-	if err = d.mkdirs(opOpen, name, dirs); err == nil {
-		f, err = openFile(name, path, flag, perm, policy{})
+	w, err := d.walk(opOpen, name, illumosDataType)
+	if err == nil {
+		f, err = openFileAt(w.dirfd(), w.base, name, w.path, flag, perm, policy{})
 		if err != nil && flag&os.O_CREATE == 0 {
-			rmdirs(dirs)
+			w.clean()
+		} else {
+			w.close()
 		}
 	}
 	if uerr := unlock(); uerr != nil && err == nil {
@@ -182,10 +192,12 @@ func (d *illumosDir) Unlink(name string) error {
 	if err != nil {
 		return err
 	}
-	path, dirs := illumosPath(d.dir, name, illumosDataType, d.nameMax)
-	if err = d.mkdirs(opUnlink, name, dirs); err == nil {
-		err = unlinkFile(name, path)
-		rmdirs(dirs)
+	w, err := d.walk(opUnlink, name, illumosDataType)
+	if err == nil {
+		if uerr := unixutil.IgnoringEINTR(func() error { return unix.Unlinkat(w.dirfd(), w.base, 0) }); uerr != nil {
+			err = pathError(opUnlink, name, w.path, "", uerr)
+		}
+		w.clean()
 	}
 	// As in libc, a failure to release the lock is not reported here.
 	unlock()
@@ -195,32 +207,31 @@ func (d *illumosDir) Unlink(name string) error {
 // lock takes the .SHML lock file of name (__pos4obj_lock) and returns the
 // function that releases it (__pos4obj_unlock).
 func (d *illumosDir) lock(op, name string) (func() error, error) {
-	path, dirs := illumosPath(d.dir, name, illumosLockType, d.nameMax)
-	if err := d.mkdirs(op, name, dirs); err != nil {
+	w, err := d.walk(op, name, illumosLockType)
+	if err != nil {
 		return nil, err
 	}
 	unlock := func() error {
-		err := unixutil.IgnoringEINTR(func() error { return unix.Unlink(path) })
-		rmdirs(dirs)
+		err := unixutil.IgnoringEINTR(func() error { return unix.Unlinkat(w.dirfd(), w.base, 0) })
+		w.clean()
 		if err != nil {
-			return pathError(op, name, path, "removing the .SHML lock file", err)
+			return pathError(op, name, w.path, "removing the .SHML lock file", err)
 		}
 		return nil
 	}
-	var err error
+	reason := "taking the .SHML lock file"
 	for try := 0; try < d.lockTries; try++ {
 		if try > 0 {
 			time.Sleep(d.lockWait)
 		}
 		// libc's __open_nc refuses a symbolic link with EINVAL.
-		var st unix.Stat_t
-		if unix.Lstat(path, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK {
-			err = syscall.EINVAL
+		if isSymlinkAt(w.dirfd(), w.base) {
+			reason, err = "the .SHML lock file is a symbolic link, and symbolic links are never followed", syscall.EINVAL
 			break
 		}
 		var fd int
 		fd, err = unixutil.IgnoringEINTR2(func() (int, error) {
-			return unix.Open(path, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0o666)
+			return unix.Openat(w.dirfd(), w.base, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0o666)
 		})
 		if err == nil {
 			unix.Close(fd)
@@ -230,31 +241,113 @@ func (d *illumosDir) lock(op, name string) (func() error, error) {
 			break
 		}
 	}
-	rmdirs(dirs)
-	return nil, pathError(op, name, path, "taking the .SHML lock file", err)
+	w.clean()
+	return nil, pathError(op, name, w.path, reason, err)
 }
 
-// mkdirs creates the hashed directories of a long name, mode 0777 despite
-// the umask, as __pos4obj_name does; existing ones are fine.
-func (d *illumosDir) mkdirs(op, name string, dirs []string) error {
+// illumosWalk is where one file of illumos's convention lives, ready for
+// the *at system calls: the file base in the directory dirfd().
+type illumosWalk struct {
+	path string // the file's path, for errors
+	base string // its name in dirfd(): the whole path for a short name
+	// For a long name: d.dir, the hash directory and the type directory,
+	// opened in turn, and the names of the last two in their parents.
+	fds   []int
+	names []string
+}
+
+// dirfd is the directory base is relative to.
+func (w *illumosWalk) dirfd() int {
+	if len(w.fds) == 0 {
+		return unix.AT_FDCWD
+	}
+	return w.fds[len(w.fds)-1]
+}
+
+// clean removes the hashed directories of a long name if they are empty,
+// as __pos4obj_clean does, ignoring errors, and closes them.
+func (w *illumosWalk) clean() {
+	for i := len(w.names) - 1; i >= 0; i-- {
+		unix.Unlinkat(w.fds[i], w.names[i], unix.AT_REMOVEDIR)
+	}
+	w.close()
+}
+
+func (w *illumosWalk) close() {
+	for _, fd := range w.fds {
+		unix.Close(fd)
+	}
+	w.fds, w.names = nil, nil
+}
+
+// walk finds the file of type typ for name. For a long name it opens d.dir
+// and then each hashed directory below it, creating the missing ones, as
+// __pos4obj_name does, through openDirAt.
+func (d *illumosDir) walk(op, name, typ string) (*illumosWalk, error) {
+	path, dirs := illumosPath(d.dir, name, typ, d.nameMax)
+	w := &illumosWalk{path: path, base: path}
+	if len(dirs) == 0 {
+		return w, nil
+	}
+	w.base = name[1:]
+	fd, err := unixutil.IgnoringEINTR2(func() (int, error) {
+		return unix.Open(d.dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	})
+	if err != nil {
+		return nil, pathError(op, name, d.dir, "", err)
+	}
+	w.fds = append(w.fds, fd)
 	for _, dir := range dirs {
-		err := unix.Mkdir(dir, 0o777)
-		if err == nil {
-			err = unix.Chmod(dir, 0o777)
-		} else if errors.Is(err, syscall.EEXIST) {
-			err = nil
-		}
+		base := dir[strings.LastIndexByte(dir, '/')+1:]
+		fd, reason, err := openDirAt(w.dirfd(), base)
 		if err != nil {
-			return pathError(op, name, dir, "creating the directory of a long name", err)
+			w.close()
+			return nil, pathError(op, name, dir, reason, err)
 		}
+		w.fds, w.names = append(w.fds, fd), append(w.names, base)
 	}
-	return nil
+	return w, nil
 }
 
-// rmdirs removes the hashed directories of a long name if they are empty,
-// as __pos4obj_clean does, ignoring errors.
-func rmdirs(dirs []string) {
-	for i := len(dirs) - 1; i >= 0; i-- {
-		unix.Rmdir(dirs[i])
+// openDirAt opens the directory base in the directory parent for a long
+// name, first creating it with mode 0777 despite the umask, as
+// __pos4obj_name does (mkdir, then chmod). A symbolic link is never
+// followed (ELOOP), and the directory must belong to the caller, or to
+// root with the sticky bit set (as /tmp does): its owner could swap its
+// entries for links, so one of another user's is refused (EPERM). The
+// mode is set through the descriptor, never by path. It returns the
+// descriptor, or why it failed and the error.
+func openDirAt(parent int, base string) (int, string, error) {
+	err := unixutil.IgnoringEINTR(func() error { return unix.Mkdirat(parent, base, 0o777) })
+	made := err == nil
+	if err != nil && err != syscall.EEXIST {
+		return -1, "creating the directory of a long name", err
 	}
+	fd, err := unixutil.IgnoringEINTR2(func() (int, error) {
+		return unix.Openat(parent, base, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	})
+	if err != nil {
+		if isSymlinkAt(parent, base) {
+			// Linux says ENOTDIR for O_DIRECTORY|O_NOFOLLOW; a refused
+			// link is ELOOP everywhere else in this package.
+			return -1, "is a symbolic link, and symbolic links are never followed", syscall.ELOOP
+		}
+		return -1, "opening the directory of a long name", err
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return -1, "fstat", err
+	}
+	if reason := illumosDirOwner(st.Uid, uint32(st.Mode), os.Geteuid()); reason != "" {
+		unix.Close(fd)
+		return -1, reason, syscall.EPERM
+	}
+	if made {
+		if err := unix.Fchmod(fd, 0o777); err != nil {
+			unix.Close(fd)
+			return -1, "fchmod", err
+		}
+	}
+	return fd, "", nil
 }

@@ -206,3 +206,23 @@ func netbsdCheckDir(fstypename string, mode uint32) (string, syscall.Errno) {
 	}
 	return "", 0
 }
+
+// illumosDirOwner decides whether a hashed directory of a long name, owned
+// by uid with mode mode, is safe for the caller (effective uid euid) to
+// work in, and returns why not, or "". Its owner can rename, remove and
+// replace its entries at will, so it must be the caller's own, or root's
+// with the sticky bit set (then nobody else can touch entries they do not
+// own). libc makes these directories mode 0777 without the sticky bit, so
+// one made by another user is refused.
+func illumosDirOwner(uid, mode uint32, euid int) string {
+	switch {
+	case int64(uid) == int64(euid):
+		return ""
+	case uid == 0 && mode&syscall.S_ISVTX != 0:
+		return ""
+	case uid == 0:
+		return "directory of a long name belongs to root without the sticky bit, so whoever may write to it could replace its entries; refusing it"
+	}
+	return "directory of a long name belongs to uid " + strconv.FormatUint(uint64(uid), 10) +
+		", not to the caller (uid " + strconv.Itoa(euid) + ") or to root with the sticky bit: its owner could replace its entries; refusing it"
+}

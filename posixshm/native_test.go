@@ -427,3 +427,91 @@ func TestIllumosDir_LongName(t *testing.T) {
 		t.Errorf("256-byte name: %v, want ENAMETOOLONG", err)
 	}
 }
+
+func TestIllumosDirOwner(t *testing.T) {
+	const me = 1000
+	for _, tc := range []struct {
+		uid, mode uint32
+		ok        bool
+	}{
+		{me, unix.S_IFDIR | 0o777, true}, // ours, as libc makes them
+		{me, unix.S_IFDIR | 0o700, true},
+		{0, unix.S_IFDIR | 0o1777, true}, // like /tmp
+		{0, unix.S_IFDIR | 0o777, false}, // root's, but anyone may swap entries
+		{0, unix.S_IFDIR | 0o755, false},
+		{65534, unix.S_IFDIR | 0o777, false},
+		{65534, unix.S_IFDIR | 0o1777, false}, // its owner may still swap them
+	} {
+		reason := illumosDirOwner(tc.uid, tc.mode, me)
+		if (reason == "") != tc.ok {
+			t.Errorf("illumosDirOwner(uid %d, %o) = %q; want ok %v", tc.uid, tc.mode, reason, tc.ok)
+		}
+		if !tc.ok && tc.uid != 0 && !strings.Contains(reason, "uid 65534") {
+			t.Errorf("reason %q does not name the owner", reason)
+		}
+	}
+	if illumosDirOwner(0, unix.S_IFDIR|0o777, 0) != "" {
+		t.Errorf("root refuses its own directory")
+	}
+}
+
+// TestIllumosDir_LongNameRefusals: a hashed directory of another user's,
+// or one that is a symbolic link, is refused with an error naming it and
+// saying why, and nothing is created through it.
+func TestIllumosDir_LongNameRefusals(t *testing.T) {
+	name := long(253)
+	for _, c := range []struct {
+		desc  string
+		plant func(t *testing.T, hashDir, target string)
+		errno syscall.Errno
+		says  string
+	}{
+		{"hash directory is a link", func(t *testing.T, hashDir, target string) {
+			if err := os.Symlink(target, hashDir); err != nil {
+				t.Fatal(err)
+			}
+		}, syscall.ELOOP, "symbolic link"},
+		{"type directory is a link", func(t *testing.T, hashDir, target string) {
+			if err := os.Mkdir(hashDir, 0o777); err != nil {
+				t.Fatal(err)
+			}
+			for _, typ := range []string{illumosLockType, illumosDataType} {
+				if err := os.Symlink(target, filepath.Join(hashDir, typ)); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}, syscall.ELOOP, "symbolic link"},
+		{"hash directory of another user's", func(t *testing.T, hashDir, target string) {
+			if os.Geteuid() != 0 {
+				t.Skip("needs root to give a directory to uid 65534")
+			}
+			if err := os.Mkdir(hashDir, 0o777); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chown(hashDir, 65534, 65534); err != nil {
+				t.Fatal(err)
+			}
+		}, syscall.EPERM, "belongs to uid 65534"},
+	} {
+		t.Run(c.desc, func(t *testing.T) {
+			dir, target := t.TempDir(), t.TempDir()
+			d := newIllumosDir(dir)
+			d.lockWait = time.Millisecond
+			hashDir := filepath.Join(dir, "."+illumosHash(name[1:]))
+			c.plant(t, hashDir, target)
+			for _, op := range []func() error{
+				func() error { _, err := d.Open(name, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600); return err },
+				func() error { return d.Unlink(name) },
+			} {
+				err := op()
+				var fe *FileError
+				if !errors.Is(err, c.errno) || !errors.As(err, &fe) || !strings.HasPrefix(fe.File, hashDir) || !strings.Contains(fe.Reason, c.says) {
+					t.Errorf("%v; want %v naming a directory under %s and saying %q", err, c.errno, hashDir, c.says)
+				}
+			}
+			if ents, _ := os.ReadDir(target); len(ents) != 0 {
+				t.Errorf("created through the link: %v", ents)
+			}
+		})
+	}
+}

@@ -1,12 +1,16 @@
 package posixshm
 
 import (
-	"github.com/posixshm/posixshm/internal/unixutil"
+	"errors"
 	"os"
 	"strconv"
+	"strings"
+	"sync"
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/posixshm/posixshm/internal/unixutil"
 )
 
 // policy says how strictly openFile treats the file it finds.
@@ -61,28 +65,71 @@ func nonblockWhile(flag int) bool {
 //   - Anything but a regular file is refused with EINVAL, as OpenBSD does.
 //   - A file with more than one hard link is refused with EPERM: a link to
 //     some other file of the caller's must not become a shared object.
+//     The descriptor's link count alone can be raced (a link made at the
+//     path and removed again between open(2) and fstat(2) leaves one), so
+//     where others may remove names, the path must also have named the
+//     very same file (see checkOnlyName).
 //   - O_TRUNC is applied only after these checks, so a refused file is never
-//     truncated.
+//     truncated; otherwise as open(2) applies it: to an existing file even
+//     when it is empty (checking write permission, setting its times), never
+//     to a file the call has just created.
 func openFile(name, path string, flag int, perm os.FileMode, p policy) (*os.File, error) {
+	return openFileAt(unix.AT_FDCWD, path, name, path, flag, perm, p)
+}
+
+// maxOpenTries bounds how often openFileAt opens a path again whose file
+// was removed or replaced while it was being opened.
+const maxOpenTries = 8
+
+// errReplaced says that the file opened is no longer the one at the path:
+// openFileAt opens the path again. It never leaves the package.
+var errReplaced = errors.New("file removed or replaced while being opened")
+
+// openFileAt is openFile for the file called base in the directory dirfd
+// (unix.AT_FDCWD: base is a path); path names the file in errors.
+//
+// A file removed or replaced between open(2) and the checks (by a
+// concurrent Unlink, say) is not an error: the open starts again, as if
+// it had come after the change, and creates a new object if flag has
+// O_CREAT. After maxOpenTries such changes it fails with EAGAIN.
+func openFileAt(dirfd int, base, name, path string, flag int, perm os.FileMode, p policy) (*os.File, error) {
 	mode := uint32(perm.Perm())
 	if p.openbsd {
 		// OpenBSD gives shared memory to its creator only; the umask
 		// still applies on top of this, inside open(2).
 		mode &= 0o600
 	}
+	for try := 1; ; try++ {
+		f, reason, err := openOnce(dirfd, base, path, flag, mode, p)
+		if err == nil {
+			return f, nil
+		}
+		if err == errReplaced {
+			if try < maxOpenTries {
+				continue
+			}
+			reason, err = "removed or replaced "+strconv.Itoa(try)+" times while being opened", syscall.EAGAIN
+		}
+		return nil, pathError(opOpen, name, path, reason, err)
+	}
+}
+
+// openOnce is one attempt of openFileAt. It returns the file, or why it
+// failed and the error (errReplaced: try again).
+func openOnce(dirfd int, base, path string, flag int, mode uint32, p policy) (*os.File, string, error) {
 	sysflag := flag&^unix.O_TRUNC | unix.O_CLOEXEC | unix.O_NOFOLLOW
 	nonblock := nonblockWhile(flag)
 	if nonblock {
 		sysflag |= unix.O_NONBLOCK
 	}
-	fd, err := unixutil.IgnoringEINTR2(func() (int, error) { return unix.Open(path, sysflag, mode) })
+	fd, created, err := openat(dirfd, base, flag, sysflag, mode)
 	if err != nil {
-		return nil, pathError(opOpen, name, path, "", err)
+		return nil, linkReason(dirfd, base, err), err
 	}
 	var st unix.Stat_t
-	if reason, errno := checkFile(fd, &st, flag, p); errno != 0 {
+	if reason, err := checkFile(fd, dirfd, base, &st, flag, p); err != nil {
 		unix.Close(fd)
-		return nil, pathError(opOpen, name, path, reason, errno)
+		return nil, reason, err
 	}
 	if nonblock {
 		// F_SETFL changes only the status flags (O_APPEND, O_NONBLOCK...)
@@ -91,24 +138,74 @@ func openFile(name, path string, flag int, perm os.FileMode, p policy) (*os.File
 		// F_GETFL needed.
 		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, flag&^unix.O_NONBLOCK); err != nil {
 			unix.Close(fd)
-			return nil, pathError(opOpen, name, path, "clearing O_NONBLOCK", err)
+			return nil, "clearing O_NONBLOCK", err
 		}
 	}
-	if flag&unix.O_TRUNC != 0 && st.Size > 0 {
-		// An empty file needs no truncation, and must not get one through
-		// a second descriptor: open(2) never checks write permission on a
-		// file it has just created (perm 0400 with O_RDONLY|O_CREAT|O_TRUNC).
-		if reason, err := truncate(fd, path, flag); err != nil {
+	if flag&unix.O_TRUNC != 0 && !created {
+		// As open(2): an existing file is truncated even when it is
+		// empty (which checks write permission and sets its times).
+		if reason, err := truncate(fd, dirfd, base, &st, flag); err != nil {
 			unix.Close(fd)
-			return nil, pathError(opOpen, name, path, reason, err)
+			return nil, reason, err
 		}
 	}
-	return os.NewFile(uintptr(fd), path), nil
+	return os.NewFile(uintptr(fd), path), "", nil
+}
+
+// openat opens base in dirfd with sysflag (flag without O_TRUNC, with the
+// flags openFile adds). created reports whether the call made the file,
+// where that decides whether the deferred O_TRUNC applies: open(2) never
+// truncates, nor checks write permission on, a file it has just created,
+// so O_RDONLY|O_CREAT|O_TRUNC must not truncate a new file through a
+// second, writable descriptor (which its mode may forbid: perm 0400).
+// For that combination alone, the file is opened without O_CREAT first,
+// and created with O_EXCL only if it is missing.
+func openat(dirfd int, base string, flag, sysflag int, mode uint32) (fd int, created bool, err error) {
+	open := func(sysflag int) (int, error) {
+		return unixutil.IgnoringEINTR2(func() (int, error) { return unix.Openat(dirfd, base, sysflag, mode) })
+	}
+	const excl = unix.O_CREAT | unix.O_EXCL
+	switch {
+	case flag&excl == excl:
+		fd, err = open(sysflag)
+		return fd, err == nil, err
+	case flag&(unix.O_CREAT|unix.O_TRUNC) != unix.O_CREAT|unix.O_TRUNC || flag&unix.O_ACCMODE != unix.O_RDONLY:
+		fd, err = open(sysflag)
+		return fd, false, err
+	}
+	for try := 1; ; try++ {
+		fd, err = open(sysflag &^ unix.O_CREAT)
+		if err != syscall.ENOENT || try == maxOpenTries {
+			return fd, false, err
+		}
+		fd, err = open(sysflag | unix.O_EXCL)
+		if err != syscall.EEXIST {
+			return fd, err == nil, err
+		}
+	}
+}
+
+// linkReason explains an error of openat: when the file at base is a
+// symbolic link, that it is one and is never followed (the errno alone,
+// ELOOP on most systems, reads "too many levels of symbolic links").
+func linkReason(dirfd int, base string, err error) string {
+	if err == syscall.ENOENT || err == syscall.EEXIST || !isSymlinkAt(dirfd, base) {
+		return ""
+	}
+	return "is a symbolic link, and symbolic links are never followed"
+}
+
+// isSymlinkAt reports whether base in dirfd is a symbolic link.
+func isSymlinkAt(dirfd int, base string) bool {
+	var st unix.Stat_t
+	err := unixutil.IgnoringEINTR(func() error { return unix.Fstatat(dirfd, base, &st, unix.AT_SYMLINK_NOFOLLOW) })
+	return err == nil && uint32(st.Mode)&unix.S_IFMT == unix.S_IFLNK
 }
 
 // checkFile checks the file behind a freshly opened descriptor, filling st.
-// It returns the reason and errno for a refusal, or 0.
-func checkFile(fd int, st *unix.Stat_t, flag int, p policy) (string, syscall.Errno) {
+// It returns the reason and error for a refusal (errReplaced: base in
+// dirfd no longer names the file, see checkOnlyName).
+func checkFile(fd, dirfd int, base string, st *unix.Stat_t, flag int, p policy) (string, error) {
 	if err := unix.Fstat(fd, st); err != nil {
 		// OpenBSD maps a failed fstat to EINVAL as well.
 		return "fstat: " + err.Error(), syscall.EINVAL
@@ -127,10 +224,93 @@ func checkFile(fd int, st *unix.Stat_t, flag int, p policy) (string, syscall.Err
 				", not by the caller's uid " + strconv.Itoa(euid), syscall.EPERM
 		}
 	}
-	if n := uint64(st.Nlink); n > 1 {
-		return "has " + strconv.FormatUint(n, 10) + " hard links; refusing a shared object that is also another file", syscall.EPERM
+	if st.Nlink > 1 {
+		return linksReason(uint64(st.Nlink)), syscall.EPERM
 	}
-	return "", 0
+	return checkOnlyName(fd, dirfd, base, st)
+}
+
+// checkOnlyName makes sure that the one link fstat(2) showed for fd, the
+// file st, was base in dirfd, and not another name of a file that someone
+// linked at base and removed again between open(2) and fstat(2). Only
+// those who may remove entries of the directory can play that trick: in a
+// directory that no other user may write, or a sticky one (like /tmp)
+// where only a file's owner may remove its names, the link count suffices
+// (the caller's own processes could write the file anyway). Elsewhere
+// onlyName (one per system) checks the name itself. The directory itself
+// is trusted, as the caller names it (a Dir, /dev/shm); its entries are
+// not.
+func checkOnlyName(fd, dirfd int, base string, st *unix.Stat_t) (string, error) {
+	var dir unix.Stat_t
+	var err error
+	if dirfd == unix.AT_FDCWD {
+		parent := parentDir(base)
+		if _, ok := stickyRootDirs.Load(parent); ok {
+			return "", nil
+		}
+		err = unixutil.IgnoringEINTR(func() error { return unix.Stat(parent, &dir) })
+		if err == nil && dir.Uid == 0 && dir.Mode&unix.S_ISVTX != 0 {
+			stickyRootDirs.Store(parent, struct{}{})
+		}
+	} else {
+		err = unix.Fstat(dirfd, &dir)
+	}
+	if err != nil {
+		return "stat of the directory", err
+	}
+	if !othersMayUnlink(dir.Uid, uint32(dir.Mode), os.Geteuid()) {
+		return "", nil
+	}
+	return onlyName(fd, dirfd, base, st)
+}
+
+// stickyRootDirs holds the directories checkOnlyName found to be root's
+// with the sticky bit set (/tmp, /dev/shm): only root can change that, and
+// root is trusted anyway, so the finding holds for the life of the process
+// and spares the common open a stat(2) (about a third of its cost).
+var stickyRootDirs sync.Map // string (the directory's path) → struct{}
+
+// parentDir is the directory that holds path.
+func parentDir(path string) string {
+	switch i := strings.LastIndexByte(path, '/'); i {
+	case -1:
+		return "."
+	case 0:
+		return "/"
+	default:
+		return path[:i]
+	}
+}
+
+// othersMayUnlink reports whether users other than euid (and root) may
+// remove or rename entries of a directory owned by uid with mode: it is
+// another user's, or writable by group or others without the sticky bit
+// (access control lists aside).
+func othersMayUnlink(uid, mode uint32, euid int) bool {
+	if int64(uid) != int64(euid) && uid != 0 {
+		return true
+	}
+	return mode&0o022 != 0 && mode&unix.S_ISVTX == 0
+}
+
+// sameOnlyName reports whether base in dirfd names the file st with one
+// link. It is onlyName where a lookup is trustworthy (see links_linux.go).
+func sameOnlyName(dirfd int, base string, st *unix.Stat_t) (string, error) {
+	var at unix.Stat_t
+	switch err := unixutil.IgnoringEINTR(func() error { return unix.Fstatat(dirfd, base, &at, unix.AT_SYMLINK_NOFOLLOW) }); {
+	case err == syscall.ENOENT || err == nil && (at.Dev != st.Dev || at.Ino != st.Ino):
+		return "", errReplaced
+	case err != nil:
+		return "lstat", err
+	case at.Nlink > 1:
+		return linksReason(uint64(at.Nlink)), syscall.EPERM
+	}
+	return "", nil
+}
+
+// linksReason is the reason for refusing a file with n hard links.
+func linksReason(n uint64) string {
+	return "has " + strconv.FormatUint(n, 10) + " hard links; refusing a shared object that is also another file"
 }
 
 // fileKind names a file type for error messages.
@@ -152,29 +332,30 @@ func fileKind(kind uint32) string {
 	return "file type 0" + strconv.FormatUint(uint64(kind), 8)
 }
 
-// truncate applies a deferred O_TRUNC. open(2) truncates even with O_RDONLY
-// (after checking write permission), so a read-only descriptor is truncated
-// through a second, writable one, which must reach the very same file.
-func truncate(fd int, path string, flag int) (string, error) {
+// truncate applies a deferred O_TRUNC to fd, the file st of base in dirfd.
+// open(2) truncates even with O_RDONLY (after checking write permission),
+// so a read-only descriptor is truncated through a second, writable one,
+// which must reach the very same file.
+func truncate(fd, dirfd int, base string, st *unix.Stat_t, flag int) (string, error) {
 	if flag&unix.O_ACCMODE != unix.O_RDONLY {
 		return "ftruncate", unixutil.IgnoringEINTR(func() error { return unix.Ftruncate(fd, 0) })
 	}
 	wfd, err := unixutil.IgnoringEINTR2(func() (int, error) {
-		return unix.Open(path, unix.O_RDWR|unix.O_CLOEXEC|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
+		return unix.Openat(dirfd, base, unix.O_RDWR|unix.O_CLOEXEC|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
 	})
+	if err == syscall.ENOENT {
+		return "", errReplaced
+	}
 	if err != nil {
 		return "opening for O_TRUNC", err
 	}
 	defer unix.Close(wfd)
-	var a, b unix.Stat_t
-	if err := unix.Fstat(fd, &a); err != nil {
+	var w unix.Stat_t
+	if err := unix.Fstat(wfd, &w); err != nil {
 		return "fstat", err
 	}
-	if err := unix.Fstat(wfd, &b); err != nil {
-		return "fstat", err
-	}
-	if a.Dev != b.Dev || a.Ino != b.Ino {
-		return "file replaced while opening", syscall.EAGAIN
+	if w.Dev != st.Dev || w.Ino != st.Ino {
+		return "", errReplaced
 	}
 	return "ftruncate", unixutil.IgnoringEINTR(func() error { return unix.Ftruncate(wfd, 0) })
 }

@@ -138,7 +138,12 @@ func TestDir_Open_Flags(t *testing.T) {
 		{"O_RDONLY|O_CREAT|O_EXCL existing", existing, unix.O_RDONLY | unix.O_CREAT | unix.O_EXCL, syscall.EEXIST, int64(len(content))},
 		{"O_RDWR|O_CREAT|O_EXCL|O_TRUNC existing", existing, unix.O_RDWR | unix.O_CREAT | unix.O_EXCL | unix.O_TRUNC, syscall.EEXIST, int64(len(content))},
 		{"O_RDWR|O_TRUNC", existing, unix.O_RDWR | unix.O_TRUNC, 0, 0},
-		{"O_RDONLY|O_TRUNC", existing, unix.O_RDONLY | unix.O_TRUNC, 0, 0},
+		// OpenBSD's open(2) refuses O_TRUNC without write access.
+		{"O_RDONLY|O_TRUNC", existing, unix.O_RDONLY | unix.O_TRUNC, syscall.EINVAL, int64(len(content))},
+		{"O_RDONLY|O_TRUNC missing", missing, unix.O_RDONLY | unix.O_TRUNC, syscall.EINVAL, -1},
+		{"O_RDONLY|O_CREAT|O_TRUNC", missing, unix.O_RDONLY | unix.O_CREAT | unix.O_TRUNC, syscall.EINVAL, -1},
+		{"O_RDONLY|O_CREAT|O_TRUNC existing", existing, unix.O_RDONLY | unix.O_CREAT | unix.O_TRUNC, syscall.EINVAL, int64(len(content))},
+		{"O_RDONLY|O_CREAT|O_EXCL|O_TRUNC existing", existing, unix.O_RDONLY | unix.O_CREAT | unix.O_EXCL | unix.O_TRUNC, syscall.EINVAL, int64(len(content))},
 		{"O_RDWR|O_CREAT|O_TRUNC", existing, unix.O_RDWR | unix.O_CREAT | unix.O_TRUNC, 0, 0},
 		{"O_RDWR|O_TRUNC missing", missing, unix.O_RDWR | unix.O_TRUNC, syscall.ENOENT, -1},
 		{"O_RDWR|O_CLOEXEC", existing, unix.O_RDWR | unix.O_CLOEXEC, 0, int64(len(content))},
@@ -293,7 +298,7 @@ func TestDir_Open_Perm(t *testing.T) {
 // always, and blocking (the internal O_NONBLOCK is cleared).
 func TestDir_Open_Descriptor(t *testing.T) {
 	d := posixshm.Dir(t.TempDir())
-	for _, flag := range []int{os.O_RDWR | os.O_CREATE, os.O_RDONLY, os.O_RDWR, os.O_RDWR | unix.O_CLOEXEC, os.O_RDONLY | os.O_TRUNC} {
+	for _, flag := range []int{os.O_RDWR | os.O_CREATE, os.O_RDONLY, os.O_RDWR, os.O_RDWR | unix.O_CLOEXEC, os.O_RDWR | os.O_TRUNC} {
 		f, err := d.Open("/fd", flag, 0o600)
 		if err != nil {
 			t.Fatalf("Open(%#x): %v", flag, err)
@@ -522,4 +527,58 @@ func TestOpen_Native(t *testing.T) {
 	_, err = posixshm.Open(name, os.O_RDWR, 0)
 	checkPathError(t, err, "shm_open", name)
 	checkNamesFile(t, err, path)
+}
+
+// TestDir_Empty: Dir("") names no directory, so that an unset variable
+// cannot make the file system's root the object directory. Every method
+// refuses it with EINVAL and a message naming the cause, and touches
+// nothing.
+func TestDir_Empty(t *testing.T) {
+	d := posixshm.Dir("")
+	const name = "/empty-dir"
+	// What the methods would reach if "" were the root.
+	rootPath, _ := posixshm.Dir("/").Path(name)
+	if _, err := os.Lstat(rootPath); err == nil {
+		t.Fatalf("%s exists before the test", rootPath)
+	}
+	t.Cleanup(func() { os.Remove(rootPath) })
+	check := func(method string, err error, op, path string) {
+		t.Helper()
+		if !errors.Is(err, syscall.EINVAL) || !strings.Contains(err.Error(), `Dir("")`) {
+			t.Errorf("Dir(\"\").%s: %v; want EINVAL naming the empty directory", method, err)
+			return
+		}
+		checkPathError(t, err, op, path)
+	}
+	p, err := d.Path(name)
+	check("Path", err, "shm_open", name)
+	if p != "" {
+		t.Errorf("Dir(\"\").Path = %q alongside the error", p)
+	}
+	p, err = d.SemPath(name)
+	check("SemPath", err, "sem_open", name)
+	if p != "" {
+		t.Errorf("Dir(\"\").SemPath = %q alongside the error", p)
+	}
+	buf, err := d.AppendPath([]byte("dst:"), name)
+	check("AppendPath", err, "shm_open", name)
+	if string(buf) != "dst:" {
+		t.Errorf("Dir(\"\").AppendPath changed dst to %q", buf)
+	}
+	f, err := d.Open(name, os.O_RDWR|os.O_CREATE, 0o600)
+	if f != nil {
+		f.Close()
+	}
+	check("Open", err, "shm_open", name)
+	check("Unlink", d.Unlink(name), "shm_unlink", name)
+	f, tmp, err := d.CreateTemp("/tmpXXXXXX")
+	if f != nil {
+		os.Remove(f.Name())
+		f.Close()
+		t.Errorf("Dir(\"\").CreateTemp created %s (%q)", f.Name(), tmp)
+	}
+	check("CreateTemp", err, "shm_mkstemp", "/tmpXXXXXX")
+	if _, err := os.Lstat(rootPath); err == nil {
+		t.Errorf("Dir(\"\").Open created %s", rootPath)
+	}
 }

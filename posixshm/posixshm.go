@@ -36,14 +36,17 @@ func Path(name string) (string, error) { return native.Path(name) }
 // Open opens the shared memory object called name as this system's C
 // shm_open(name, flag, perm) would, so Go and C programs share objects. On
 // OpenBSD that is Dir.Open rooted at /tmp. On Linux it is glibc's rules: the
-// file /dev/shm/<name without leading slashes>; an empty name, a name with
-// another slash, "." and ".." give EINVAL, a name longer than NAME_MAX
-// gives ENAMETOOLONG; flags are passed on to open(2) with O_NOFOLLOW and
-// O_CLOEXEC added. Where objects are files (OpenBSD, Linux, NetBSD,
-// DragonFly, illumos and Solaris) a FIFO cannot block the open, only a
-// regular file with one link is accepted, and O_TRUNC is applied after
-// those checks; FreeBSD and macOS open kernel objects with a system call.
-// The README's platform table lists each system's path and name rules.
+// file /dev/shm/<name without leading slashes>; an empty name or a name
+// with another slash gives EINVAL, a name longer than NAME_MAX gives
+// ENAMETOOLONG; flags are passed on to open(2) with O_NOFOLLOW and
+// O_CLOEXEC added, and a directory gives EINVAL (glibc turns open's EISDIR
+// into EINVAL). "." and ".." give EINVAL too, as in musl: glibc 2.36 lets
+// them name /dev/shm and its parent, which it then opens with O_RDONLY.
+// Where objects are files (OpenBSD, Linux, NetBSD, DragonFly, illumos and
+// Solaris) a FIFO cannot block the open, only a regular file with one link
+// is accepted, and O_TRUNC is applied after those checks, as open(2) would
+// apply it; FreeBSD and macOS open kernel objects with a system call. The
+// README's platform table lists each system's path and name rules.
 //
 // If there is an error, it will be of type *fs.PathError with Op
 // "shm_open".
@@ -58,7 +61,8 @@ func Unlink(name string) error { return native.Unlink(name) }
 
 // CreateTemp creates a new object with a unique name made from template,
 // whose trailing X's (at least six) are replaced with random letters and
-// digits, as OpenBSD's shm_mkstemp(3) does. It returns the file and the name.
+// digits, as OpenBSD's shm_mkstemp(3) does (see Dir.CreateTemp for the one
+// difference). It returns the file and the name.
 func CreateTemp(template string) (*os.File, string, error) {
 	return createTemp(template, native.Open)
 }

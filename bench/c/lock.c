@@ -1,14 +1,21 @@
-/* Lock baselines: a robust process-shared pthread mutex and flock(2).
+/* Lock baselines: package lock's algorithm in C (lockword.h), a robust
+ * process-shared pthread mutex, and flock(2).
  *
- *   lock uncontended N        pthread robust pshared mutex, lock+unlock
+ *   lock uncontended N        lock+unlock, one process, no contention:
+ *                             prints c_cas_uncontended (lockword.h, the
+ *                             same two CASes as lock.Mutex) and
+ *                             c_pthread_uncontended
  *   lock flock1 N FILE        flock(LOCK_EX) + flock(LOCK_UN), one process
- *   lock incr KIND P M FILE   P processes (fork) x M increments of a shared
- *                             counter under KIND = pthread | flock; prints
- *                             wall time per increment, from the first
- *                             child's start to the last child's end.
+ *   lock incr KIND P M FILE [plain]
+ *                             P processes (fork) x M increments of a shared
+ *                             counter under KIND = cas | pthread | flock;
+ *                             prints the wall time per increment, from the
+ *                             first child's start to the last child's end,
+ *                             and how the lock changed hands (see record).
+ *                             With "plain" the records are not kept: the
+ *                             figure then shows what they cost.
  *
- * The mutex lives in a MAP_SHARED mapping of FILE (or an anonymous shared
- * mapping), as a shared memory segment's would.
+ * The locks live in a MAP_SHARED mapping, as a shared memory segment's would.
  * Build: gcc -O2 -pthread -o lock lock.c */
 #define _GNU_SOURCE
 #include <sys/file.h>
@@ -22,16 +29,28 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "lockword.h"
 
 #define MAXP 64
 
+#define LINE __attribute__((aligned(64))) /* starts a cache line */
+
+/* Per process, on its own cache line. */
+struct proc {
+	double start LINE, end; /* CLOCK_MONOTONIC ns around the increments */
+	double lost;            /* when another process last took the lock from it */
+	double maxwait;         /* longest time from lost to its next acquisition */
+};
+
 struct shared {
-	pthread_mutex_t mu;
-	char pad1[64];
-	volatile unsigned long counter;
-	char pad2[64];
-	int ready, go;
-	double start[MAXP], end[MAXP];
+	pthread_mutex_t mu LINE;
+	lw_word word LINE;
+	/* The counter's cache line: everything written at every increment. */
+	volatile unsigned long counter LINE;
+	unsigned long streak, maxstreak, handoffs;
+	int last; /* index+1 of the process that incremented last */
+	int ready LINE, go;
+	struct proc proc[MAXP];
 };
 
 static struct shared *mapshared(void)
@@ -56,38 +75,93 @@ static void lockmu(pthread_mutex_t *mu)
 		pthread_mutex_consistent(mu);
 }
 
-static void child(struct shared *s, int idx, long m, int useflock, const char *file)
+/* record runs under the lock after each increment by process me (index+1):
+ * it counts the changes of holder and the streaks of increments by one
+ * process, and at each change of holder the time the new holder waited
+ * since the lock was taken from it (or since its start). Between changes
+ * it touches only the counter's cache line, which the increment has just
+ * written; the clock is read once per change of holder. The wait is
+ * measured from the moment the next process took the lock over, so it
+ * misses the handoff itself (microseconds). bench/cmd/benchproc does the
+ * same for lock.Mutex. */
+static inline void record(struct shared *s, int me)
 {
+	double now, w;
+
+	if (s->last == me) {
+		s->streak++;
+		return;
+	}
+	now = now_ns();
+	if (s->last != 0) {
+		s->handoffs++;
+		s->proc[s->last - 1].lost = now;
+		if (s->streak > s->maxstreak)
+			s->maxstreak = s->streak;
+	}
+	w = now - s->proc[me - 1].lost;
+	if (w > s->proc[me - 1].maxwait)
+		s->proc[me - 1].maxwait = w;
+	s->last = me;
+	s->streak = 1;
+}
+
+enum kind { CAS, PTHREAD, FLOCK };
+
+static void child(struct shared *s, int idx, long m, enum kind k, int records, const char *file)
+{
+	struct lw l;
 	int fd = -1;
 	long i;
 
-	if (useflock && (fd = open(file, O_RDWR | O_CLOEXEC)) < 0)
+	if (k == FLOCK && (fd = open(file, O_RDWR | O_CLOEXEC)) < 0)
 		die("open");
+	lw_init(&l, &s->word, getpid(), 0);
 	__atomic_add_fetch(&s->ready, 1, __ATOMIC_SEQ_CST);
 	while (!__atomic_load_n(&s->go, __ATOMIC_ACQUIRE))
 		usleep(20);
-	s->start[idx] = now_ns();
+	s->proc[idx].start = s->proc[idx].lost = now_ns();
 	for (i = 0; i < m; i++) {
-		if (useflock) {
+		switch (k) {
+		case CAS:
+			lw_lock(&l);
+			break;
+		case PTHREAD:
+			lockmu(&s->mu);
+			break;
+		case FLOCK:
 			if (flock(fd, LOCK_EX) < 0)
 				die("flock");
-			s->counter++;
-			flock(fd, LOCK_UN);
-		} else {
-			lockmu(&s->mu);
-			s->counter++;
+			break;
+		}
+		s->counter++;
+		if (records)
+			record(s, idx + 1);
+		switch (k) {
+		case CAS:
+			if (lw_unlock(&l) != 0) {
+				fprintf(stderr, "lock: unlock of a lock not held\n");
+				_exit(1);
+			}
+			break;
+		case PTHREAD:
 			pthread_mutex_unlock(&s->mu);
+			break;
+		case FLOCK:
+			flock(fd, LOCK_UN);
+			break;
 		}
 	}
-	s->end[idx] = now_ns();
+	s->proc[idx].end = now_ns();
 	_exit(0);
 }
 
-static int incr(const char *kind, int p, long m, const char *file)
+static int incr(const char *kind, int p, long m, const char *file, int records)
 {
-	int useflock = strcmp(kind, "flock") == 0;
+	enum kind k = strcmp(kind, "flock") == 0 ? FLOCK : strcmp(kind, "cas") == 0 ? CAS : PTHREAD;
 	struct shared *s = mapshared();
-	double first, last;
+	double first, last, maxwait = 0;
+	char key[64];
 	int i, ok = 1;
 
 	if (p < 1 || p > MAXP || m < 1) {
@@ -100,7 +174,7 @@ static int incr(const char *kind, int p, long m, const char *file)
 		if (pid < 0)
 			die("fork");
 		if (pid == 0)
-			child(s, i, m, useflock, file);
+			child(s, i, m, k, records, file);
 	}
 	while (__atomic_load_n(&s->ready, __ATOMIC_ACQUIRE) < p)
 		usleep(100);
@@ -117,15 +191,26 @@ static int incr(const char *kind, int p, long m, const char *file)
 		    s->counter, (unsigned long)p * m);
 		return 1;
 	}
-	first = s->start[0];
-	last = s->end[0];
-	for (i = 1; i < p; i++) {
-		if (s->start[i] < first)
-			first = s->start[i];
-		if (s->end[i] > last)
-			last = s->end[i];
+	first = s->proc[0].start;
+	last = s->proc[0].end;
+	for (i = 0; i < p; i++) {
+		if (s->proc[i].start < first)
+			first = s->proc[i].start;
+		if (s->proc[i].end > last)
+			last = s->proc[i].end;
+		if (s->proc[i].maxwait > maxwait)
+			maxwait = s->proc[i].maxwait;
 	}
-	printf("c_incr_%s_%dp %.2f ns/increment\n", kind, p, (last - first) / ((double)p * m));
+	snprintf(key, sizeof(key), "c_incr_%s_%dp%s", kind, p, records ? "" : "_plain");
+	printf("%s %.2f ns/increment\n", key, (last - first) / ((double)p * m));
+	if (!records)
+		return 0;
+	if (s->streak > s->maxstreak)
+		s->maxstreak = s->streak;
+	printf("%s_handoffs %lu handoffs\n", key, s->handoffs);
+	printf("%s_streak_mean %.1f increments\n", key, (double)s->counter / (s->handoffs + 1));
+	printf("%s_streak_max %lu increments\n", key, s->maxstreak);
+	printf("%s_wait_max %.0f ns\n", key, maxwait);
 	return 0;
 }
 
@@ -134,10 +219,18 @@ int main(int argc, char **argv)
 	long n, i;
 	double t0;
 
-	if (argc == 3 && strcmp(argv[1], "uncontended") == 0) {
+	if (argc == 3 && strcmp(argv[1], "uncontended") == 0 && (n = atol(argv[2])) > 0) {
 		struct shared *s = mapshared();
+		struct lw l;
 
-		n = atol(argv[2]);
+		lw_init(&l, &s->word, getpid(), 0);
+		t0 = now_ns();
+		for (i = 0; i < n; i++) {
+			lw_lock(&l);
+			if (lw_unlock(&l) != 0)
+				die("lw_unlock");
+		}
+		printf("c_cas_uncontended %.2f ns/op\n", (now_ns() - t0) / n);
 		t0 = now_ns();
 		for (i = 0; i < n; i++) {
 			lockmu(&s->mu);
@@ -146,12 +239,11 @@ int main(int argc, char **argv)
 		printf("c_pthread_uncontended %.2f ns/op\n", (now_ns() - t0) / n);
 		return 0;
 	}
-	if (argc == 4 && strcmp(argv[1], "flock1") == 0) {
+	if (argc == 4 && strcmp(argv[1], "flock1") == 0 && (n = atol(argv[2])) > 0) {
 		int fd = open(argv[3], O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 
 		if (fd < 0)
 			die("open");
-		n = atol(argv[2]);
 		t0 = now_ns();
 		for (i = 0; i < n; i++) {
 			if (flock(fd, LOCK_EX) < 0)
@@ -161,16 +253,18 @@ int main(int argc, char **argv)
 		printf("c_flock_uncontended %.1f ns/op\n", (now_ns() - t0) / n);
 		return 0;
 	}
-	if (argc == 6 && strcmp(argv[1], "incr") == 0 &&
-	    (strcmp(argv[2], "pthread") == 0 || strcmp(argv[2], "flock") == 0)) {
+	if ((argc == 6 || (argc == 7 && strcmp(argv[6], "plain") == 0)) &&
+	    strcmp(argv[1], "incr") == 0 &&
+	    (strcmp(argv[2], "pthread") == 0 || strcmp(argv[2], "flock") == 0 ||
+		strcmp(argv[2], "cas") == 0)) {
 		int fd = open(argv[5], O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 
 		if (fd < 0)
 			die("open");
 		close(fd);
-		return incr(argv[2], atoi(argv[3]), atol(argv[4]), argv[5]);
+		return incr(argv[2], atoi(argv[3]), atol(argv[4]), argv[5], argc == 6);
 	}
 	fprintf(stderr, "usage: lock uncontended N | lock flock1 N FILE | "
-	    "lock incr pthread|flock P M FILE\n");
+	    "lock incr cas|pthread|flock P M FILE [plain]\n");
 	return 2;
 }

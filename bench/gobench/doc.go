@@ -1,6 +1,8 @@
-// Package gobench holds the Go side of bench/run's micro-benchmarks: name
-// to path, open+close, the uncontended lock, each beside the figure it is
-// compared with (sync.Mutex here; the C baselines are in bench/c), and
+// Package gobench holds the Go side of bench/run's micro-benchmarks: SHA-256
+// itself (the other half of bench/c/path.c's OpenSSL figures; posixshm's
+// own BenchmarkPath times name to path), open+close, the uncontended lock,
+// each beside the figure it is compared with (sync.Mutex here; the C
+// baselines are in bench/c), and
 // segment.Segment: refresh-on-use overhead on Lock+Unlock, and a big
 // segment created, written end to end and removed.
 //

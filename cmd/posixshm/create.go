@@ -38,7 +38,7 @@ examples:
 
 func runCreate(c *cli, args []string) int {
 	if len(args) != 1 {
-		return c.usageError("want exactly one NAME, got %d arguments", len(args))
+		return c.usageError("want exactly one NAME, got %s", plural(len(args), "argument"))
 	}
 	size, err := parseSize(c.flag("size").(string))
 	if err != nil {
@@ -49,7 +49,7 @@ func runCreate(c *cli, args []string) int {
 		c.fail(err)
 		return exitFail
 	}
-	fmt.Fprintln(c.stdout, s.Path())
+	fmt.Fprintln(c.stdout, quoted(s.Path()))
 	if err := s.Close(); err != nil {
 		c.fail(err)
 		return exitFail

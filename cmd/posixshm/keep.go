@@ -20,7 +20,7 @@ func init() {
 		summary: "keep objects from being deleted by refreshing them until interrupted",
 		setFlags: func(fs *flag.FlagSet) {
 			dirFlag(fs)
-			fs.Duration("every", segment.DefaultRefreshInterval, "refresh every `DUR` (e.g. 30m, 1h)")
+			durationFlag(fs, "every", segment.DefaultRefreshInterval, "refresh every `DUR` (e.g. 30m, 1h)")
 			fs.Bool("verbose", false, "print a line on stderr after every round")
 		},
 		help: `Open each object and refresh it at once and then every DUR, until SIGINT or
@@ -68,7 +68,7 @@ func runKeep(c *cli, names []string) int {
 	for _, name := range names {
 		k, err := openKept(l, name)
 		if err != nil {
-			c.fail(err)
+			c.failRefresh(l, name, err)
 			continue
 		}
 		objs = append(objs, k)
@@ -130,16 +130,16 @@ func refreshAll(c *cli, objs []*kept, verbose bool) []*kept {
 		removed, err := k.refresh()
 		switch {
 		case removed:
-			c.errorf("keep %s: removed; no longer refreshed", k.name)
+			c.errorf("keep %s: removed; no longer refreshed", quoted(k.name))
 			k.close()
 			continue
 		case err != nil:
-			c.errorf("keep %s: %v", k.name, err)
+			c.errorf("keep %s: %s", quoted(k.name), describe(err, nil))
 		}
 		live = append(live, k)
 	}
 	if verbose {
-		c.errorf("keep: refreshed %d objects at %s", len(live), time.Now().Format(time.RFC3339))
+		c.errorf("keep: refreshed %s at %s", plural(len(live), "object"), time.Now().Format(time.RFC3339))
 	}
 	return live
 }

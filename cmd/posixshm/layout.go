@@ -31,5 +31,5 @@ func (c *cli) dirArg() string {
 	if c.dir == "" {
 		return ""
 	}
-	return " --dir " + c.dir
+	return " --dir " + shellQuote(c.dir)
 }

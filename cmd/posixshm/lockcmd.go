@@ -4,15 +4,18 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime"
 	"strconv"
 	"syscall"
 	"time"
 
 	"github.com/posixshm/posixshm/lock"
+	"github.com/posixshm/posixshm/posixshm"
 	"github.com/posixshm/posixshm/segment"
 )
 
@@ -29,11 +32,23 @@ func init() {
 		summary: "run a command while holding a segment's lock, like flock(1)",
 		setFlags: func(fs *flag.FlagSet) {
 			dirFlag(fs)
-			fs.Duration("timeout", 0, "give up after `DUR` (e.g. 500ms, 2s) if the lock is not free; 0 waits forever")
+			durationFlag(fs, "timeout", 0, "give up after `DUR` (e.g. 500ms, 2s) if the lock is not free; 0 waits forever")
 		},
 		help: `Take the lock in the header of the segment NAME, run CMD with ARGS, and release
 the lock when CMD exits. The lock is held by this process, not by CMD: it is
 released when CMD exits, and a waiter recovers it if this process dies.
+CMD is started only once the lock is held.
+
+So that CMD never runs without the lock, on Linux and FreeBSD CMD is killed
+(SIGKILL) when this process dies, even by SIGKILL, and also if it dies while
+CMD is being started. That covers CMD's own process, not processes CMD starts
+in the background or a shell script's commands: use "exec" for a shell's last
+command (sh -c 'prepare; exec work'), or have CMD wait for its children. Nor
+does it cover a set-user-ID or set-group-ID CMD (sudo...): the kernel drops
+the signal when such a program starts.
+OpenBSD, NetBSD, DragonFly, macOS, illumos and Solaris have no parent-death
+signal: there, if this process is killed with SIGKILL, CMD keeps running while
+the next "posixshm lock" recovers the lock and runs its own CMD.
 
 The exit status is CMD's, or 128+N if CMD was killed by signal N. While CMD
 runs, SIGTERM and SIGHUP sent to this process are passed on to it; SIGINT and
@@ -51,13 +66,14 @@ examples:
   posixshm lock /myseg ./update-counters
   posixshm lock --timeout 2s /myseg sh -c 'backup && rotate'
   posixshm lock --dir /var/tmp/app -- -odd-name make install`,
-		run: runLock,
+		run:   runLock,
+		names: 2, // NAME and CMD; ARGS are CMD's
 	})
 }
 
 func runLock(c *cli, args []string) int {
 	if len(args) < 2 {
-		return c.usageError("want NAME and CMD, got %d arguments", len(args))
+		return c.usageError("want NAME and CMD, got %s", plural(len(args), "argument"))
 	}
 	name, argv := args[0], args[1:]
 	timeout := c.flag("timeout").(time.Duration)
@@ -66,7 +82,7 @@ func runLock(c *cli, args []string) int {
 	}
 	path, err := exec.LookPath(argv[0])
 	if err != nil {
-		c.errorf("lock %s: %v", name, err)
+		c.errorf("lock %s: %v", quoted(name), err)
 		// As the shell: 127 if there is no such file, 126 if there is
 		// one that cannot be run (not executable, a directory).
 		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
@@ -76,9 +92,13 @@ func runLock(c *cli, args []string) int {
 	}
 	seg, err := segment.Open(name, c.segOptions())
 	if err != nil {
+		if why := tooShort(c.layout(), name, err); why != "" {
+			c.errorf("lock %s: %s", quoted(name), why)
+			return exitFail
+		}
 		c.fail(err)
 		if errors.Is(err, fs.ErrNotExist) {
-			c.errorf("lock %s: create the segment first: posixshm create%s -- %s", name, c.dirArg(), name)
+			c.errorf("lock %s: create the segment first: posixshm create%s -- %s", quoted(name), c.dirArg(), shellQuote(name))
 		}
 		return exitFail
 	}
@@ -93,15 +113,32 @@ func runLock(c *cli, args []string) int {
 	}
 	status, err := runChild(c, path, argv, sigs)
 	if err != nil {
-		c.errorf("lock %s: %v", name, err)
+		c.errorf("lock %s: %v", quoted(name), err)
 	}
 	if err := seg.Unlock(); err != nil {
-		c.errorf("lock %s: unlock: %v", name, err)
+		c.errorf("lock %s: unlock: %v", quoted(name), err)
 		if status == exitOK {
 			status = exitFail
 		}
 	}
 	return status
+}
+
+// tooShort explains why segment.Open refused the object called name as
+// truncated when its file is too short to hold a segment's header: such a
+// file is not a segment at all (a creator sizes the file in one step before
+// it writes the header, so no segment in the making is ever that short), or
+// returns "" when err is not that.
+func tooShort(l posixshm.Layout, name string, err error) string {
+	if !errors.Is(err, segment.ErrTruncated) {
+		return ""
+	}
+	fa, ok := objectFacts(l, name)
+	if !ok || fa.Size <= 0 || fa.Size >= segment.HeaderSize {
+		return ""
+	}
+	return fmt.Sprintf("not a posixshm segment: %s has %s, too few for a segment's %d-byte header",
+		quoted(fa.Path), plural(int(fa.Size), "byte"), segment.HeaderSize)
 }
 
 // acquire takes seg's lock within timeout (0: no limit), reporting a
@@ -128,7 +165,7 @@ func acquire(c *cli, seg *segment.Segment, name string, timeout time.Duration, s
 	switch {
 	case errors.Is(err, context.Canceled) && errors.As(context.Cause(ctx), &sig):
 		// As the signal would have ended us: without running CMD.
-		c.errorf("lock %s: %v while waiting for the lock", name, sig.Signal)
+		c.errorf("lock %s: %v while waiting for the lock", quoted(name), sig.Signal)
 		return 128 + int(sig.Signal), false
 	case err == nil:
 		return exitOK, true
@@ -145,10 +182,10 @@ func acquire(c *cli, seg *segment.Segment, name string, timeout time.Duration, s
 		if info, serr := seg.Stat(); serr == nil && info.LockHolder != 0 {
 			holder = "pid " + strconv.Itoa(info.LockHolder)
 		}
-		c.errorf("lock %s: timed out after %v: the lock is held by %s", name, timeout, holder)
+		c.errorf("lock %s: timed out after %v: the lock is held by %s", quoted(name), timeout, holder)
 		return exitFail, false
 	}
-	c.errorf("lock %s: %v", name, err)
+	c.errorf("lock %s: %v", quoted(name), err)
 	return exitFail, false
 }
 
@@ -164,8 +201,18 @@ func (e signalError) Error() string { return "interrupted by " + e.Signal.String
 // SIGINT and SIGQUIT are not, because a terminal sends them to the whole
 // foreground process group, CMD included, which would get them twice. In
 // every case we wait for CMD to exit and then unlock.
+//
+// CMD must never run without the lock, so it is killed (SIGKILL) if we die,
+// even by SIGKILL, where the system has a parent-death signal (see
+// dieWithParent): flock(1) gets this for free, its child holding the lock's
+// descriptor, but our lock word names this process. It is started only once
+// we hold the lock, and the goroutine stays on the thread that forked it
+// until it has exited.
 func runChild(c *cli, path string, argv []string, sigs <-chan os.Signal) (int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	cmd := &exec.Cmd{Path: path, Args: argv, Stdin: os.Stdin, Stdout: c.stdout, Stderr: c.stderr}
+	dieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		return exitCannotRun, err
 	}

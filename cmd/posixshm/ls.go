@@ -21,15 +21,17 @@ func init() {
 	register(&command{
 		name:    "ls",
 		args:    "[--dir DIR] [--json]",
-		summary: "list objects with owner, size, idle time and daily(8) risk",
+		summary: "list objects with owner, size, idle time (and daily(8) risk in OpenBSD's layout)",
 		setFlags: func(fs *flag.FlagSet) {
 			dirFlag(fs)
 			fs.Bool("json", false, "print one JSON array of objects instead of a table")
 		},
 		help: `List the shared memory objects in a directory, sorted by path, with owner, mode,
-size, how long ago each was last accessed, and "at-risk" for those that
+size and how long ago each was last accessed. In OpenBSD's layout (with --dir,
+and without it on OpenBSD) a DAILY(8) column marks "at-risk" those that
 OpenBSD's daily(8) would delete within a day (see "posixshm help stat" for the
-exact rule: removable once not accessed for more than 7×24 hours).
+exact rule: removable once not accessed for more than 7×24 hours); other
+systems' conventions have no such cleaner, and no such column.
 
 With --dir DIR: the files DIR/<64 hex digits>.shm and .sem, OpenBSD's layout.
 Without: this system's convention; on OpenBSD those files in /tmp, on Linux
@@ -39,6 +41,11 @@ of posixshm path /probe. Systems whose objects live in the kernel (FreeBSD,
 macOS) cannot be listed.
 
 ls only calls lstat(2): it never opens, reads or refreshes what it lists.
+
+--json prints an array of objects: path, kind ("shm" or "sem"), uid, owner,
+mode, size, atime, mtime, and the daily(8) fields as "posixshm help stat"
+describes them (daily_applies; daily_removable_at and daily_days_left only
+when it applies; daily_at_risk, false when it does not).
 
 examples:
   posixshm ls
@@ -50,29 +57,28 @@ examples:
 
 // lsEntry is one listed object; its JSON form is the --json output.
 type lsEntry struct {
-	Path        string    `json:"path"`
-	Kind        string    `json:"kind"` // "shm" or "sem"
-	Uid         uint32    `json:"uid"`
-	Owner       string    `json:"owner,omitempty"`
-	Mode        string    `json:"mode"`
-	Size        int64     `json:"size"`
-	Atime       time.Time `json:"atime"`
-	Mtime       time.Time `json:"mtime"`
-	RemovableAt time.Time `json:"daily_removable_at"`
-	AtRisk      bool      `json:"daily_at_risk"`
+	Path  string    `json:"path"`
+	Kind  string    `json:"kind"` // "shm" or "sem"
+	Uid   uint32    `json:"uid"`
+	Owner string    `json:"owner,omitempty"`
+	Mode  string    `json:"mode"`
+	Size  int64     `json:"size"`
+	Atime time.Time `json:"atime"`
+	Mtime time.Time `json:"mtime"`
+	dailyVerdict
 }
 
 // scope is a directory of objects and the rule for which files in it are
 // objects.
 type scope struct {
 	dir    string
-	hashed bool   // OpenBSD's layout: <64 hex>.shm and <64 hex>.sem only
+	hashed bool   // OpenBSD's layout: <64 hex>.shm and <64 hex>.sem only; daily(8)'s verdict applies
 	prefix string // otherwise, files whose names start with this
 }
 
 func runLs(c *cli, args []string) int {
 	if len(args) != 0 {
-		return c.usageError("ls takes no arguments, got %q", args)
+		return c.usageError("%s", c.lsArgsHint(args))
 	}
 	sc, err := c.scope()
 	if err != nil {
@@ -96,7 +102,7 @@ func runLs(c *cli, args []string) int {
 	// One write per buffer, not per tabwriter cell: 10,000 objects
 	// would otherwise cost 150,000 write(2) calls.
 	w := bufio.NewWriter(c.stdout)
-	printLs(w, entries, now)
+	printLs(w, entries, now, sc.hashed)
 	if err := w.Flush(); err != nil {
 		c.errorf("ls: %v", err)
 		return exitFail
@@ -126,7 +132,21 @@ func (c *cli) scope() (scope, error) {
 	case strings.HasSuffix(base, probe):
 		return scope{dir: dir, prefix: strings.TrimSuffix(base, probe)}, nil
 	}
-	return scope{}, fmt.Errorf("ls: cannot tell which files in %s are shared memory objects; use --dir", dir)
+	return scope{}, fmt.Errorf("ls: cannot tell which files in %s are shared memory objects; use --dir", quoted(dir))
+}
+
+// lsArgsHint says what to do instead of "ls ARG": ls takes a directory
+// only as --dir, and then lists OpenBSD's layout there.
+func (c *cli) lsArgsHint(args []string) string {
+	msg := "ls takes no arguments, got " + plural(len(args), "argument")
+	if len(args) != 1 || c.dir != "" {
+		return msg
+	}
+	arg := args[0]
+	if sc, err := c.scope(); err == nil && filepath.Clean(arg) == sc.dir {
+		return msg + fmt.Sprintf(": plain \"posixshm ls\" lists %s, this system's objects", quoted(sc.dir))
+	}
+	return msg + fmt.Sprintf(": to list the objects in OpenBSD's layout in a directory, give it with --dir: posixshm ls --dir %s", shellQuote(arg))
 }
 
 // list returns the objects in sc, sorted by path. It calls lstat(2) once
@@ -134,7 +154,7 @@ func (c *cli) scope() (scope, error) {
 func list(sc scope, now time.Time) ([]lsEntry, error) {
 	des, err := os.ReadDir(sc.dir) // sorted by name
 	if err != nil {
-		return nil, fmt.Errorf("ls %s: %w", sc.dir, unwrapPath(err))
+		return nil, fmt.Errorf("ls %s: %w", quoted(sc.dir), unwrapPath(err))
 	}
 	var out []lsEntry
 	names := owners{}
@@ -149,15 +169,14 @@ func list(sc scope, now time.Time) ([]lsEntry, error) {
 			if errors.Is(err, fs.ErrNotExist) {
 				continue // removed since ReadDir
 			}
-			return nil, fmt.Errorf("ls %s: %w", sc.dir, err)
+			return nil, fmt.Errorf("ls %s: %s", quoted(sc.dir), describe(err, nil))
 		}
 		if !fa.Mode.IsRegular() {
 			continue
 		}
 		out = append(out, lsEntry{
 			Path: fa.Path, Kind: kind, Uid: fa.Uid, Owner: names.name(fa.Uid), Mode: fa.Mode.String(),
-			Size: fa.Size, Atime: fa.Atime, Mtime: fa.Mtime,
-			RemovableAt: removableAt(fa.Atime), AtRisk: atRisk(fa.Atime, now),
+			Size: fa.Size, Atime: fa.Atime, Mtime: fa.Mtime, dailyVerdict: verdict(sc.hashed, fa.Atime, now),
 		})
 	}
 	return out, nil
@@ -190,12 +209,20 @@ func isHashed(base string) bool {
 	return posixshm.IsHashedName(base, posixshm.ShmSuffix) || posixshm.IsHashedName(base, posixshm.SemSuffix)
 }
 
-func printLs(w io.Writer, entries []lsEntry, now time.Time) {
+// printLs prints entries as a table, with a DAILY(8) column when daily(8)'s
+// verdict applies to them.
+func printLs(w io.Writer, entries []lsEntry, now time.Time, daily bool) {
 	if len(entries) == 0 {
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "KIND\tOWNER\tMODE\tSIZE\tACCESSED\tDAILY(8)\tPATH")
+	dailyCol := func(s string) string {
+		if !daily {
+			return ""
+		}
+		return s + "\t"
+	}
+	fmt.Fprintf(tw, "KIND\tOWNER\tMODE\tSIZE\tACCESSED\t%sPATH\n", dailyCol("DAILY(8)"))
 	for _, e := range entries {
 		owner := e.Owner
 		if owner == "" {
@@ -205,7 +232,7 @@ func printLs(w io.Writer, entries []lsEntry, now time.Time) {
 		if e.AtRisk {
 			risk = "at-risk"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s ago\t%s\t%s\n", e.Kind, owner, e.Mode, e.Size, age(e.Atime, now), risk, e.Path)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s ago\t%s%s\n", e.Kind, owner, e.Mode, e.Size, age(e.Atime, now), dailyCol(risk), quoted(e.Path))
 	}
 	tw.Flush()
 }

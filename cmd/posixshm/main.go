@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"sort"
 	"strings"
 )
@@ -34,6 +35,10 @@ type command struct {
 	setFlags func(fs *flag.FlagSet)
 	run      func(c *cli, args []string) int
 	hidden   bool // internal: left out of the command list
+	// names is how many leading operands are names, which must not look
+	// like flags unless "--" came first; 0 means all of them. lock has 2
+	// (NAME and CMD): the operands after them are CMD's own arguments.
+	names int
 }
 
 var commands = map[string]*command{}
@@ -59,8 +64,8 @@ func (c *cli) errorf(format string, args ...any) {
 }
 
 // fail reports err, which for the library's errors already reads
-// "<op> <name>: <reason>".
-func (c *cli) fail(err error) { c.errorf("%v", err) }
+// "<op> <name>: <reason>", with the name and file quoted if they need it.
+func (c *cli) fail(err error) { c.errorf("%s", describe(err, c.layout())) }
 
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
@@ -72,28 +77,24 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if len(args) > 1 {
 			cmd, ok := commands[args[1]]
 			if !ok {
-				fmt.Fprintf(stderr, "posixshm: unknown command %q\n", args[1])
-				usage(stderr)
-				return exitUsage
+				return unknownCommand(stderr, args[1])
 			}
 			cmdUsage(stdout, cmd)
 			return exitOK
 		}
 		usage(stdout)
 		return exitOK
+	case "-version", "--version":
+		bi, ok := debug.ReadBuildInfo()
+		fmt.Fprintln(stdout, version(bi, ok))
+		return exitOK
 	}
 	cmd, ok := commands[args[0]]
 	if !ok {
-		fmt.Fprintf(stderr, "posixshm: unknown command %q\n", args[0])
-		usage(stderr)
-		return exitUsage
+		return unknownCommand(stderr, args[0])
 	}
 	c := &cli{stdout: stdout, stderr: stderr, name: cmd.name}
-	fs := flag.NewFlagSet(cmd.name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	if cmd.setFlags != nil {
-		cmd.setFlags(fs)
-	}
+	fs := cmd.flagSet()
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			cmdUsage(stdout, cmd)
@@ -104,10 +105,85 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	c.flags = fs
+	operands := fs.Args()
+	// Go's flag package stops at the first operand, so a flag after a
+	// name would be taken as one more name: "rm /x --dir /tmp/d" would
+	// remove /x from this system's directory and then try objects called
+	// "--dir" and "/tmp/d". Nothing may be done on such a command line.
+	if !cmd.dashDash(args[1:], operands) {
+		if name, flagArg, ok := cmd.misplacedFlag(operands); ok {
+			fmt.Fprintf(stderr, "posixshm: flags go before names: %q after %q (put -- before names that begin with -)\n", flagArg, name)
+			fmt.Fprintf(stderr, "usage: posixshm %s %s\n", cmd.name, cmd.args)
+			return exitUsage
+		}
+	}
 	if f := fs.Lookup("dir"); f != nil {
 		c.dir = f.Value.String()
+		if c.dir == "" && isSet(fs, "dir") {
+			// posixshm.Dir("") would be the file system's root, and
+			// no --dir at all this system's convention: neither is
+			// what an empty (say, unset) variable meant.
+			return c.usageError("--dir: empty directory name; leave --dir out for this system's convention")
+		}
 	}
-	return cmd.run(c, fs.Args())
+	return cmd.run(c, operands)
+}
+
+// flagSet returns a new set of cmd's flags that reports nothing itself.
+func (cmd *command) flagSet() *flag.FlagSet {
+	fs := flag.NewFlagSet(cmd.name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	if cmd.setFlags != nil {
+		cmd.setFlags(fs)
+	}
+	return fs
+}
+
+// dashDash reports whether the flags in args (the command line after the
+// command's name) ended with "--", not at the first operand: only then may
+// names begin with "-". The flag package consumes that "--", so it is
+// found as the argument just before the operands, unless it was a flag's
+// value ("--dir --"), in which case the flags before it do not parse on
+// their own.
+func (cmd *command) dashDash(args, operands []string) bool {
+	k := len(args) - len(operands)
+	if k == 0 || args[k-1] != "--" {
+		return false
+	}
+	fs := cmd.flagSet()
+	return fs.Parse(args[:k-1]) == nil && fs.NArg() == 0
+}
+
+// misplacedFlag finds a name after the first that looks like a flag, and
+// returns it with the first name.
+func (cmd *command) misplacedFlag(operands []string) (first, flagArg string, ok bool) {
+	names := operands
+	if cmd.names > 0 && len(names) > cmd.names {
+		names = names[:cmd.names]
+	}
+	for i := 1; i < len(names); i++ {
+		if a := names[i]; len(a) > 1 && a[0] == '-' { // "-" alone is no flag, as for package flag
+			return names[0], a, true
+		}
+	}
+	return "", "", false
+}
+
+// isSet reports whether the flag called name was given on the command line.
+func isSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+// unknownCommand reports, in one line, a command that does not exist.
+func unknownCommand(stderr io.Writer, name string) int {
+	if len(name) > 1 && name[0] == '-' {
+		fmt.Fprintf(stderr, "posixshm: %q before the command: flags go after it (posixshm COMMAND [FLAGS] [--] ARGS...); run 'posixshm help'\n", name)
+	} else {
+		fmt.Fprintf(stderr, "posixshm: unknown command %q: run 'posixshm help' for the list\n", name)
+	}
+	return exitUsage
 }
 
 // usageError reports a usage error for c's command and returns exitUsage.
@@ -124,7 +200,7 @@ usage: posixshm COMMAND [FLAGS] [--] ARGS...
 
 Without --dir, names follow this system's own shm_open (OpenBSD: /tmp/<sha256>.shm;
 Linux: /dev/shm/<name>). With --dir DIR, OpenBSD's layout rooted at DIR.
-Names may begin with "-": put "--" before them.
+Flags go before names; names that begin with "-" go after "--".
 
 commands:
 `)
@@ -148,19 +224,15 @@ examples:
   posixshm keep /myseg &                   # refresh it hourly until interrupted
   posixshm demo                            # N processes count under the lock
 
-Run "posixshm help COMMAND" or "posixshm COMMAND -h" for details and examples.
+Run "posixshm help COMMAND" or "posixshm COMMAND -h" for details and examples,
+"posixshm --version" for the version.
 `)
 }
 
 func cmdUsage(w io.Writer, cmd *command) {
 	fmt.Fprintf(w, "usage: posixshm %s %s\n\n%s\n", cmd.name, cmd.args, strings.TrimSpace(cmd.help))
-	fs := flag.NewFlagSet(cmd.name, flag.ContinueOnError)
-	if cmd.setFlags != nil {
-		cmd.setFlags(fs)
-	}
 	var flags strings.Builder
-	fs.SetOutput(&flags)
-	fs.VisitAll(func(f *flag.Flag) {
+	cmd.flagSet().VisitAll(func(f *flag.Flag) {
 		arg, text := flag.UnquoteUsage(f)
 		if arg != "" {
 			arg = " " + arg

@@ -19,7 +19,9 @@ import (
 
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"posixshm": func() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) },
+		"posixshm":  func() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) },
+		"pidgone":   func() { os.Exit(pidgoneMain()) },
+		"startkill": func() { os.Exit(startkillMain()) },
 	})
 }
 
@@ -35,16 +37,26 @@ func TestScript(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"age":        cmdAge,
-			"olderthan":  cmdOlderThan,
-			"shmpath":    cmdShmPath,
-			"waitfile":   cmdWaitFile,
-			"waitfresh":  cmdWaitFresh,
-			"waitwaiter": cmdWaitWaiter,
-			"sigpid":     cmdSigPid,
-			"jsonhas":    cmdJSONHas,
-			"cleanupshm": cmdCleanupShm,
-			"sleep":      cmdSleep,
+			"age":         cmdAge,
+			"olderthan":   cmdOlderThan,
+			"shmpath":     cmdShmPath,
+			"waitfile":    cmdWaitFile,
+			"waitfresh":   cmdWaitFresh,
+			"waitwaiter":  cmdWaitWaiter,
+			"sigpid":      cmdSigPid,
+			"jsonhas":     cmdJSONHas,
+			"cleanupshm":  cmdCleanupShm,
+			"sleep":       cmdSleep,
+			"chown":       cmdChown,
+			"pidsgone":    cmdPidsGone,
+			"demoworkers": cmdDemoWorkers,
+			"waitnoshm":   cmdWaitNoShm,
+		},
+		Condition: func(cond string) (bool, error) {
+			if cond == "root" {
+				return os.Geteuid() == 0, nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
 		},
 		RequireExplicitExec: true,
 	})
@@ -128,7 +140,7 @@ func cmdSigPid(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("usage: sigpid SIGNAL PIDFILE")
 	}
 	sig, ok := map[string]syscall.Signal{"TERM": syscall.SIGTERM, "HUP": syscall.SIGHUP,
-		"INT": syscall.SIGINT, "QUIT": syscall.SIGQUIT}[args[0]]
+		"INT": syscall.SIGINT, "QUIT": syscall.SIGQUIT, "KILL": syscall.SIGKILL}[args[0]]
 	if !ok {
 		ts.Fatalf("unknown signal %s", args[0])
 	}
@@ -213,6 +225,16 @@ func cmdSleep(ts *testscript.TestScript, neg bool, args []string) {
 	d, err := time.ParseDuration(args[0])
 	ts.Check(err)
 	time.Sleep(d)
+}
+
+// chown UID FILE gives FILE to the user UID (root only: see [root]).
+func cmdChown(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: chown UID FILE")
+	}
+	uid, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	ts.Check(os.Lchown(ts.MkAbs(args[1]), uid, -1))
 }
 
 // cleanupshm NAME removes this system's object NAME when the script ends.

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/posixshm/posixshm/internal/unixutil"
 )
 
 // facts are what stat(2) tells about an object's file, without opening it
@@ -31,7 +33,7 @@ type facts struct {
 // followed). If there is an error, it will be of type *fs.PathError.
 func lstatFacts(path string) (facts, error) {
 	var st unix.Stat_t
-	if err := ignoringEINTR(func() error { return unix.Lstat(path, &st) }); err != nil {
+	if err := unixutil.IgnoringEINTR(func() error { return unix.Lstat(path, &st) }); err != nil {
 		return facts{}, &fs.PathError{Op: "lstat", Path: path, Err: err}
 	}
 	return factsOf(path, &st), nil
@@ -40,7 +42,7 @@ func lstatFacts(path string) (facts, error) {
 // fstatFacts returns the facts of the open file f.
 func fstatFacts(f *os.File) (facts, error) {
 	var st unix.Stat_t
-	if err := ignoringEINTR(func() error { return unix.Fstat(int(f.Fd()), &st) }); err != nil {
+	if err := unixutil.IgnoringEINTR(func() error { return unix.Fstat(int(f.Fd()), &st) }); err != nil {
 		return facts{}, &fs.PathError{Op: "fstat", Path: f.Name(), Err: err}
 	}
 	return factsOf(f.Name(), &st), nil
@@ -184,6 +186,9 @@ func parseSize(s string) (int64, error) {
 		}
 	}
 	v, err := strconv.ParseInt(num, 10, 64)
+	if err != nil && num != "" && strings.Trim(num, "0123456789") == "" { // digits only: out of range
+		return 0, fmt.Errorf("invalid size %q: too large; the most is %d bytes", s, math.MaxInt)
+	}
 	if err != nil || num == "" || num[0] == '+' || num[0] == '-' {
 		return 0, fmt.Errorf("invalid size %q: want a number of bytes, optionally with a K, M or G suffix", s)
 	}
@@ -191,39 +196,29 @@ func parseSize(s string) (int64, error) {
 		return 0, fmt.Errorf("invalid size %q: must be at least 1 byte", s)
 	}
 	if v > math.MaxInt64/mult || v*mult > math.MaxInt {
-		return 0, fmt.Errorf("invalid size %q: too large", s)
+		return 0, fmt.Errorf("invalid size %q: too large; the most is %d bytes", s, math.MaxInt)
 	}
 	return v * mult, nil
 }
 
-// ignoringEINTR retries fn while it fails with EINTR (see the posixshm
-// package: some systems return it from calls that can block).
-func ignoringEINTR(fn func() error) error {
-	for {
-		if err := fn(); err != unix.EINTR {
-			return err
-		}
-	}
-}
-
 // restoreAtime puts back the access time f had when before was taken, if
-// reading f has since moved it (Linux's relatime moves it for files not
-// accessed for a day, OpenBSD on every read), so that looking at an object
-// never refreshes it. The error is only worth a warning.
+// reading f has since moved it (OpenBSD moves it on every read; Linux's
+// relatime once a day, unless O_NOATIME was set, as segment.ReadHeader
+// does for the owner), so that looking at an object never refreshes it.
+// It goes through f's descriptor, never the path, which by now may name
+// another file. The error is only worth a warning.
 func restoreAtime(f *os.File, before facts) error {
 	after, err := fstatFacts(f)
 	if err != nil || after.Atime.Equal(before.Atime) {
 		return err
 	}
-	// x/sys has neither futimens nor UTIME_OMIT on every system, so this
-	// goes by the path, once sure it still names the file we read, and sets
-	// the modification time to the one it has (reading does not move it).
-	cur, err := lstatFacts(f.Name())
-	if err != nil || cur.Dev != after.Dev || cur.Ino != after.Ino {
-		return fmt.Errorf("reading %s moved its access time, and the file was replaced before it could be restored", f.Name())
+	rc, err := f.SyscallConn()
+	if err == nil {
+		cerr := rc.Control(func(fd uintptr) { err = unixutil.SetAtime(int(fd), before.Atime, after.Mtime) })
+		if err == nil {
+			err = cerr
+		}
 	}
-	ts := []unix.Timespec{unix.NsecToTimespec(before.Atime.UnixNano()), unix.NsecToTimespec(after.Mtime.UnixNano())}
-	err = ignoringEINTR(func() error { return unix.UtimesNanoAt(unix.AT_FDCWD, f.Name(), ts, unix.AT_SYMLINK_NOFOLLOW) })
 	if err != nil {
 		return fmt.Errorf("reading %s moved its access time; restoring it: %v", f.Name(), err)
 	}

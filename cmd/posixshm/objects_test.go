@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -164,26 +165,34 @@ func sortedStrings(s []string) bool {
 	return true
 }
 
-// TestRestoreAtime: reading a file that was not accessed for days moves its
-// access time (relatime, OpenBSD); restoreAtime puts it back.
-func TestRestoreAtime(t *testing.T) {
-	p := filepath.Join(t.TempDir(), "obj")
+// openAged creates the file p with the given times, opens it for reading
+// and returns it with its facts.
+func openAged(t *testing.T, p string, atime, mtime time.Time) (*os.File, facts) {
+	t.Helper()
 	if err := os.WriteFile(p, []byte("0123456789"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	old := time.Now().Add(-10 * 24 * time.Hour).Truncate(time.Second)
-	if err := os.Chtimes(p, old, old); err != nil {
+	if err := os.Chtimes(p, atime, mtime); err != nil {
 		t.Fatal(err)
 	}
 	f, err := os.Open(p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	before, err := fstatFacts(f)
+	t.Cleanup(func() { f.Close() })
+	fa, err := fstatFacts(f)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return f, fa
+}
+
+// TestRestoreAtime: reading a file that was not accessed for days moves its
+// access time (relatime, OpenBSD); restoreAtime puts it back.
+func TestRestoreAtime(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "obj")
+	old := time.Now().Add(-10 * 24 * time.Hour).Truncate(time.Second)
+	f, before := openAged(t, p, old, old)
 	f.ReadAt(make([]byte, 4), 0)
 	if err := restoreAtime(f, before); err != nil {
 		t.Fatal(err)
@@ -194,6 +203,35 @@ func TestRestoreAtime(t *testing.T) {
 	}
 	if !after.Atime.Equal(old) || !after.Mtime.Equal(old) {
 		t.Errorf("after restoreAtime: atime %v, mtime %v; want both %v", after.Atime, after.Mtime, old)
+	}
+}
+
+// TestRestoreAtime_ThroughDescriptor: restoreAtime works on the file it
+// read, through its descriptor, even once the path names another file (a
+// swap between the read and the restore): that file must not be stamped.
+func TestRestoreAtime_ThroughDescriptor(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "obj")
+	mtime := time.Now().Add(-20 * 24 * time.Hour).Truncate(time.Second)
+	f, before := openAged(t, p, time.Now(), mtime)
+	// As if the read had moved the access time from ten days ago to now.
+	old := time.Now().Add(-10 * 24 * time.Hour).Truncate(time.Second)
+	before.Atime = old
+
+	// Meanwhile the path comes to name another file.
+	if err := os.Rename(p, p+".moved"); err != nil {
+		t.Fatal(err)
+	}
+	other := time.Now().Add(-30 * 24 * time.Hour).Truncate(time.Second)
+	openAged(t, p, other, other)
+
+	if err := restoreAtime(f, before); err != nil {
+		t.Fatalf("restoreAtime: %v", err)
+	}
+	if fa, err := lstatFacts(p + ".moved"); err != nil || !fa.Atime.Equal(old) || !fa.Mtime.Equal(mtime) {
+		t.Errorf("the file read: atime %v, mtime %v (%v); want %v, %v", fa.Atime, fa.Mtime, err, old, mtime)
+	}
+	if fa, err := lstatFacts(p); err != nil || !fa.Atime.Equal(other) || !fa.Mtime.Equal(other) {
+		t.Errorf("the file now at the path: atime %v, mtime %v (%v); want both unchanged, %v", fa.Atime, fa.Mtime, err, other)
 	}
 }
 
@@ -228,5 +266,34 @@ func TestStatObject_OtherOwner(t *testing.T) {
 	}
 	if fa, err := lstatFacts(p); err != nil || !fa.Atime.Equal(old) {
 		t.Errorf("after statObject: atime %v (%v), want %v", fa.Atime, err, old)
+	}
+}
+
+// TestTouch_OwnerOnly: under OpenBSD's layout only an object's owner may
+// open it, root included, so touch's help must not suggest root's
+// crontab; it says to run touch as the owner. As root, the test also shows
+// the refusal the help describes.
+func TestTouch_OwnerOnly(t *testing.T) {
+	var help bytes.Buffer
+	if code := run([]string{"help", "touch"}, &help, io.Discard); code != 0 {
+		t.Fatalf("help touch: status %d", code)
+	}
+	if h := help.String(); strings.Contains(h, "root's") || !strings.Contains(h, "as the user who") || !strings.Contains(h, "owns") {
+		t.Errorf("touch's help suggests root or does not say to run it as the owner:\n%s", h)
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to give an object to uid 65534")
+	}
+	d := posixshm.Dir(t.TempDir())
+	p, _ := d.Path("/theirs")
+	if err := os.WriteFile(p, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(p, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	if code := run([]string{"touch", "--dir", string(d), "/theirs"}, io.Discard, &stderr); code != exitFail || !strings.Contains(stderr.String(), "operation not permitted") {
+		t.Errorf("root's touch of uid 65534's object: status %d, %q; want 1 and EPERM", code, stderr.String())
 	}
 }

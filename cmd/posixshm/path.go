@@ -29,7 +29,7 @@ func runPath(c *cli, names []string) int {
 			status = exitFail
 			continue
 		}
-		c.stdout.Write([]byte(p + "\n"))
+		c.stdout.Write([]byte(quoted(p) + "\n"))
 	}
 	return status
 }

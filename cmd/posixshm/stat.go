@@ -25,10 +25,11 @@ func init() {
 			fs.Bool("json", false, "print one JSON object instead of text")
 		},
 		help: `Describe the object called NAME: its file, owner, mode, size, last access and
-modification, and when OpenBSD's daily(8) would delete it. For a posixshm
-segment it adds the header: version, sizes, creation, last refresh, and the
-lock holder's PID and whether that process is still alive. Any shared memory
-object can be described; for one that is not a segment it says so.
+modification, and, in OpenBSD's layout, when OpenBSD's daily(8) would delete
+it. For a posixshm segment it adds the header: version, sizes, creation, last
+refresh, and the lock holder's PID and whether that process is still alive.
+Any shared memory object can be described; for one that is not a segment it
+says so.
 
 stat does not refresh the object: it opens it read-only and reads the header
 without mapping it for use, and if reading moved the access time (Linux's
@@ -39,7 +40,20 @@ another user's object the header is not read.
 daily(8) runs "find -atime +7" in /tmp; BSD find rounds the days since the last
 access up, so a file becomes removable once it has not been accessed for more
 than 7×24 hours, from atime + 7 days + 1 second on, and the next nightly run
-deletes it. "at risk" means that moment is less than a day away or past.
+deletes it. "at risk" means that moment is less than a day away or past. That
+verdict is given only for OpenBSD's layout: with --dir (which assumes DIR is
+cleaned as daily(8) cleans /tmp), and without it on OpenBSD. Other systems'
+conventions (Linux's /dev/shm...) have no such cleaner: stat shows the times
+and no daily(8) line.
+
+--json prints one object: name, path, uid, owner, mode, size, atime, mtime;
+daily_applies (whether the daily(8) verdict applies, as above) and, only when
+it does, daily_removable_at (the first moment find would match),
+daily_days_left (days until then, to a tenth; negative: overdue) and
+daily_at_risk (true when daily_removable_at is less than a day away or past;
+always false when daily_applies is false); segment (the header, or null)
+with not_segment saying why it is null; warning (e.g. the access time could
+not be put back).
 
 examples:
   posixshm stat /myseg
@@ -51,20 +65,39 @@ examples:
 
 // statReport is what stat prints; its JSON form is the --json output.
 type statReport struct {
-	Name        string         `json:"name"`
-	Path        string         `json:"path"`
-	Uid         uint32         `json:"uid"`
-	Owner       string         `json:"owner,omitempty"`
-	Mode        string         `json:"mode"`
-	Size        int64          `json:"size"`
-	Atime       time.Time      `json:"atime"`
-	Mtime       time.Time      `json:"mtime"`
-	RemovableAt time.Time      `json:"daily_removable_at"`
-	DaysLeft    float64        `json:"daily_days_left"` // negative: overdue
-	AtRisk      bool           `json:"daily_at_risk"`
-	Segment     *segmentReport `json:"segment"`               // nil: not a readable segment
-	NotSegment  string         `json:"not_segment,omitempty"` // why Segment is nil
-	Warning     string         `json:"warning,omitempty"`     // e.g. the access time could not be restored
+	Name  string    `json:"name"`
+	Path  string    `json:"path"`
+	Uid   uint32    `json:"uid"`
+	Owner string    `json:"owner,omitempty"`
+	Mode  string    `json:"mode"`
+	Size  int64     `json:"size"`
+	Atime time.Time `json:"atime"`
+	Mtime time.Time `json:"mtime"`
+	dailyVerdict
+	Segment    *segmentReport `json:"segment"`               // nil: not a readable segment
+	NotSegment string         `json:"not_segment,omitempty"` // why Segment is nil
+	Warning    string         `json:"warning,omitempty"`     // e.g. the access time could not be restored
+}
+
+// dailyVerdict is daily(8)'s verdict on an object, as stat and ls report
+// it; their JSON holds these fields inline. When DailyApplies is false
+// (see dailyApplies), AtRisk is false and the other two are left out.
+type dailyVerdict struct {
+	DailyApplies bool      `json:"daily_applies"`
+	RemovableAt  time.Time `json:"daily_removable_at,omitzero"`
+	DaysLeft     *float64  `json:"daily_days_left,omitempty"` // to a tenth; negative: overdue
+	AtRisk       bool      `json:"daily_at_risk"`
+}
+
+// verdict is daily(8)'s verdict at now on a file last accessed at atime,
+// or only "does not apply".
+func verdict(applies bool, atime, now time.Time) dailyVerdict {
+	if !applies {
+		return dailyVerdict{}
+	}
+	at := removableAt(atime)
+	left := float64(int64(at.Sub(now).Hours()/24*10)) / 10
+	return dailyVerdict{DailyApplies: true, RemovableAt: at, DaysLeft: &left, AtRisk: atRisk(atime, now)}
 }
 
 type segmentReport struct {
@@ -81,7 +114,7 @@ type segmentReport struct {
 
 func runStat(c *cli, args []string) int {
 	if len(args) != 1 {
-		return c.usageError("want exactly one NAME, got %d arguments", len(args))
+		return c.usageError("want exactly one NAME, got %s", plural(len(args), "argument"))
 	}
 	r, err := statObject(c.layout(), args[0], time.Now())
 	if err != nil {
@@ -89,7 +122,7 @@ func runStat(c *cli, args []string) int {
 		return exitFail
 	}
 	if r.Warning != "" {
-		c.errorf("stat %s: warning: %s", args[0], r.Warning)
+		c.errorf("stat %s: warning: %s", quoted(args[0]), r.Warning)
 	}
 	if c.flag("json").(bool) {
 		b, _ := json.Marshal(r)
@@ -106,6 +139,7 @@ var geteuid = os.Geteuid
 // statObject describes the object called name without refreshing it.
 func statObject(l posixshm.Layout, name string, now time.Time) (statReport, error) {
 	r := statReport{Name: name}
+	r.DailyApplies = dailyApplies(l)
 	f, err := l.Open(name, os.O_RDONLY, 0)
 	if err != nil {
 		// A file we may not open (another user's, a symlink, a FIFO) is
@@ -156,12 +190,20 @@ func statObject(l posixshm.Layout, name string, now time.Time) (statReport, erro
 	return r, nil
 }
 
+// dailyApplies reports whether daily(8)'s verdict applies to objects in
+// the layout l: only in OpenBSD's layout, a posixshm.Dir (--dir, and this
+// system's convention on OpenBSD, where it is posixshm.OpenBSD). Nothing
+// deletes idle objects in other systems' conventions (Linux's /dev/shm is
+// not cleaned on a schedule), so there the times are shown without one.
+func dailyApplies(l posixshm.Layout) bool {
+	_, ok := l.(posixshm.Dir)
+	return ok
+}
+
 func (r *statReport) setFacts(fa facts, now time.Time) {
 	r.Path, r.Uid, r.Owner = fa.Path, fa.Uid, owners{}.name(fa.Uid)
 	r.Mode, r.Size, r.Atime, r.Mtime = fa.Mode.String(), fa.Size, fa.Atime, fa.Mtime
-	r.RemovableAt = removableAt(fa.Atime)
-	r.DaysLeft = float64(int64(r.RemovableAt.Sub(now).Hours()/24*10)) / 10
-	r.AtRisk = atRisk(fa.Atime, now)
+	r.dailyVerdict = verdict(r.DailyApplies, fa.Atime, now)
 }
 
 func (r *statReport) print(w io.Writer, now time.Time) {
@@ -174,19 +216,22 @@ func (r *statReport) print(w io.Writer, now time.Time) {
 		owner += " (" + r.Owner + ")"
 	}
 	line("name", "%q", r.Name)
-	line("path", "%s", r.Path)
+	line("path", "%s", quoted(r.Path))
 	line("owner", "%s", owner)
 	line("mode", "%s", r.Mode)
 	line("size", "%d", r.Size)
 	line("accessed", "%s (%s ago)", r.Atime.Format(layout), age(r.Atime, now))
 	line("modified", "%s (%s ago)", r.Mtime.Format(layout), age(r.Mtime, now))
-	if left := r.RemovableAt.Sub(now); left > 0 {
+	switch left := r.RemovableAt.Sub(now); {
+	case !r.DailyApplies:
+		// Nothing deletes idle objects here: no verdict.
+	case left > 0:
 		risk := ""
 		if r.AtRisk {
 			risk = "; AT RISK"
 		}
 		line("daily(8)", "removable from %s, in %s days%s", r.RemovableAt.Format(layout), days(left), risk)
-	} else {
+	default:
 		line("daily(8)", "removable since %s: AT RISK, the next run deletes it", r.RemovableAt.Format(layout))
 	}
 	s := r.Segment

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/posixshm/posixshm/segment"
 )
@@ -20,18 +21,19 @@ func init() {
 		hidden:  true,
 		setFlags: func(fs *flag.FlagSet) {
 			dirFlag(fs)
-			fs.Int("iters", 0, "increments `M`")
+			intFlag(fs, "iters", 0, "`M` increments")
 		},
-		help: `Internal to "posixshm demo": open the segment NAME, print "ready", wait for
-standard input to close, increment the counter M times under the lock, print
-"done".`,
+		help: `Internal to "posixshm demo": open the segment NAME, print "ready", wait for a
+byte on standard input (end of input instead means demo is gone: exit 1
+without counting), increment the counter M times under the lock, and print
+"done START END", the wall clock in Unix nanoseconds around the increments.`,
 		run: runWorker,
 	})
 }
 
 func runWorker(c *cli, args []string) int {
 	if len(args) != 1 {
-		return c.usageError("want exactly one NAME")
+		return c.usageError("want exactly one NAME, got %s", plural(len(args), "argument"))
 	}
 	seg, err := segment.Open(args[0], c.segOptions())
 	if err != nil {
@@ -40,8 +42,14 @@ func runWorker(c *cli, args []string) int {
 	}
 	defer seg.Close()
 	fmt.Fprintln(c.stdout, "ready")
-	io.Copy(io.Discard, os.Stdin) // demo closes our stdin to start everyone at once
+	var b [1]byte
+	if _, err := io.ReadFull(os.Stdin, b[:]); err != nil {
+		c.errorf("worker %d: demo ended before the start; not counting", os.Getpid())
+		return exitFail
+	}
+	start := clockNow()
 	recovered, err := incrementLoop(seg, c.flag("iters").(int))
+	end := clockNow()
 	if recovered > 0 {
 		c.errorf("worker %d: recovered the lock from a dead holder %d times", os.Getpid(), recovered)
 	}
@@ -49,6 +57,12 @@ func runWorker(c *cli, args []string) int {
 		c.errorf("worker %d: %v", os.Getpid(), err)
 		return exitFail
 	}
-	fmt.Fprintln(c.stdout, "done")
+	fmt.Fprintln(c.stdout, "done", start, end)
 	return exitOK
 }
+
+// clockNow reads the wall clock, in nanoseconds: Go's monotonic readings
+// cannot be compared across processes, the wall clock can, on every system
+// (x/sys has no CLOCK_MONOTONIC for NetBSD). A clock step during the count
+// would show in demo's figure.
+func clockNow() int64 { return time.Now().UnixNano() }

@@ -2,6 +2,8 @@ package unixutil
 
 import (
 	"syscall"
+	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -15,4 +17,18 @@ func futimesNow(fd int) error {
 		return syscall.Errno(e)
 	}
 	return nil
+}
+
+// SetAtime sets fd's access time to atime and leaves its modification time
+// as it is: futimens(fd, {atime, UTIME_OMIT}). mtime, which other systems
+// must set along, is not used here.
+func SetAtime(fd int, atime, mtime time.Time) error {
+	ts := [2]unix.Timespec{unix.NsecToTimespec(atime.UnixNano()), {Nsec: unix.UTIME_OMIT}}
+	return IgnoringEINTR(func() error {
+		_, _, e := unix.Syscall6(unix.SYS_UTIMENSAT, uintptr(fd), 0, uintptr(unsafe.Pointer(&ts[0])), 0, 0, 0)
+		if e != 0 {
+			return syscall.Errno(e)
+		}
+		return nil
+	})
 }

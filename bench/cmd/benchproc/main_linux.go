@@ -18,21 +18,48 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Layout of the shared page the parent and its children map. Lock words
-// and the counter sit on their own cache lines, as in a segment header.
-const (
-	offWords   = 0   // three lock words, 64 bytes apart
-	offCounter = 192 // incremented non-atomically under the lock
-	offReady   = 256 // children that reached the start line
-	offGo      = 264 // start flag
-	offTimes   = 320 // per child: start, end (CLOCK_MONOTONIC ns)
-	maxProcs   = 64
-	offRound   = 2048 // wake: the holder's round number
-	offAck     = 2056 // wake: the waiter's last finished round
-	offUnlock  = 2064 // wake: CLOCK_MONOTONIC ns just before the Unlock
-	offResult  = 2072 // wake: median latency found by the waiter
-	pageSize   = 4096
-)
+const maxProcs = 64
+
+// page is the shared memory that the parent and its children map. Lock
+// words and the counter sit on their own cache lines, as in a segment
+// header; so does each child's line.
+type page struct {
+	words   [3][16]uint32 // three lock words (or a turn word), 64 bytes apart
+	counter counterLine
+	_       [64 - unsafe.Sizeof(counterLine{})]byte
+	ready   uint64 // children that reached the start line
+	goFlag  uint64 // start flag
+	_       [48]byte
+	// wake and spinbudget: the holder's round, the waiter's last finished
+	// round, the time just before the holder's Unlock, the median found;
+	// spinbudget: the time just before the waiter's Lock, and its round.
+	round, ack, tUnlock, median uint64
+	tLock, started              uint64
+	_                           [16]byte
+	quant                       [len(quantiles)]uint64 // a distribution, by the timing child
+	_                           [64 - len(quantiles)*8%64]byte
+	procs                       [maxProcs]procLine
+}
+
+// counterLine is what increments write under the lock: the counter and
+// the records of how the lock changes hands (see record).
+type counterLine struct {
+	counter   uint64
+	streak    uint64 // increments by last in a row, so far
+	maxStreak uint64
+	handoffs  uint64 // changes of holder
+	last      uint64 // index+1 of the child that incremented last
+}
+
+// procLine is one child's: its times (CLOCK_MONOTONIC ns) and what
+// getrusage says it used between start and end.
+type procLine struct {
+	start, end    uint64
+	lost          uint64 // when another child last took the lock from it
+	maxWait       uint64 // longest time from lost to its next acquisition
+	cpu, switches uint64 // user+system ns; voluntary+involuntary switches
+	_             [16]byte
+}
 
 func main() {
 	if err := run(os.Args[1:], os.Stdout); err != nil {
@@ -41,95 +68,140 @@ func main() {
 	}
 }
 
+// A role is what a child does: prepare (if not nil) before the start
+// line, then run.
+type role struct {
+	prepare func(pg *page, idx int) error
+	run     func(pg *page, idx int, o *options) error
+}
+
+var roles = map[string]role{
+	"child-incr":  {run: childIncr},
+	"child-pong":  {prepare: pongStart, run: childPong},
+	"child-wake":  {run: childWake},
+	"child-futex": {run: childFutex},
+	"child-spin":  {run: childSpin},
+}
+
+type options struct {
+	p, m, n int
+	plain   bool
+}
+
 func run(args []string, out io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("usage: benchproc increments|pingpong|mkobjects [flags]")
+		return errors.New("usage: benchproc increments|pingpong|pingpong-futex|wake|spinbudget|mkobjects [flags]")
 	}
 	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
-	p := fs.Int("p", 2, "processes")
-	m := fs.Int("m", 1_000_000, "increments per process")
-	n := fs.Int("n", 10000, "round trips, or objects")
+	var o options
+	fs.IntVar(&o.p, "p", 2, "processes (children: their index)")
+	fs.IntVar(&o.m, "m", 1_000_000, "increments per process")
+	fs.IntVar(&o.n, "n", 10000, "round trips, wake-ups, or objects")
+	fs.BoolVar(&o.plain, "plain", false, "increments: keep no records of the handoffs")
 	dir := fs.String("dir", "/dev/shm", "tmpfs directory for the shared page or the objects")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
+	if role, ok := roles[args[0]]; ok {
+		return runChild(fs.Arg(0), o.p, &o, role)
+	}
 	switch args[0] {
 	case "increments":
-		return increments(out, *dir, *p, *m)
+		return increments(out, *dir, &o)
 	case "pingpong":
-		return pingpong(out, *dir, *n)
-	case "mkobjects":
-		return mkobjects(*dir, *n)
-	case "child-incr":
-		return childIncr(fs.Arg(0), *p, *m)
-	case "child-pong":
-		return childPong(fs.Arg(0), *p, *n)
-	case "wake":
-		return wake(out, *dir, *n)
-	case "child-wake":
-		return childWake(fs.Arg(0), *p, *n)
+		return pingpong(out, *dir, &o, "child-pong", "go_pingpong")
 	case "pingpong-futex":
-		return pingpongFutex(out, *dir, *n)
-	case "child-futex":
-		return childFutex(fs.Arg(0), *p, *n)
+		return pingpong(out, *dir, &o, "child-futex", "go_futex_pingpong")
+	case "wake":
+		return wake(out, *dir, &o)
+	case "spinbudget":
+		return spinBudget(out, *dir, &o)
+	case "mkobjects":
+		return mkobjects(*dir, o.n)
 	}
 	return fmt.Errorf("unknown command %q", args[0])
 }
 
+const pageSize = int(unsafe.Sizeof(page{}))
+
 // newPage creates the shared page in dir and maps it. The caller removes
-// the file.
-func newPage(dir string) (string, []byte, error) {
+// the file and unmaps the page.
+func newPage(dir string) (string, *page, []byte, error) {
 	f, err := os.CreateTemp(dir, "benchproc-")
 	if err != nil {
-		return "", nil, err
+		return "", nil, nil, err
 	}
 	defer f.Close()
-	if err := f.Truncate(pageSize); err != nil {
+	if err := f.Truncate(int64(pageSize)); err != nil {
 		os.Remove(f.Name())
-		return "", nil, err
+		return "", nil, nil, err
 	}
+	pg, mem, err := mapFile(f)
+	if err != nil {
+		os.Remove(f.Name())
+		return "", nil, nil, err
+	}
+	return f.Name(), pg, mem, nil
+}
+
+func mapFile(f *os.File) (*page, []byte, error) {
 	mem, err := unix.Mmap(int(f.Fd()), 0, pageSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
 	if err != nil {
-		os.Remove(f.Name())
-		return "", nil, err
+		return nil, nil, err
 	}
-	return f.Name(), mem, nil
+	return (*page)(unsafe.Pointer(&mem[0])), mem, nil
 }
 
-func mapPage(path string) ([]byte, error) {
+// runChild is a child process: it maps the page, reaches the start line,
+// runs role between two readings of the clock and of getrusage, and
+// leaves them in its line of the page.
+func runChild(path string, idx int, o *options, r role) error {
+	if idx < 0 || idx >= maxProcs {
+		return fmt.Errorf("bad child index %d", idx)
+	}
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	defer f.Close()
-	return unix.Mmap(int(f.Fd()), 0, pageSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
-}
-
-func u32(b []byte, off int) *uint32 { return (*uint32)(unsafe.Pointer(&b[off])) }
-func u64(b []byte, off int) *uint64 { return (*uint64)(unsafe.Pointer(&b[off])) }
-
-func word(b []byte, i int) *uint32 { return u32(b, offWords+64*i) }
-
-// monotonic reads CLOCK_MONOTONIC, which (unlike Go's monotonic time) is
-// comparable between processes.
-func monotonic() uint64 {
-	var ts unix.Timespec
-	unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
-	return uint64(ts.Nano())
-}
-
-// startLine counts the child in and waits for the parent's start flag.
-func startLine(b []byte) {
-	atomic.AddUint64(u64(b, offReady), 1)
-	for atomic.LoadUint64(u64(b, offGo)) == 0 {
+	pg, _, err := mapFile(f)
+	f.Close()
+	if err != nil {
+		return err
+	}
+	me := &pg.procs[idx]
+	if r.prepare != nil {
+		if err := r.prepare(pg, idx); err != nil {
+			return err
+		}
+	}
+	atomic.AddUint64(&pg.ready, 1)
+	for atomic.LoadUint64(&pg.goFlag) == 0 {
 		time.Sleep(20 * time.Microsecond)
 	}
+	cpu0, sw0 := usage()
+	start := monotonic()
+	me.start, me.lost = start, start
+	err = r.run(pg, idx, o)
+	me.end = monotonic()
+	cpu1, sw1 := usage()
+	me.cpu, me.switches = cpu1-cpu0, sw1-sw0
+	return err
 }
 
-// runChildren starts P copies of this program as role, lets them go at
-// once and waits for them. It returns the wall time from the first child's
-// start to the last child's end.
-func runChildren(b []byte, path, role string, p int, args ...string) (time.Duration, error) {
+// usage returns the CPU time (user + system, all threads) and the context
+// switches (voluntary + involuntary) of this process so far.
+func usage() (cpuNs, switches uint64) {
+	var ru unix.Rusage
+	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
+		return 0, 0
+	}
+	return uint64(ru.Utime.Nano() + ru.Stime.Nano()), uint64(ru.Nvcsw + ru.Nivcsw)
+}
+
+// runChildren starts p copies of this program as role on the page at
+// path, lets them go at once and waits for them. It returns the wall time
+// from the first child's start to the last child's end.
+func runChildren(pg *page, path, role string, p int, args ...string) (time.Duration, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return 0, err
@@ -145,7 +217,7 @@ func runChildren(b []byte, path, role string, p int, args ...string) (time.Durat
 		cmds = append(cmds, cmd)
 	}
 	deadline := time.Now().Add(30 * time.Second)
-	for atomic.LoadUint64(u64(b, offReady)) < uint64(p) {
+	for atomic.LoadUint64(&pg.ready) < uint64(p) {
 		if time.Now().After(deadline) {
 			for _, c := range cmds {
 				c.Process.Kill()
@@ -154,7 +226,7 @@ func runChildren(b []byte, path, role string, p int, args ...string) (time.Durat
 		}
 		time.Sleep(100 * time.Microsecond)
 	}
-	atomic.StoreUint64(u64(b, offGo), 1)
+	atomic.StoreUint64(&pg.goFlag, 1)
 	var errs []error
 	for _, c := range cmds {
 		if err := c.Wait(); err != nil {
@@ -166,59 +238,100 @@ func runChildren(b []byte, path, role string, p int, args ...string) (time.Durat
 	}
 	var first, last uint64
 	for i := range p {
-		s := atomic.LoadUint64(u64(b, offTimes+16*i))
-		e := atomic.LoadUint64(u64(b, offTimes+16*i+8))
-		if i == 0 || s < first {
-			first = s
+		pr := &pg.procs[i]
+		if i == 0 || pr.start < first {
+			first = pr.start
 		}
-		last = max(last, e)
+		last = max(last, pr.end)
 	}
 	return time.Duration(last - first), nil
 }
 
 // increments: P processes × M increments of a shared counter under one
-// lock word; prints wall time per increment.
-func increments(out io.Writer, dir string, p, m int) error {
-	if p < 1 || p > maxProcs || m < 1 {
+// lock word; prints the wall time per increment and, unless -plain, how
+// the lock changed hands.
+func increments(out io.Writer, dir string, o *options) error {
+	if o.p < 1 || o.p > maxProcs || o.m < 1 {
 		return errors.New("increments: bad -p or -m")
 	}
-	path, b, err := newPage(dir)
+	path, pg, mem, err := newPage(dir)
 	if err != nil {
 		return err
 	}
 	defer os.Remove(path)
-	defer unix.Munmap(b)
-	d, err := runChildren(b, path, "child-incr", p, "-m", strconv.Itoa(m))
+	defer unix.Munmap(mem)
+	d, err := runChildren(pg, path, "child-incr", o.p, "-m", strconv.Itoa(o.m), "-plain="+strconv.FormatBool(o.plain))
 	if err != nil {
 		return err
 	}
-	if got := *u64(b, offCounter); got != uint64(p*m) {
-		return fmt.Errorf("increments: counter %d, want %d", got, p*m)
+	c := &pg.counter
+	total := uint64(o.p * o.m)
+	if c.counter != total {
+		return fmt.Errorf("increments: counter %d, want %d", c.counter, total)
 	}
-	fmt.Fprintf(out, "go_incr_%dp %.2f ns/increment\n", p, float64(d.Nanoseconds())/float64(p*m))
+	key := fmt.Sprintf("go_incr_%dp", o.p)
+	if o.plain {
+		key += "_plain"
+	}
+	fmt.Fprintf(out, "%s %.2f ns/increment\n", key, float64(d.Nanoseconds())/float64(total))
+	if o.plain {
+		return nil
+	}
+	var maxWait uint64
+	for i := range o.p {
+		maxWait = max(maxWait, pg.procs[i].maxWait)
+	}
+	fmt.Fprintf(out, "%s_handoffs %d handoffs\n", key, c.handoffs)
+	fmt.Fprintf(out, "%s_streak_mean %.1f increments\n", key, float64(total)/float64(c.handoffs+1))
+	fmt.Fprintf(out, "%s_streak_max %d increments\n", key, max(c.maxStreak, c.streak))
+	fmt.Fprintf(out, "%s_wait_max %d ns\n", key, maxWait)
 	return nil
 }
 
-func childIncr(path string, idx, m int) error {
-	b, err := mapPage(path)
-	if err != nil {
-		return err
-	}
-	mu := lock.New(word(b, 0))
-	c := u64(b, offCounter)
-	startLine(b)
-	atomic.StoreUint64(u64(b, offTimes+16*idx), monotonic())
-	for range m {
+func childIncr(pg *page, idx int, o *options) error {
+	mu := lock.New(&pg.words[0][0])
+	me := uint64(idx + 1)
+	c := &pg.counter
+	for range o.m {
 		if err := mu.Lock(); err != nil {
 			return err
 		}
-		*c++
+		c.counter++
+		if !o.plain {
+			pg.record(me)
+		}
 		if err := mu.Unlock(); err != nil {
 			return err
 		}
 	}
-	atomic.StoreUint64(u64(b, offTimes+16*idx+8), monotonic())
 	return nil
+}
+
+// record runs under the lock after each increment by child me (index+1):
+// it counts the changes of holder and the streaks of increments by one
+// child, and at each change of holder the time the new holder waited since
+// the lock was taken from it (or since its start). Between changes it
+// touches only the counter's cache line, which the increment has just
+// written; the clock is read once per change of holder. The wait is
+// measured from the moment the next child took the lock over, so it misses
+// the handoff itself (microseconds). bench/c/lock.c does the same.
+func (pg *page) record(me uint64) {
+	c := &pg.counter
+	if c.last == me {
+		c.streak++
+		return
+	}
+	now := monotonic()
+	if c.last != 0 {
+		c.handoffs++
+		pg.procs[c.last-1].lost = now
+		c.maxStreak = max(c.maxStreak, c.streak)
+	}
+	pr := &pg.procs[me-1]
+	if now > pr.lost {
+		pr.maxWait = max(pr.maxWait, now-pr.lost)
+	}
+	c.last, c.streak = me, 1
 }
 
 // mkobjects creates n empty objects in OpenBSD's layout in dir.

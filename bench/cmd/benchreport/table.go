@@ -4,20 +4,23 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strconv"
 	"strings"
 )
 
 // metric names one figure: a key and its unit.
 type metric struct{ key, unit string }
 
-// A row compares ours with a baseline. Its target bounds the ratio
-// ours/baseline from above (maxRatio, 0: no target); zeroAllocs also
+// A row compares ours with a baseline and says what the comparison
+// measures. Its goal bounds the ratio ours/baseline from above (maxRatio;
+// 0: none) or ours itself (maxOurs, in its unit; 0: none); zeroAllocs also
 // requires 0 allocs/op for ours.
 type row struct {
 	section, figure string
 	ours, base      metric
 	maxRatio        float64
-	faster          bool // state the target as "≥ 1/maxRatio × faster"
+	maxOurs         float64
+	faster          bool // state the goal as "≥ 1/maxRatio × faster"
 	zeroAllocs      bool
 	showAllocs      bool
 }
@@ -25,51 +28,132 @@ type row struct {
 func ns(k string) metric        { return metric{k, "ns/op"} }
 func incr(k string) metric      { return metric{k, "ns/increment"} }
 func roundtrip(k string) metric { return metric{k, "ns/roundtrip"} }
+func wakeup(k string) metric    { return metric{k, "ns/wake"} }
 func ms(k string) metric        { return metric{k, "ms/op"} }
-func pathRows() []row           { return append(pathForm("string", false), pathForm("append", true)...) }
-func pathForm(form string, zero bool) []row {
+func nsTotal(k string) metric   { return metric{k, "ns"} }
+
+const (
+	secPath    = "a. name → path"
+	secOpen    = "b. open+close"
+	secLock    = "c. uncontended lock"
+	secContend = "d. contention: throughput of barging locks"
+	secHandoff = "e. handoff and wake-up latency"
+	secRefresh = "f. refresh-on-use"
+	secScale   = "g. scale"
+)
+
+// strongest and libc label the two kinds of baseline: the fastest fair C
+// we know, and what a C program on OpenBSD or Linux gets from its libc.
+const (
+	strongest = "strongest C: "
+	libc      = "what OpenBSD's libc does: "
+)
+
+func pathRows() []row {
 	var rows []row
 	for _, n := range []string{"8", "32", "255"} {
 		rows = append(rows, row{
-			section: "a. name → path", figure: fmt.Sprintf("Dir.%s, %s-byte name vs C SHA256Data+snprintf", map[string]string{"string": "Path", "append": "AppendPath"}[form], n),
-			ours: ns("BenchmarkPath/" + form + "/" + n), base: ns("c_path_" + n),
-			maxRatio: 0.4, zeroAllocs: zero, showAllocs: true,
+			section: secPath, figure: "Dir.AppendPath, " + n + "-byte name vs " + strongest + "OpenSSL SHA-256 (SHA extensions) + table hex",
+			ours: ns("BenchmarkPath/append/" + n), base: ns("c_path_openssl_" + n),
+			maxRatio: 1.0, zeroAllocs: true, showAllocs: true,
 		})
 	}
-	return rows
+	for _, n := range []string{"8", "32", "255"} {
+		rows = append(rows, row{
+			section: secPath, figure: "Dir.AppendPath, " + n + "-byte name vs " + libc + "libmd SHA256Data (portable C) + snprintf",
+			ours: ns("BenchmarkPath/append/" + n), base: ns("c_path_" + n),
+		})
+	}
+	return append(rows,
+		row{section: secPath, figure: "Dir.Path (returns a string: 1 allocation), 8-byte name vs " + strongest + "OpenSSL + table hex", ours: ns("BenchmarkPath/string/8"), base: ns("c_path_openssl_8"), showAllocs: true},
+		row{section: secPath, figure: "SHA-256 implementation, per 64-byte block: crypto/sha256 Write vs OpenSSL SHA256_Update", ours: ns("BenchmarkSHA256/block"), base: ns("c_sha256_block_openssl")},
+		row{section: secPath, figure: "SHA-256 of an 8-byte name through the one-shot API: crypto/sha256.Sum256 vs OpenSSL SHA256_Init/Update/Final", ours: ns("BenchmarkSHA256/sum/8"), base: ns("c_sha256_openssl_8")},
+	)
 }
 
-var rows = append(pathRows(), []row{
-	{section: "b. open+close", figure: "Dir.Open+Close (OpenBSD layout, tmpfs dir) vs C OpenBSD shm_open algorithm", ours: ns("BenchmarkOpen/openbsd"), base: ns("c_open_openbsd"), maxRatio: 1.2, showAllocs: true},
-	{section: "b. open+close", figure: "posixshm.Open+Close (Linux, /dev/shm) vs glibc shm_open+close", ours: ns("BenchmarkOpen/linux"), base: ns("c_open_glibc"), maxRatio: 1.2, showAllocs: true},
-	{section: "b. open+close", figure: "diagnostic: C's system calls made from Go (x/sys/unix, no *os.File), OpenBSD algorithm vs C", ours: ns("BenchmarkOpenFloor/openbsd"), base: ns("c_open_openbsd"), showAllocs: true},
-	{section: "b. open+close", figure: "diagnostic: C's system calls made from Go, glibc (open+close) vs C", ours: ns("BenchmarkOpenFloor/linux"), base: ns("c_open_glibc"), showAllocs: true},
-	{section: "b. open+close", figure: "diagnostic: segment.Open+Close (attach and detach: map, claim a slot, release it) vs Dir.Open+Close", ours: ns("BenchmarkSegmentOpen"), base: ns("BenchmarkOpen/openbsd"), showAllocs: true},
-	{section: "c. uncontended lock", figure: "lock.Mutex Lock+Unlock vs C robust pshared pthread mutex", ours: ns("BenchmarkLock/ours"), base: ns("c_pthread_uncontended"), maxRatio: 1.0, showAllocs: true},
-	{section: "c. uncontended lock", figure: "lock.Mutex Lock+Unlock vs sync.Mutex", ours: ns("BenchmarkLock/ours"), base: ns("BenchmarkLock/sync"), maxRatio: 1.5},
-	{section: "c. uncontended lock", figure: "lock.Mutex Lock+Unlock vs flock(2) LOCK_EX+LOCK_UN", ours: ns("BenchmarkLock/ours"), base: ns("c_flock_uncontended")},
-	{section: "c. uncontended lock", figure: "diagnostic: lock.Mutex WithFingerprint (as Segment uses it) vs C robust pthread mutex", ours: ns("BenchmarkLock/ours-fingerprint"), base: ns("c_pthread_uncontended")},
-	{section: "c. uncontended lock", figure: "diagnostic: Segment Lock+Unlock (default options) vs C robust pthread mutex", ours: ns("BenchmarkSegmentLock/default"), base: ns("c_pthread_uncontended")},
-	{section: "d. contended", figure: "2 processes × increments, lock.Mutex vs pthread robust mutex", ours: incr("go_incr_2p"), base: incr("c_incr_pthread_2p"), maxRatio: 1.5},
-	{section: "d. contended", figure: "2 processes × increments, lock.Mutex vs flock(2)", ours: incr("go_incr_2p"), base: incr("c_incr_flock_2p"), maxRatio: 1.0 / 20, faster: true},
-	{section: "d. contended", figure: "4 processes × increments, lock.Mutex vs pthread robust mutex", ours: incr("go_incr_4p"), base: incr("c_incr_pthread_4p"), maxRatio: 1.5},
-	{section: "d. contended", figure: "4 processes × increments, lock.Mutex vs flock(2)", ours: incr("go_incr_4p"), base: incr("c_incr_flock_4p"), maxRatio: 1.0 / 20, faster: true},
-	{section: "e. wake latency", figure: "2-process ping-pong round trip, lock.Mutex handoff vs C futex", ours: roundtrip("go_pingpong"), base: roundtrip("c_futex_pingpong"), maxRatio: 2},
-	{section: "e. wake latency", figure: "wake-up of a sleeping waiter, one way (Unlock → the waiter's Lock returns), median vs C FUTEX_WAKE → FUTEX_WAIT returns", ours: metric{"go_wake", "ns/wake"}, base: metric{"c_futex_wake", "ns/wake"}, maxRatio: 2},
-	{section: "e. wake latency", figure: "diagnostic: the same futex ping-pong written in Go (raw syscalls) vs C", ours: roundtrip("go_futex_pingpong"), base: roundtrip("c_futex_pingpong")},
-	{section: "e. wake latency", figure: "diagnostic: context switches per round trip (perf stat), lock.Mutex vs C futex", ours: metric{"cs_go_pingpong", "switches/roundtrip"}, base: metric{"cs_c_futex_pingpong", "switches/roundtrip"}},
-	{section: "e. wake latency", figure: "diagnostic: context switches per round trip, Go raw futex vs C futex", ours: metric{"cs_go_futex_pingpong", "switches/roundtrip"}, base: metric{"cs_c_futex_pingpong", "switches/roundtrip"}},
-	{section: "f. refresh-on-use", figure: "Segment Lock+Unlock, default RefreshInterval (1 h) vs refresh-on-use off (RefreshInterval < 0)", ours: ns("BenchmarkSegmentLock/default"), base: ns("BenchmarkSegmentLock/norefresh"), maxRatio: 1.1, showAllocs: true},
-	{section: "f. refresh-on-use", figure: "Segment Lock+Unlock, RefreshInterval 1 ms (a futimes every ms) vs refresh-on-use off", ours: ns("BenchmarkSegmentLock/1ms"), base: ns("BenchmarkSegmentLock/norefresh")},
-	{section: "f. refresh-on-use", figure: "Segment Lock+Unlock, default RefreshInterval vs bare lock.Mutex Lock+Unlock", ours: ns("BenchmarkSegmentLock/default"), base: ns("BenchmarkLock/ours")},
-	{section: "g. scale", figure: "`posixshm ls --dir DIR`, 10,000 objects vs `ls -l DIR`", ours: ms("go_ls_10000"), base: ms("ls_l_10000")},
-	{section: "g. scale", figure: "big Segment: create, map, write all, close, unlink vs C (glibc shm_open, ftruncate, mmap, memset, munmap, shm_unlink)", ours: ms("BenchmarkSegmentBig"), base: ms("c_bigseg")},
-	{section: "g. scale", figure: "same with the drop-in API (posixshm.Open, Truncate, mmap, write all, munmap, Unlink) vs C", ours: ms("BenchmarkDropinBig"), base: ms("c_bigseg")},
-}...)
+func contentionRows() []row {
+	var rows []row
+	for _, p := range []string{"2", "4"} {
+		rows = append(rows,
+			row{section: secContend, figure: p + " processes × increments: lock.Mutex vs the same algorithm in C (bench/c/lockword.h)", ours: incr("go_incr_" + p + "p"), base: incr("c_incr_cas_" + p + "p")},
+			row{section: secContend, figure: p + " processes × increments: lock.Mutex vs robust pshared pthread mutex", ours: incr("go_incr_" + p + "p"), base: incr("c_incr_pthread_" + p + "p")},
+		)
+	}
+	for _, p := range []string{"2", "4"} {
+		rows = append(rows, row{
+			section: secContend, figure: "issue 10: `posixshm demo --procs " + p + "` (Segment lock) per increment vs " + p + " forked C processes under a robust pshared pthread mutex, same increments",
+			ours: incr("go_demo_" + p + "p"), base: incr("c_incr_pthread_" + p + "p"), maxRatio: 1.0,
+		})
+	}
+	for _, p := range []string{"2", "4"} {
+		rows = append(rows, row{
+			section: secContend, figure: "longest wait of any process, " + p + " processes (issue 10: ≤ 5 ms): lock.Mutex vs robust pthread mutex",
+			ours: nsTotal("go_incr_" + p + "p_wait_max"), base: nsTotal("c_incr_pthread_" + p + "p_wait_max"), maxOurs: 5e6,
+		})
+	}
+	return append(rows,
+		row{section: secContend, figure: "2 processes × increments: lock.Mutex vs flock(2)", ours: incr("go_incr_2p"), base: incr("c_incr_flock_2p"), maxRatio: 1.0 / 20, faster: true},
+		row{section: secContend, figure: "diagnostic: cost of the handoff records, lock.Mutex, 2 processes: with vs without", ours: incr("go_incr_2p"), base: incr("go_incr_2p_plain")},
+		row{section: secContend, figure: "diagnostic: cost of the handoff records, pthread mutex, 2 processes: with vs without", ours: incr("c_incr_pthread_2p"), base: incr("c_incr_pthread_2p_plain")},
+	)
+}
 
-// human formats a duration given in unit (ns or ms per something).
+var rows = concat(pathRows(), []row{
+	{section: secOpen, figure: "Dir.Open+Close (OpenBSD layout, tmpfs dir) vs C making the same 5 system calls (OpenBSD's algorithm + Go's F_GETFL)", ours: ns("BenchmarkOpen/openbsd"), base: ns("c_open_samecalls_openbsd"), maxRatio: 1.1, showAllocs: true},
+	{section: secOpen, figure: "posixshm.Open+Close (Linux, /dev/shm) vs C making the same 4 system calls (glibc's + fstat + F_GETFL)", ours: ns("BenchmarkOpen/linux"), base: ns("c_open_samecalls_linux"), maxRatio: 1.1, showAllocs: true},
+	{section: secOpen, figure: "Dir.Open+Close vs " + libc + "its shm_open algorithm (4 system calls)", ours: ns("BenchmarkOpen/openbsd"), base: ns("c_open_openbsd")},
+	{section: secOpen, figure: "posixshm.Open+Close vs glibc shm_open+close (2 system calls)", ours: ns("BenchmarkOpen/linux"), base: ns("c_open_glibc")},
+	{section: secOpen, figure: "diagnostic: C's system calls made from Go (x/sys/unix, no *os.File), OpenBSD algorithm vs C", ours: ns("BenchmarkOpenFloor/openbsd"), base: ns("c_open_openbsd"), showAllocs: true},
+	{section: secOpen, figure: "diagnostic: C's system calls made from Go, glibc (open+close) vs C", ours: ns("BenchmarkOpenFloor/linux"), base: ns("c_open_glibc"), showAllocs: true},
+	{section: secOpen, figure: "diagnostic: segment.Open+Close (attach and detach: map, claim a slot, release it) vs Dir.Open+Close", ours: ns("BenchmarkSegmentOpen"), base: ns("BenchmarkOpen/openbsd"), showAllocs: true},
+
+	{section: secLock, figure: "lock.Mutex Lock+Unlock vs " + strongest + "the same two CASes (bench/c/lockword.h)", ours: ns("BenchmarkLock/ours"), base: ns("c_cas_uncontended"), maxRatio: 1.0, zeroAllocs: true, showAllocs: true},
+	{section: secLock, figure: "lock.Mutex Lock+Unlock vs robust pshared pthread mutex (issue 10: ≤ 0.35)", ours: ns("BenchmarkLock/ours"), base: ns("c_pthread_uncontended"), maxRatio: 0.35},
+	{section: secLock, figure: "lock.Mutex Lock+Unlock vs sync.Mutex", ours: ns("BenchmarkLock/ours"), base: ns("BenchmarkLock/sync"), maxRatio: 1.5},
+	{section: secLock, figure: "Segment Lock+Unlock (default options) vs bare lock.Mutex (issue 10: ≤ 1.5, 0 allocs)", ours: ns("BenchmarkSegmentLock/default"), base: ns("BenchmarkLock/ours"), maxRatio: 1.5, zeroAllocs: true, showAllocs: true},
+	{section: secLock, figure: "Segment Lock+Unlock (default options) vs robust pshared pthread mutex (issue 10: ≤ 0.6)", ours: ns("BenchmarkSegmentLock/default"), base: ns("c_pthread_uncontended"), maxRatio: 0.6},
+	{section: secLock, figure: "lock.Mutex Lock+Unlock vs flock(2) LOCK_EX+LOCK_UN", ours: ns("BenchmarkLock/ours"), base: ns("c_flock_uncontended")},
+	{section: secLock, figure: "diagnostic: lock.Mutex WithFingerprint (as Segment uses it) vs C robust pthread mutex", ours: ns("BenchmarkLock/ours-fingerprint"), base: ns("c_pthread_uncontended")},
+}, contentionRows(), []row{
+	{section: secHandoff, figure: "spinning handoff: ping-pong round trip, lock.Mutex vs " + strongest + "spin-then-futex, the same algorithm and spin budget", ours: roundtrip("go_pingpong"), base: roundtrip("c_lock_pingpong"), maxRatio: 1.2},
+	{section: secHandoff, figure: "CPU time per round trip (both processes, getrusage), lock.Mutex vs C spin-then-futex (goal: no more CPU)", ours: roundtrip("go_pingpong_cpu"), base: roundtrip("c_lock_pingpong_cpu"), maxRatio: 1.0},
+	{section: secHandoff, figure: "ping-pong round trip, lock.Mutex vs C always-sleeping futex (every handoff sleeps and wakes)", ours: roundtrip("go_pingpong"), base: roundtrip("c_futex_pingpong")},
+	{section: secHandoff, figure: "CPU time per round trip, lock.Mutex vs C always-sleeping futex", ours: roundtrip("go_pingpong_cpu"), base: roundtrip("c_futex_pingpong_cpu")},
+	{section: secHandoff, figure: "context switches per round trip (getrusage), lock.Mutex vs C spin-then-futex", ours: metric{"go_pingpong_switches", "switches/roundtrip"}, base: metric{"c_lock_pingpong_switches", "switches/roundtrip"}},
+	{section: secHandoff, figure: "context switches per round trip, lock.Mutex vs C always-sleeping futex", ours: metric{"go_pingpong_switches", "switches/roundtrip"}, base: metric{"c_futex_pingpong_switches", "switches/roundtrip"}},
+	{section: secHandoff, figure: "sleeping waiter: Unlock → the waiter's Lock returns, median, lock.Mutex vs " + strongest + "the same algorithm", ours: wakeup("go_wake"), base: wakeup("c_lock_wake"), maxRatio: 1.2},
+	{section: secHandoff, figure: "sleeping waiter, lock.Mutex vs raw FUTEX_WAKE → FUTEX_WAIT returns", ours: wakeup("go_wake"), base: wakeup("c_futex_wake")},
+	{section: secHandoff, figure: "diagnostic: the sleeping ping-pong written in Go (raw futex calls) vs C", ours: roundtrip("go_futex_pingpong"), base: roundtrip("c_futex_pingpong")},
+	{section: secHandoff, figure: "diagnostic: spin phase before sleeping (Lock → waiters bit set), lock.Mutex vs C given the same budget (LW_SPIN_NS, measured at the start of the run)", ours: nsTotal("go_spin_ns"), base: nsTotal("c_spin_ns")},
+
+	{section: secRefresh, figure: "Segment Lock+Unlock, default RefreshInterval (1 h) vs refresh-on-use off (RefreshInterval < 0)", ours: ns("BenchmarkSegmentLock/default"), base: ns("BenchmarkSegmentLock/norefresh"), maxRatio: 1.1, showAllocs: true},
+	{section: secRefresh, figure: "Segment Lock+Unlock, RefreshInterval 1 ms (a futimes every ms) vs refresh-on-use off", ours: ns("BenchmarkSegmentLock/1ms"), base: ns("BenchmarkSegmentLock/norefresh")},
+
+	{section: secScale, figure: "`posixshm ls --dir DIR`, 10,000 objects vs `ls -l DIR`", ours: ms("go_ls_10000"), base: ms("ls_l_10000")},
+	{section: secScale, figure: "big Segment: create, map, write all, close, unlink vs C (glibc shm_open, ftruncate, mmap, memset, munmap, shm_unlink)", ours: ms("BenchmarkSegmentBig"), base: ms("c_bigseg")},
+	{section: secScale, figure: "same with the drop-in API (posixshm.Open, Truncate, mmap, write all, munmap, Unlink) vs C", ours: ms("BenchmarkDropinBig"), base: ms("c_bigseg")},
+})
+
+func concat(parts ...[]row) []row {
+	var out []row
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
+}
+
+// human formats a value given in unit: durations (ns or ms, alone or per
+// something) with a scale; anything else as a number and its unit.
 func human(v float64, unit string) string {
-	if !strings.HasPrefix(unit, "ns/") && !strings.HasPrefix(unit, "ms/") {
+	if unit != "ns" && !strings.HasPrefix(unit, "ns/") && !strings.HasPrefix(unit, "ms/") {
+		switch {
+		case v >= 1e6:
+			return fmt.Sprintf("%.3g M %s", v/1e6, unit)
+		case v >= 1e4:
+			return fmt.Sprintf("%.0fk %s", v/1e3, unit)
+		case v == math.Trunc(v) || v >= 100:
+			return fmt.Sprintf("%.0f %s", v, unit)
+		}
 		return fmt.Sprintf("%.2f %s", v, unit)
 	}
 	n := v
@@ -81,6 +165,8 @@ func human(v float64, unit string) string {
 		return fmt.Sprintf("%.2f s", n/1e9)
 	case n >= 1e6:
 		return fmt.Sprintf("%.1f ms", n/1e6)
+	case n >= 1e5:
+		return fmt.Sprintf("%.0f µs", n/1e3)
 	case n >= 1e4:
 		return fmt.Sprintf("%.1f µs", n/1e3)
 	case n >= 1e3:
@@ -91,68 +177,167 @@ func human(v float64, unit string) string {
 	return fmt.Sprintf("%.1f ns", n)
 }
 
-func (r row) target() string {
+// short is human without a unit that is not a duration (for spreads).
+func short(v float64, unit string) string {
+	s := human(v, unit)
+	if unit != "ns" && !strings.HasPrefix(unit, "ns/") && !strings.HasPrefix(unit, "ms/") {
+		s = strings.TrimSuffix(s, " "+unit)
+	}
+	return s
+}
+
+func (r row) goal() string {
+	var g []string
 	switch {
 	case r.maxRatio == 0:
-		return "— (for scale)"
 	case r.faster:
-		return fmt.Sprintf("≥ %.0f× faster (≤ %.2g)", 1/r.maxRatio, r.maxRatio)
-	case r.zeroAllocs:
-		return fmt.Sprintf("≤ %.2g, 0 allocs", r.maxRatio)
+		g = append(g, fmt.Sprintf("≥ %.0f× faster (≤ %.2g)", 1/r.maxRatio, r.maxRatio))
+	default:
+		g = append(g, fmt.Sprintf("≤ %.2g", r.maxRatio))
 	}
-	return fmt.Sprintf("≤ %.2g", r.maxRatio)
+	if r.maxOurs > 0 {
+		g = append(g, "ours ≤ "+human(r.maxOurs, r.ours.unit))
+	}
+	if r.zeroAllocs {
+		g = append(g, "0 allocs")
+	}
+	if len(g) == 0 {
+		return "— (for scale)"
+	}
+	return strings.Join(g, ", ")
+}
+
+// side formats one side of a row: median, spread, and a flag when the
+// samples are bimodal.
+func side(res *results, m metric) (string, bool) {
+	s := res.get(m.key, m.unit)
+	if len(s) == 0 {
+		return "n/a: " + res.why(m.key), false
+	}
+	med, _ := median(s)
+	out := human(med, m.unit)
+	if len(s) > 1 {
+		lo, hi := minMax(s)
+		out += fmt.Sprintf(" (%s–%s)", short(lo, m.unit), short(hi, m.unit))
+	}
+	bi := res.bimodal(m.key, m.unit)
+	if bi {
+		out += " ⚠ bimodal"
+	}
+	return out, bi
+}
+
+// ratios returns ours/base of every round when both sides have the same
+// number of samples (taken in the same rounds, one after the other), or
+// else the one ratio of the medians.
+func ratios(res *results, ours, base metric) []float64 {
+	o, b := res.get(ours.key, ours.unit), res.get(base.key, base.unit)
+	if len(o) == 0 || len(b) == 0 {
+		return nil
+	}
+	if len(o) != len(b) {
+		mo, _ := median(o)
+		mb, _ := median(b)
+		if mb == 0 {
+			return nil
+		}
+		return []float64{mo / mb}
+	}
+	var q []float64
+	for i := range o {
+		if b[i] != 0 {
+			q = append(q, o[i]/b[i])
+		}
+	}
+	return q
+}
+
+func fmtRatio(q float64) string {
+	if q < 0.1 {
+		return fmt.Sprintf("%.3f (%.0f× faster)", q, 1/q)
+	}
+	return fmt.Sprintf("%.2f", q)
 }
 
 // cells returns ours, baseline, ratio and met? for the row.
 func (r row) cells(res *results) (ours, base, ratio, met string) {
-	o, okO := res.median(r.ours.key, r.ours.unit)
-	b, okB := res.median(r.base.key, r.base.unit)
+	ours, biO := side(res, r.ours)
+	base, biB := side(res, r.base)
 	allocs, okA := res.median(r.ours.key, "allocs/op")
-	if okO {
-		ours = human(o, r.ours.unit)
-		if r.showAllocs && okA {
-			ours += fmt.Sprintf(", %.0f allocs", allocs)
-		}
-	} else {
-		ours = "n/a: " + res.why(r.ours.key)
+	if r.showAllocs && okA && len(res.get(r.ours.key, r.ours.unit)) > 0 {
+		ours += fmt.Sprintf(", %.0f allocs", allocs)
 	}
-	if okB {
-		base = human(b, r.base.unit)
-	} else {
-		base = "n/a: " + res.why(r.base.key)
-	}
-	if !okO || !okB || b == 0 {
+	o, okO := res.median(r.ours.key, r.ours.unit)
+	q := ratios(res, r.ours, r.base)
+	qm, okQ := median(q)
+	if !okO {
 		return ours, base, "—", "n/a"
 	}
-	q := o / b
-	ratio = fmt.Sprintf("%.2f", q)
-	if q < 0.1 {
-		ratio = fmt.Sprintf("%.3f (%.0f× faster)", q, 1/q)
+	ratio = "—"
+	if okQ {
+		ratio = fmtRatio(qm)
+		if len(q) > 1 {
+			lo, hi := minMax(q)
+			ratio += fmt.Sprintf(" (%.2f–%.2f)", lo, hi)
+		}
 	}
-	switch {
-	case r.maxRatio == 0:
-		met = "—"
-	case q <= r.maxRatio && (!r.zeroAllocs || (okA && allocs == 0)):
+	if r.maxRatio == 0 && r.maxOurs == 0 && !r.zeroAllocs {
+		return ours, base, ratio, "—"
+	}
+	ok := true
+	straddles := false
+	if r.maxRatio > 0 {
+		if !okQ {
+			return ours, base, ratio, "n/a"
+		}
+		ok = qm <= r.maxRatio
+		lo, hi := minMax(q)
+		straddles = lo <= r.maxRatio && hi > r.maxRatio
+	}
+	if r.maxOurs > 0 {
+		ok = ok && o <= r.maxOurs
+		lo, hi := minMax(res.get(r.ours.key, r.ours.unit))
+		straddles = straddles || (lo <= r.maxOurs && hi > r.maxOurs)
+	}
+	if r.zeroAllocs {
+		ok = ok && okA && allocs == 0
+	}
+	met = "**no**"
+	if ok {
 		met = "yes"
-	default:
-		met = "**no**"
+	}
+	if straddles {
+		met += " (not in every round)"
+	}
+	if biO || biB {
+		met += " ⚠"
 	}
 	return ours, base, ratio, met
 }
 
 func cell(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
 
-func render(w *strings.Builder, res *results, m machine, notes []byte) {
+// report is what the report shows besides the results of its run.
+type report struct {
+	notes []byte    // bench/NOTES.md
+	runs  []byte    // the table of consecutive runs (renderRuns), if any
+	pics  []picture // the pictures written next to it
+}
+
+func render(w *strings.Builder, res *results, m machine, rep report) {
 	fmt.Fprintf(w, "# Benchmarks\n\n")
 	fmt.Fprintf(w, "Generated by `bench/run` (to reproduce: `bench/run`; it writes this file). ")
-	fmt.Fprintf(w, "Each figure is the median of 5 rounds (the big object: 3); in each round the Go side (a `go test -bench` binary, or bench/cmd/benchproc for multi-process figures) and its C baseline run one after the other, so that changes of load hit both sides of a ratio alike. ")
+	fmt.Fprintf(w, "Each figure is taken in several rounds; in each round the Go side (a `go test -bench` binary, bench/cmd/benchproc for multi-process figures, or cmd/posixshm) and its C baselines run one after the other, so that changes of load hit both sides of a ratio alike. ")
+	fmt.Fprintf(w, "A side shows the median of its rounds and their spread (min–max); the ratio is the median of the rounds' own ratios, with their spread. ")
+	fmt.Fprintf(w, "A side whose samples spread more than %.1f× (max/min) comes from two speeds: bench/run reruns its section (a few times at most), and if it still spreads, the table says **⚠ bimodal** and its median is not to be trusted alone. ", bimodalRatio)
 	fmt.Fprintf(w, "Absolute numbers depend on the machine and its load; compare the ratios, which are taken within one run.\n\n")
+	fmt.Fprintf(w, "Baselines: \"strongest C\" is the fastest fair C we know for the same job (the same algorithm as ours, or hardware-accelerated SHA-256); \"what OpenBSD's libc does\" is the C a program on OpenBSD gets today. Goals are set against the strongest.\n\n")
 	fmt.Fprintf(w, "Machine: %s, %s cores, Linux %s, %s, %s.", m.cpu, m.cores, m.kernel, m.goVersion, m.date)
 	if m.extra != "" {
 		fmt.Fprintf(w, " %s", m.extra)
 	}
 	fmt.Fprintf(w, "\n\n")
-	fmt.Fprintf(w, "| figure | ours | baseline | ours/baseline | target | met? |\n|---|---|---|---|---|---|\n")
+	fmt.Fprintf(w, "| what it measures | ours | baseline | ours/baseline | goal | met? |\n|---|---|---|---|---|---|\n")
 	section := ""
 	for _, r := range rows {
 		if r.section != section {
@@ -160,8 +345,137 @@ func render(w *strings.Builder, res *results, m machine, notes []byte) {
 			fmt.Fprintf(w, "| **%s** | | | | | |\n", section)
 		}
 		o, b, q, met := r.cells(res)
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", cell(r.figure), cell(o), cell(b), q, r.target(), met)
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", cell(r.figure), cell(o), cell(b), q, r.goal(), met)
 	}
+	if len(rep.runs) > 0 {
+		fmt.Fprintf(w, "\n## Consecutive runs\n\nThe goals' ratios in each of the consecutive runs of bench/run that ended with the one above (\"yes\": met; \"not in every round\": some rounds of that run missed it). A claim holds when it is met in every run; the spread says how far the runs are apart.\n\n%s", rep.runs)
+	}
+	renderContention(w, res)
+	renderLatency(w, res)
+	for _, p := range rep.pics {
+		fmt.Fprintf(w, "\n![%s](%s)\n", p.alt, p.path)
+	}
+	renderSyscalls(w, res)
+	renderCalls(w, res)
+	if len(rep.notes) > 0 {
+		fmt.Fprintf(w, "\n%s", strings.TrimRight(string(rep.notes), "\n")+"\n")
+	}
+	renderSamples(w, res)
+}
+
+// The locks of the contention table and picture, and their keys: key +
+// "_Pp" is the figure for P processes.
+var contenders = []struct{ name, key string }{
+	{"lock.Mutex", "go_incr"},
+	{"same algorithm in C", "c_incr_cas"},
+	{"robust pthread mutex", "c_incr_pthread"},
+	{"flock(2)", "c_incr_flock"},
+}
+
+var contentionProcs = []int{1, 2, 4, 8}
+
+// renderContention: per number of processes and lock, the throughput and
+// how the lock changed hands.
+func renderContention(w *strings.Builder, res *results) {
+	var lines []string
+	for _, p := range contentionProcs {
+		for _, c := range contenders {
+			k := fmt.Sprintf("%s_%dp", c.key, p)
+			nsInc, ok := res.median(k, "ns/increment")
+			if !ok {
+				continue
+			}
+			cells := []string{fmt.Sprint(p), c.name, human(nsInc, "ns/increment")}
+			for _, f := range []metric{{k + "_handoffs", "handoffs"}, {k + "_streak_mean", "increments"}, {k + "_streak_max", "increments"}} {
+				v, ok := res.median(f.key, f.unit)
+				if !ok {
+					cells = append(cells, "—")
+					continue
+				}
+				cells = append(cells, short(v, f.unit))
+			}
+			waits := res.get(k+"_wait_max", "ns")
+			if v, ok := median(waits); ok {
+				_, hi := minMax(waits)
+				cells = append(cells, human(v, "ns")+" (max "+human(hi, "ns")+")")
+			} else {
+				cells = append(cells, "—")
+			}
+			lines = append(lines, "| "+strings.Join(cells, " | ")+" |")
+		}
+	}
+	if len(lines) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nHow the lock changes hands (section d; median of the rounds). Every process increments the counter M times in a loop; under the lock each increment also updates a record on the counter's cache line: a handoff is a change of the process holding the lock, a streak is a run of increments by one process, and a process's wait is the time from the moment another process took the lock from it to its own next acquisition (one clock read per handoff; the cost of the records is in the table above). A barging lock lets the releasing process take the lock again at once: few handoffs, long streaks, long waits, and a throughput that mostly says how rarely the lock changed hands.\n\n")
+	fmt.Fprintf(w, "| processes | lock | per increment | handoffs | mean streak | longest streak | longest wait of any process |\n|---|---|---|---|---|---|---|\n%s\n", strings.Join(lines, "\n"))
+}
+
+// The distributions of the latency table and picture.
+var distributions = []struct{ key, unit, name string }{
+	{"go_pingpong", "ns/roundtrip", "ping-pong round trip: lock.Mutex"},
+	{"c_lock_pingpong", "ns/roundtrip", "ping-pong round trip: C spin-then-futex (same algorithm)"},
+	{"c_futex_pingpong", "ns/roundtrip", "ping-pong round trip: C always-sleeping futex"},
+	{"go_futex_pingpong", "ns/roundtrip", "ping-pong round trip: Go always-sleeping futex (raw calls)"},
+	{"go_wake", "ns/wake", "sleeping waiter woken: lock.Mutex"},
+	{"c_lock_wake", "ns/wake", "sleeping waiter woken: C same algorithm"},
+	{"c_futex_wake", "ns/wake", "sleeping waiter woken: raw futex"},
+}
+
+// quantile returns quantile q (percent) of a distribution: the median over
+// rounds of each round's quantile.
+func quantile(res *results, key, unit string, q float64) (float64, bool) {
+	return res.median(fmt.Sprintf("%s@p%g", key, q), unit)
+}
+
+// distribution returns the quantiles of key that were measured, as
+// (value, percent) in the order of the percents.
+func distribution(res *results, key, unit string) [][2]float64 {
+	var pts [][2]float64
+	for _, id := range res.order {
+		k, u, _ := strings.Cut(id, " ")
+		q, ok := strings.CutPrefix(k, key+"@p")
+		if !ok || u != unit {
+			continue
+		}
+		pc, err := strconv.ParseFloat(q, 64)
+		if err != nil {
+			continue
+		}
+		v, _ := median(res.samples[id])
+		pts = append(pts, [2]float64{v, pc})
+	}
+	sort.Slice(pts, func(i, j int) bool { return pts[i][1] < pts[j][1] })
+	return pts
+}
+
+func renderLatency(w *strings.Builder, res *results) {
+	qs := []float64{10, 50, 90, 99, 100}
+	var lines []string
+	for _, d := range distributions {
+		cells := []string{d.name}
+		found := false
+		for _, q := range qs {
+			v, ok := quantile(res, d.key, d.unit, q)
+			if !ok {
+				cells = append(cells, "—")
+				continue
+			}
+			found = true
+			cells = append(cells, human(v, d.unit))
+		}
+		if found {
+			lines = append(lines, "| "+strings.Join(cells, " | ")+" |")
+		}
+	}
+	if len(lines) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nLatency distributions (section e; each quantile is the median of the rounds' quantiles). The ping-pongs time one round trip in 8 (two clock reads each); the sleeping waiter times every wake-up.\n\n")
+	fmt.Fprintf(w, "| distribution | p10 | p50 | p90 | p99 | max |\n|---|---|---|---|---|---|\n%s\n", strings.Join(lines, "\n"))
+}
+
+func renderSyscalls(w *strings.Builder, res *results) {
 	var sys []string
 	for _, c := range []struct{ key, what string }{
 		{"sys_geteuid", "geteuid (about the cost of entering the kernel at all)"},
@@ -175,38 +489,7 @@ func render(w *strings.Builder, res *results, m machine, notes []byte) {
 		}
 	}
 	if len(sys) > 0 {
-		fmt.Fprintf(w, "\nSystem calls on this machine (C, median): each extra call in an open costs about this much.\n\n| system call | time |\n|---|---|\n%s\n", strings.Join(sys, "\n"))
-	}
-	renderCalls(w, res)
-	if len(notes) > 0 {
-		fmt.Fprintf(w, "\n%s", strings.TrimRight(string(notes), "\n")+"\n")
-	}
-	fmt.Fprintf(w, "\n## All samples\n\nmedian, min–max and number of samples of every figure of this run.\n\n")
-	fmt.Fprintf(w, "| figure | unit | median | min–max | n |\n|---|---|---|---|---|\n")
-	ids := append([]string(nil), res.order...)
-	for _, id := range ids {
-		key, unit, _ := strings.Cut(id, " ")
-		if unit == "B/op" {
-			continue // allocs/op says enough
-		}
-		if _, ok := res.samples[key+" ms/op"]; ok && unit == "ns/op" {
-			continue // a one-shot benchmark reporting ms/op itself
-		}
-		s := res.samples[id]
-		lo, hi := math.Inf(1), math.Inf(-1)
-		for _, v := range s {
-			lo, hi = math.Min(lo, v), math.Max(hi, v)
-		}
-		med, _ := res.median(key, unit)
-		fmt.Fprintf(w, "| %s | %s | %.4g | %.4g–%.4g | %d |\n", key, unit, med, lo, hi, len(s))
-	}
-	var na []string
-	for k, v := range res.na {
-		na = append(na, fmt.Sprintf("- %s: n/a: %s", k, v))
-	}
-	sort.Strings(na)
-	if len(na) > 0 {
-		fmt.Fprintf(w, "\nNot measured:\n\n%s\n", strings.Join(na, "\n"))
+		fmt.Fprintf(w, "\nSystem calls on this machine (C, median): each extra call in an open costs about this much; a ratio against a C baseline that makes fewer calls grows with it.\n\n| system call | time |\n|---|---|\n%s\n", strings.Join(sys, "\n"))
 	}
 }
 
@@ -217,8 +500,10 @@ func renderCalls(w *strings.Builder, res *results) {
 	var lines []string
 	for _, impl := range []struct{ key, what string }{
 		{"c_openbsd", "C, OpenBSD algorithm"},
+		{"c_samecalls_openbsd", "C, the same calls as `Dir.Open`"},
 		{"go_openbsd", "`Dir.Open` + `Close`"},
 		{"c_glibc", "glibc `shm_open` + `close`"},
+		{"c_samecalls_linux", "C, the same calls as `posixshm.Open`"},
 		{"go_linux", "`posixshm.Open` + `Close`"},
 	} {
 		line, total, ok := "| "+impl.what+" |", 0.0, false
@@ -238,4 +523,36 @@ func renderCalls(w *strings.Builder, res *results) {
 	}
 	fmt.Fprintf(w, "\nSystem calls per open+close, counted with `strace -f` (a run of 1001 minus a run of 1; fstat includes newfstatat and statx; fcntl includes the F_GETFL of `os.NewFile`):\n\n")
 	fmt.Fprintf(w, "| implementation | %s | total |\n|---|%s---|\n%s\n", strings.Join(calls, " | "), strings.Repeat("---|", len(calls)), strings.Join(lines, "\n"))
+}
+
+// renderSamples lists every figure with its spread; distributions are in
+// their own table.
+func renderSamples(w *strings.Builder, res *results) {
+	fmt.Fprintf(w, "\n## All samples\n\nmedian, min–max and number of samples of every figure of this run (⚠: spread over %.1f×).\n\n", bimodalRatio)
+	fmt.Fprintf(w, "| figure | unit | median | min–max | n |\n|---|---|---|---|---|\n")
+	for _, id := range res.order {
+		key, unit, _ := strings.Cut(id, " ")
+		if unit == "B/op" || strings.Contains(key, "@") {
+			continue // allocs/op says enough; quantiles are in their table
+		}
+		if _, ok := res.samples[key+" ms/op"]; ok && unit == "ns/op" {
+			continue // a one-shot benchmark reporting ms/op itself
+		}
+		s := res.samples[id]
+		lo, hi := minMax(s)
+		med, _ := median(s)
+		flag := ""
+		if timing(unit) && res.bimodal(key, unit) {
+			flag = " ⚠"
+		}
+		fmt.Fprintf(w, "| %s | %s | %.4g | %.4g–%.4g%s | %d |\n", key, unit, med, lo, hi, flag, len(s))
+	}
+	var na []string
+	for k, v := range res.na {
+		na = append(na, fmt.Sprintf("- %s: n/a: %s", k, v))
+	}
+	sort.Strings(na)
+	if len(na) > 0 {
+		fmt.Fprintf(w, "\nNot measured:\n\n%s\n", strings.Join(na, "\n"))
+	}
 }

@@ -8,7 +8,12 @@
  *      O_ACCMODE|O_CREAT|O_EXCL|O_TRUNC|O_CLOEXEC|O_NOFOLLOW(|O_CLOFORK)
  *      may be set, else EINVAL;
  *   2. flags |= O_CLOEXEC|O_NOFOLLOW; mode &= 0600;
- *   3. fd = open(DIR/<sha256-hex(name)>.shm, flags, mode), its errno as is;
+ *   3. fd = open(DIR/<sha256-hex(name)>.shm, flags, mode), its errno as is,
+ *      where open(2) is OpenBSD's: its vn_open refuses O_TRUNC without
+ *      write access, before it looks the path up ("if ((fmode & (O_TRUNC |
+ *      FWRITE)) == O_TRUNC) return (EINVAL);"), so O_RDONLY|O_TRUNC is
+ *      EINVAL and creates or truncates nothing. Linux's open(2) would
+ *      truncate instead, so that refusal is written out here;
  *   4. fstat fails or !S_ISREG -> close, EINVAL;
  *   5. st_uid != geteuid() -> close, EPERM.
  *
@@ -58,6 +63,11 @@ shm_open_dir(const char *dir, const char *name, int flags, mode_t mode)
 	flags |= O_CLOEXEC | O_NOFOLLOW;
 	mode = mode & 0600;
 	makeshmpath(dir, name, path, sizeof(path));
+	/* OpenBSD's vn_open; a no-op there, where open(2) does it itself. */
+	if ((flags & O_TRUNC) && (flags & O_ACCMODE) == O_RDONLY) {
+		errno = EINVAL;
+		return -1;
+	}
 	fd = open(path, flags, mode);
 	if (fd == -1)
 		return -1;

@@ -6,6 +6,9 @@
  *   shmtool write  NAME SIZE SEED   create NAME (O_EXCL), size it, fill it
  *   shmtool read   NAME SIZE SEED   open NAME read-only, check the fill
  *   shmtool unlink NAME             shm_unlink(NAME)
+ *   shmtool open   NAME FLAGS MODE  one shm_open(NAME, FLAGS, MODE), numbers
+ *                                   in C syntax (strtol base 0); prints "ok"
+ *                                   or "errno <number>" and exits 0
  *
  * Exit status: 0 success, 2 shm_open/shm_unlink failed with ENOENT,
  * 3 the contents differ, 1 any other failure.
@@ -41,8 +44,19 @@ main(int argc, char **argv)
 			return fail("shm_unlink", argv[2]);
 		return 0;
 	}
+	if (argc == 5 && strcmp(argv[1], "open") == 0) {
+		int fd = shm_open(argv[2], (int)strtol(argv[3], NULL, 0),
+		    (mode_t)strtol(argv[4], NULL, 0));
+		if (fd < 0) {
+			printf("errno %d\n", errno);
+			return 0;
+		}
+		close(fd);
+		printf("ok\n");
+		return 0;
+	}
 	if (argc != 5) {
-		fprintf(stderr, "usage: shmtool write|read NAME SIZE SEED | unlink NAME\n");
+		fprintf(stderr, "usage: shmtool write|read NAME SIZE SEED | unlink NAME | open NAME FLAGS MODE\n");
 		return 1;
 	}
 	const char *name = argv[2];

@@ -54,10 +54,9 @@ var (
 //	    32    8 created at, Unix nanoseconds
 //	    40    8 refreshed at, Unix nanoseconds; updated atomically (see Refresh)
 //	    48   16 reserved, zero
-//	    64    4 lock word (package lock), at the start of its own cache line
-//	    68    4 reserved, zero
-//	    72    8 lock holder's fingerprint (lock.WithFingerprint)
-//	    80   48 reserved, zero
+//	    64    8 lock word (lock.New64), at the start of its own cache line:
+//	            state half at 64, the holder's stamp at 68
+//	    72   56 reserved, zero
 //	   128      data (data offset), data size bytes; the file ends there
 //
 // The creator writes every field and then stores the magic, last and
@@ -69,15 +68,14 @@ const HeaderVersion = 1
 
 // Offsets of the header fields; see HeaderSize.
 const (
-	offMagic       = 0
-	offVersion     = 8
-	offHeaderSize  = 12
-	offDataOffset  = 16
-	offDataSize    = 24
-	offCreated     = 32
-	offRefreshed   = 40
-	offLockWord    = 64
-	offFingerprint = 72
+	offMagic      = 0
+	offVersion    = 8
+	offHeaderSize = 12
+	offDataOffset = 16
+	offDataSize   = 24
+	offCreated    = 32
+	offRefreshed  = 40
+	offLockWord   = 64
 
 	cacheLine = 64
 )
@@ -99,11 +97,11 @@ type Header struct {
 	DataSize   int64 // length of the data region
 	Created    time.Time
 	Refreshed  time.Time // the shared refreshed-at stamp
-	LockWord   uint32    // raw lock word (package lock's layout)
+	LockWord   uint32    // raw state half of the lock word (package lock's layout)
 	LockHolder int       // PID in the lock word, 0 if unlocked
-	// Fingerprint is the lock holder's fingerprint word, 0 when unlocked
-	// or not recorded (see lock.WithFingerprint).
-	Fingerprint uint64
+	// LockStamp is the stamp half of the lock word: the holder's start
+	// time (low 32 bits of clock ticks) where known, 0 when unlocked.
+	LockStamp uint32
 }
 
 // headerError is the Err of the *fs.PathError for a file refused because
@@ -189,9 +187,8 @@ func decodeHeader(b []byte) (Header, *headerError) {
 	h.DataOffset, h.DataSize = int64(off), int64(size)
 	h.Created = fromNanos(int64(ne.Uint64(b[offCreated:])))
 	h.Refreshed = fromNanos(int64(ne.Uint64(b[offRefreshed:])))
-	h.LockWord = ne.Uint32(b[offLockWord:])
+	h.LockWord, h.LockStamp = lock.Split64(ne.Uint64(b[offLockWord:]))
 	h.LockHolder = lock.HolderPID(h.LockWord)
-	h.Fingerprint = ne.Uint64(b[offFingerprint:])
 	return h, nil
 }
 
@@ -262,7 +259,7 @@ func (h Header) AppendBinary(b []byte) ([]byte, error) {
 	ne.PutUint64(e[offCreated:], uint64(toNanos(h.Created)))
 	ne.PutUint64(e[offRefreshed:], uint64(toNanos(h.Refreshed)))
 	ne.PutUint32(e[offLockWord:], h.LockWord)
-	ne.PutUint64(e[offFingerprint:], h.Fingerprint)
+	ne.PutUint32(e[offLockWord+4:], h.LockStamp)
 	return b, nil
 }
 

@@ -206,8 +206,8 @@ func TestReadHeader(t *testing.T) {
 		h.LockHolder != os.Getpid() || lock.HolderPID(h.LockWord) != os.Getpid() {
 		t.Fatalf("ReadHeader = %+v, Stat = %+v", h, info)
 	}
-	if runtime.GOOS == "linux" && h.Fingerprint == 0 {
-		t.Error("no holder fingerprint recorded")
+	if runtime.GOOS == "linux" && h.LockStamp == 0 {
+		t.Error("no holder start time recorded in the lock word's stamp")
 	}
 }
 
@@ -217,7 +217,7 @@ func TestHeader_Layout(t *testing.T) {
 	h := segment.Header{
 		Version: 1, HeaderSize: 128, DataOffset: 192, DataSize: 5,
 		Created: time.Unix(0, 11), Refreshed: time.Unix(0, 22),
-		LockWord: 0x01020304, Fingerprint: 0x0506070809,
+		LockWord: 0x01020304, LockStamp: 0x05060708,
 	}
 	b, err := h.MarshalBinary()
 	if err != nil {
@@ -227,10 +227,10 @@ func TestHeader_Layout(t *testing.T) {
 	if len(b) != segment.HeaderSize || string(b[:8]) != "\x89SHM\r\n\x1a\n" ||
 		ne.Uint32(b[8:]) != 1 || ne.Uint32(b[12:]) != 128 || ne.Uint64(b[16:]) != 192 ||
 		ne.Uint64(b[24:]) != 5 || ne.Uint64(b[32:]) != 11 || ne.Uint64(b[40:]) != 22 ||
-		ne.Uint32(b[64:]) != 0x01020304 || ne.Uint64(b[72:]) != 0x0506070809 {
+		ne.Uint32(b[64:]) != 0x01020304 || ne.Uint32(b[68:]) != 0x05060708 {
 		t.Fatalf("layout:\n% x", b)
 	}
-	for _, r := range [][2]int{{48, 64}, {68, 72}, {80, 128}} {
+	for _, r := range [][2]int{{48, 64}, {72, 128}} {
 		if !bytes.Equal(b[r[0]:r[1]], make([]byte, r[1]-r[0])) {
 			t.Errorf("reserved bytes %d..%d not zero", r[0], r[1])
 		}
@@ -253,15 +253,15 @@ func genHeader() *rapid.Generator[segment.Header] {
 		}
 		word := rapid.Uint32().Draw(t, "word")
 		return segment.Header{
-			Version:     1,
-			HeaderSize:  128,
-			DataOffset:  128 + 64*rapid.Int64Range(0, 1<<20).Draw(t, "lines"),
-			DataSize:    rapid.Int64Range(0, 1<<50).Draw(t, "size"),
-			Created:     nanos("created"),
-			Refreshed:   nanos("refreshed"),
-			LockWord:    word,
-			LockHolder:  lock.HolderPID(word),
-			Fingerprint: rapid.Uint64().Draw(t, "fp"),
+			Version:    1,
+			HeaderSize: 128,
+			DataOffset: 128 + 64*rapid.Int64Range(0, 1<<20).Draw(t, "lines"),
+			DataSize:   rapid.Int64Range(0, 1<<50).Draw(t, "size"),
+			Created:    nanos("created"),
+			Refreshed:  nanos("refreshed"),
+			LockWord:   word,
+			LockHolder: lock.HolderPID(word),
+			LockStamp:  rapid.Uint32().Draw(t, "stamp"),
 		}
 	})
 }
@@ -270,7 +270,7 @@ func sameHeader(a, b segment.Header) bool {
 	return a.Created.Equal(b.Created) && a.Refreshed.Equal(b.Refreshed) &&
 		a.Version == b.Version && a.HeaderSize == b.HeaderSize && a.DataOffset == b.DataOffset &&
 		a.DataSize == b.DataSize && a.LockWord == b.LockWord && a.LockHolder == b.LockHolder &&
-		a.Fingerprint == b.Fingerprint
+		a.LockStamp == b.LockStamp
 }
 
 // TestHeader_RoundTrip: decode(encode(x)) == x.

@@ -94,7 +94,7 @@ func (o *Options) withDefaults() Options {
 // process truncates while it is mapped still makes touching Bytes fault
 // (SIGBUS), as with any mapping; Stat reports that case as ErrTruncated.
 //
-// The header's 64-bit words (magic, stamps, fingerprint) are accessed with
+// The header's 64-bit words (magic, stamps, lock word) are accessed with
 // sync/atomic. On 32-bit ARM before ARMv7 Go implements those with a lock
 // inside the process, which other processes do not see; segments work
 // there, but a refresh may then happen twice.
@@ -312,9 +312,8 @@ func newSegment(l posixshm.Layout, f *os.File, name string, mem []byte, h Header
 	s.closing, s.cancel = context.WithCancel(context.Background())
 	// The mapping is page aligned, so these words are 4- and 8-byte
 	// aligned as sync/atomic and futex(2) require.
-	word := (*uint32)(unsafe.Pointer(&mem[offLockWord]))
-	fp := (*uint64)(unsafe.Pointer(&mem[offFingerprint]))
-	s.mu = lock.New(word, lock.WithFingerprint(fp), lock.WithStaleAfter(opts.StaleAfter))
+	word := (*uint64)(unsafe.Pointer(&mem[offLockWord]))
+	s.mu = lock.New64(word, lock.WithStaleAfter(opts.StaleAfter))
 	return s
 }
 
@@ -333,8 +332,7 @@ func snapshot(buf *[HeaderSize]byte, mem []byte) {
 	copy(buf[:], mem[:HeaderSize])
 	p := unsafe.Pointer(&buf[0])
 	*(*uint64)(unsafe.Add(p, offRefreshed)) = atomic.LoadUint64((*uint64)(unsafe.Pointer(&mem[offRefreshed])))
-	*(*uint32)(unsafe.Add(p, offLockWord)) = atomic.LoadUint32((*uint32)(unsafe.Pointer(&mem[offLockWord])))
-	*(*uint64)(unsafe.Add(p, offFingerprint)) = atomic.LoadUint64((*uint64)(unsafe.Pointer(&mem[offFingerprint])))
+	*(*uint64)(unsafe.Add(p, offLockWord)) = atomic.LoadUint64((*uint64)(unsafe.Pointer(&mem[offLockWord])))
 }
 
 // poller returns a function that sleeps a little, 1 ms at first and up to

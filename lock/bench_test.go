@@ -20,9 +20,9 @@ func BenchmarkUncontended(b *testing.B) {
 	}
 }
 
-func BenchmarkUncontendedFingerprint(b *testing.B) {
+func BenchmarkUncontended64(b *testing.B) {
 	_, mem := newMapping(b)
-	mu := lock.New(u32(mem, offWord), lock.WithFingerprint(u64(mem, offFP)))
+	mu := lock.New64(u64(mem, offWord))
 	b.ReportAllocs()
 	for b.Loop() {
 		mu.Lock()

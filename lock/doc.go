@@ -1,61 +1,173 @@
-// Package lock implements a crash-robust interprocess mutex in one 32-bit
-// word of shared memory.
+// Package lock implements a crash-robust interprocess mutex in one word of
+// shared memory.
 //
 // The word may live in any MAP_SHARED mapping (a POSIX shared memory
 // segment, a mapped file); every process that maps it builds its own [Mutex]
-// over it with [New]. The package makes no system call and no allocation when
-// the lock is free, sleeps in the kernel (futex(2), not the private variant)
-// on Linux when it is contended, and falls back to spinning plus exponential
-// sleep on other systems or when [WithBackoff] is given.
+// over it, with [New64] for a 64-bit word or [New] for a 32-bit one. The
+// package makes no system call and no allocation when the lock is free,
+// sleeps in the kernel (futex(2), not the private variant) on Linux when it
+// is contended, and falls back to spinning plus exponential sleep on other
+// systems or when [WithBackoff] is given.
 //
 // # Word layout
 //
-// The word is futex-compatible and native-endian:
+// The 32-bit half at the lower address is the state half, which futex(2)
+// watches; a 32-bit word is the state half alone. Native endian:
 //
-//	bits  0..29  PID of the holding process (0 = unlocked)
-//	bit  30      waiters: some process may be sleeping in futex(2) on the word
-//	bit  31      reserved (written as 0, ignored when read)
+//	state half  bits  0..29  Tag of the holder (1..MaxTag; 0 = unlocked)
+//	            bit  30      waiters: some process may sleep in futex(2) on it
+//	            bit  31      starving: a waiter waited too long; no barging
+//	other half  bits  0..31  Stamp of the holder (64-bit words only)
 //
-// A word whose PID field is 0 is unlocked; Unlock always stores exactly 0.
-// Linux limits PIDs to 2^22 and OpenBSD to 100000, so 30 bits suffice.
+// The holder's [Holder] (Tag and Stamp) is what the one compare-and-swap
+// that takes the lock writes, so whoever reads the word sees the holder's
+// identity whole: never a Tag with the Stamp of another holder. Unlock
+// stores 0 (keeping only the starving bit). Use [Split64], [HolderPID],
+// [Waiters] and [Starving] to decode a word's value.
 //
-// The optional fingerprint word ([WithFingerprint]) holds, while the lock is
-// held, the holder's PID in bits 40..63 and the low 40 bits of its start time
-// (clock ticks since boot, field 22 of /proc/PID/stat); it is 0 when nobody
-// holds the lock or the holder has not written it yet. It lets a waiter tell
-// a dead holder from an unrelated process that was later given the same PID.
+// # Identity
+//
+// An [Identity] gives a Mutex the Holder it writes (Self) and judges
+// whether another holder is dead (Dead). The owner of a word can supply
+// one with [WithIdentity]. The default identifies processes: Tag is the
+// PID, Stamp the low 32 bits of the process's start time in clock ticks
+// since boot (field 22 of /proc/PID/stat) on Linux, 0 elsewhere. A holder
+// is dead when
+//
+//   - it has our PID but another, earlier stamp (we are its PID's heir: a
+//     service restarted in a fresh PID namespace gets the same PID),
+//   - kill(pid, 0) fails with ESRCH, or /proc says it is a zombie,
+//   - or the process now running with its PID started after its stamp (the
+//     PID was reused).
+//
+// Nothing else counts as evidence: a holder whose PID names a process with
+// another start time than a waiter saw earlier may be a new process that
+// took the lock legitimately, so no such guess is made. What the default
+// identity cannot know:
+//
+//   - Without a stamp (a 32-bit word, or a system without /proc), a PID
+//     reused between a waiter's check and its takeover makes the takeover
+//     succeed against the new process. The 64-bit word closes that window:
+//     the takeover is one compare-and-swap from the exact 64-bit value the
+//     check judged, stamp included.
+//   - Without a stamp, a word holding this process's own PID may be held by
+//     this process or by a dead predecessor. The process knows which words
+//     it has Mutexes over: a word that shows its identity when it makes its
+//     first Mutex over that address was left by a predecessor, and Lock and
+//     TryLock recover it with [ErrOwnerDead] (Lock after the stale
+//     interval); Unlock before that says [ErrNotHeld]. A process that maps
+//     the same word at a second address while it holds the lock through the
+//     first cannot be told from such an heir by a Mutex over the second
+//     mapping: do not do that with 32-bit words.
+//   - Two holders with the same PID that started within the same clock tick
+//     (10 ms on most systems) have the same identity.
+//   - Stamps more than 2^31 ticks apart (248 days at 100 Hz) cannot be
+//     ordered; a lock left held that long by a dead process whose PID came
+//     back may not be recovered.
+//
+// # PID namespaces
+//
+// The default identity assumes that every user of a word sees the same
+// PIDs. Across PID namespaces (containers sharing /dev/shm) PIDs mean
+// nothing to each other; what is tested:
+//
+//   - A process restarted as PID 1 of a fresh PID namespace recovers the
+//     lock its dead predecessor (also PID 1) held, with 64-bit and with
+//     32-bit words.
+//   - A waiter does not take the lock from a live holder in another PID
+//     namespace whose PID names an older process in the waiter's namespace
+//     (such as PID 1): with a 64-bit word the stamp shows that the process
+//     it sees cannot be a reuse of the holder's PID.
+//
+// But a holder in another namespace whose PID does not exist in the
+// waiter's namespace is taken for dead, and one whose PID names a younger
+// process there is taken for a reused PID: a second holder gets in. And a
+// dead holder in another namespace whose PID names a live older process is
+// never recovered from there. Share a word across PID namespaces only with
+// an identity that does not rest on PIDs (WithIdentity).
 //
 // # Ownership
 //
-// The lock is held by a process, not by a goroutine, in the way flock(2)
-// locks belong to an open file description: every goroutine of the process
-// that holds the lock is excluded from other processes but not from one
-// another's Unlock. Goroutines of one process still exclude each other in
-// Lock, because the compare-and-swap from 0 fails while the word is nonzero,
-// so a Mutex can be shared by goroutines like a sync.Mutex. Unlock may be
-// called from any goroutine of the holding process. Locking twice from the
-// same goroutine deadlocks, as with sync.Mutex.
+// The lock is held by the identity, with the default one a process, not a
+// goroutine, in the way flock(2) locks belong to an open file description:
+// every goroutine of the process that holds the lock is excluded from other
+// processes but not from one another's Unlock. Goroutines of one process
+// still exclude each other in Lock, because the compare-and-swap from 0
+// fails while the word is held, so a Mutex can be shared by goroutines like
+// a sync.Mutex. Unlock may be called from any goroutine of the holding
+// process. Locking twice from the same goroutine deadlocks, as with
+// sync.Mutex.
 //
-// New records os.Getpid once. A Mutex must not be used across fork(2) without
-// exec (Go programs cannot do that anyway); a process started later makes its
-// own Mutex.
+// A Go process cannot fork without exec, so its identity never changes; a
+// process started later makes its own Mutex.
 //
-// # Dead holders
+// # State machine
 //
-// A waiter that has waited for the stale interval ([WithStaleAfter]) checks
-// whether the holder is still alive (kill(pid, 0); on Linux also whether it is
-// an unreaped zombie and, with a fingerprint, whether the PID was reused). If
-// the holder is dead, the waiter takes the lock over with one compare-and-swap
-// from the exact word it examined and gets [ErrOwnerDead] with the lock held,
-// like POSIX EOWNERDEAD for robust mutexes: the data the lock protects may be
-// half-updated, so the caller must repair it before use and then Unlock as
-// usual. Exactly one waiter recovers each death. TryLock checks the holder at
-// once instead of waiting.
+// Lock is one compare-and-swap from 0 to the holder's value when the word
+// is free; Unlock is one compare-and-swap back to 0, and a futex wake if
+// the waiters bit was set. Everything else happens in Lock's slow path, in
+// this order:
 //
-// Without /proc (systems other than Linux) an exited holder is recognized
-// once its parent has reaped it, since kill(2) still finds a zombie, and PID
-// reuse is not detected.
+//  1. Spin: a few rounds re-reading the word, then a few yielding the
+//     processor, taking the word as soon as it is free and the starving bit
+//     is clear. Most critical sections end within the spin.
+//  2. Sleep: set the waiters bit (so that the holder's Unlock issues a
+//     wake) and sleep in futex(2) while the state half still has the value
+//     just seen. A woken waiter takes a free word with the waiters bit set,
+//     since other sleepers may remain ("Futexes Are Tricky", mutex #3).
+//     Every sleep is bounded by the next stale check, so a lost wake-up
+//     costs at most the stale interval.
+//  3. Starve: a waiter that has waited 1 ms sets the starving bit. While it
+//     is set, a free word may be taken only by a waiter that has itself
+//     waited 1 ms; everyone else, the Unlocker's next Lock included, waits.
+//     This bounds barging, as the starvation mode of sync.Mutex does: the
+//     lock changes hands at least about every millisecond under sustained
+//     contention. Unlock keeps the bit and, seeing it, wakes every sleeper.
+//     A starving waiter takes the lock without the bit (others that still
+//     starve set it again), and clears it when it gives up (context, Close).
+//     If a starving waiter is killed, the bit holds the others back until
+//     they have waited 1 ms themselves, and they then take the lock: the
+//     bit never stalls the lock for longer.
+//  4. Check: every stale interval ([WithStaleAfter], default 20 ms) a
+//     waiter asks the identity whether the holder is dead. If it is, the
+//     waiter takes the lock over with one compare-and-swap from the exact
+//     value it judged (if anything changed, the check counts for nothing)
+//     and gets [ErrOwnerDead] with the lock held, like POSIX EOWNERDEAD: the
+//     data the lock protects may be half-updated, so the caller must repair
+//     it before use, then Unlock as usual. Exactly one waiter recovers each
+//     death. The takeover sets the waiters bit, since the dead holder may
+//     have taken the lock after the last wake-up went out. TryLock checks
+//     at once instead of waiting.
 //
-// A holder in another PID namespace cannot be checked (kill reports ESRCH, so
-// it would be taken for dead): every user of a word must see the same PIDs.
+// TryLock takes a free word even when the starving bit is set (keeping the
+// bit): it never waits, so it could never have a turn of its own.
+//
+// A holder killed between the compare-and-swap that frees the word and its
+// futex wake leaves sleepers asleep until their next stale check: at most
+// the stale interval, since no futex(2) sleep is longer. A waiter whose
+// context can be cancelled also wakes every millisecond to look at it
+// (there is no per-wait registration with the context).
+//
+// # Closing
+//
+// [Mutex.Close] ends a handle's use of the word before the memory is
+// unmapped: waiters of this process in Lock give up with an error wrapping
+// fs.ErrClosed, Close waits until none is left, and later calls fail
+// without touching the word. Not calling Lock, TryLock or Unlock while
+// Close runs is the caller's job: a call on its way to the word's
+// compare-and-swap is not waited for.
+//
+// # OpenBSD pledge(2)
+//
+// The default identity's stale check calls kill(2) on another process,
+// which under pledge(2) needs the "proc" promise; without it the kernel
+// kills the caller with SIGABRT the first time a waiter checks a holder
+// (after the stale interval, or at a failed TryLock). Taking, waiting for
+// and releasing the lock need only "stdio" (waiters there back off with
+// nanosleep(2)). A word owner that supplies its own identity decides what
+// its Dead needs.
+//
+// Where 64-bit atomics are not atomic between processes ([Atomic64] false:
+// 32-bit MIPS, ARM built for GOARM < 7), New64 works in 32-bit mode on the
+// state half.
 package lock

@@ -3,6 +3,7 @@ package lock_test
 import (
 	"errors"
 	"fmt"
+	"os"
 	"unsafe"
 
 	"github.com/posixshm/posixshm/lock"
@@ -30,7 +31,7 @@ func ExampleMutex() {
 		panic(err)
 	}
 	*counter++
-	fmt.Println("held by us:", mu.Holder() != 0)
+	fmt.Println("held by us:", mu.Holder().Tag == uint32(os.Getpid()))
 	fmt.Println("unlock:", mu.Unlock())
 	fmt.Println("unlock again:", errors.Is(mu.Unlock(), lock.ErrNotHeld))
 	fmt.Println("counter:", *counter)

@@ -19,8 +19,7 @@ import (
 
 // Layout of the test mapping.
 const (
-	offWord    = 0   // lock word
-	offFP      = 8   // fingerprint word
+	offWord    = 0   // lock word: 8 bytes with New64, the first 4 with New
 	offCounter = 64  // counter, incremented non-atomically under the lock
 	offJValid  = 72  // journal: 1 while a critical section is half done
 	offJValue  = 80  // journal: counter value before that section
@@ -50,41 +49,34 @@ func envInt(name string) int {
 	return n
 }
 
-func child(role string) error {
-	b, err := mapFile(os.Getenv("LOCKTEST_FILE"))
-	if err != nil {
-		return err
-	}
-	var opts []lock.Option
-	if os.Getenv("LOCKTEST_BACKOFF") != "" {
-		opts = append(opts, lock.WithBackoff())
-	}
-	if os.Getenv("LOCKTEST_FP") != "" {
-		opts = append(opts, lock.WithFingerprint(u64(b, offFP)))
-	}
-	mu := lock.New(u32(b, offWord), opts...)
-	M := envInt("LOCKTEST_M")
-	if role != "holder" && role != "exitholder" {
+// roles are the child processes' jobs, by name; test files add theirs in
+// init functions. Each gets the test mapping and the Mutex over its word
+// that the environment asks for (envMutex).
+var roles = map[string]func(b []byte, mu *lock.Mutex) error{
+	"counter": func(b []byte, mu *lock.Mutex) error { // M increments, report how many deaths we recovered
 		barrier(b)
-	}
-	switch role {
-	case "counter": // M increments, report how many deaths we recovered
-		dead := 0
+		M, dead := envInt("LOCKTEST_M"), 0
 		for range M {
 			if increment(mu, b) {
 				dead++
 			}
 		}
 		fmt.Printf("n=%d ownerdead=%d\n", M, dead)
-	case "survivor": // at least M increments, until the parent says the victim is dead
+		return nil
+	},
+	"survivor": func(b []byte, mu *lock.Mutex) error { // at least M increments, until the parent says the victim is dead
+		barrier(b)
 		n, dead := 0, 0
-		for ; n < M || atomic.LoadUint64(u64(b, offKilled)) == 0; n++ {
+		for ; n < envInt("LOCKTEST_M") || atomic.LoadUint64(u64(b, offKilled)) == 0; n++ {
 			if increment(mu, b) {
 				dead++
 			}
 		}
 		fmt.Printf("n=%d ownerdead=%d\n", n, dead)
-	case "victim": // K increments, then die (by SIGKILL) in a half-done section
+		return nil
+	},
+	"victim": func(b []byte, mu *lock.Mutex) error { // K increments, then die (by SIGKILL) in a half-done section
+		barrier(b)
 		for range envInt("LOCKTEST_K") {
 			increment(mu, b)
 		}
@@ -96,23 +88,54 @@ func child(role string) error {
 		*u64(b, offCounter) = 1 << 40 // garbage: the update is half done
 		fmt.Println("ready")
 		time.Sleep(time.Hour) // not select{}: the runtime would report a deadlock and exit
-	case "holder": // lock, say so, wait to be killed
+		return nil
+	},
+	"holder": func(b []byte, mu *lock.Mutex) error { // lock, say so, wait to be killed
 		if err := mu.Lock(); err != nil {
 			return err
 		}
 		fmt.Println("ready")
-		time.Sleep(time.Hour) // not select{}: the runtime would report a deadlock and exit
-	case "exitholder": // lock and exit without unlocking
+		time.Sleep(time.Hour)
+		return nil
+	},
+	"exitholder": func(b []byte, mu *lock.Mutex) error { // lock and exit without unlocking
 		if err := mu.Lock(); err != nil {
 			return err
 		}
 		fmt.Println("ready")
-	case "bench", "flock":
-		return benchChild(role, b, mu, M)
-	default:
+		return nil
+	},
+	"bench": func(b []byte, mu *lock.Mutex) error { return benchChild("bench", b, mu, envInt("LOCKTEST_M")) },
+	"flock": func(b []byte, mu *lock.Mutex) error { return benchChild("flock", b, mu, envInt("LOCKTEST_M")) },
+}
+
+func child(role string) error {
+	f := roles[role]
+	if f == nil {
 		return fmt.Errorf("unknown role %q", role)
 	}
-	return nil
+	b, err := mapFile(os.Getenv("LOCKTEST_FILE"))
+	if err != nil {
+		return err
+	}
+	return f(b, envMutex(b))
+}
+
+// envMutex is the Mutex over the mapping's word that the environment asks
+// for: New64 with LOCKTEST_WIDE, else New; WithBackoff with
+// LOCKTEST_BACKOFF; WithStaleAfter(LOCKTEST_STALE) if set.
+func envMutex(b []byte) *lock.Mutex {
+	var opts []lock.Option
+	if os.Getenv("LOCKTEST_BACKOFF") != "" {
+		opts = append(opts, lock.WithBackoff())
+	}
+	if d, err := time.ParseDuration(os.Getenv("LOCKTEST_STALE")); err == nil {
+		opts = append(opts, lock.WithStaleAfter(d))
+	}
+	if os.Getenv("LOCKTEST_WIDE") != "" {
+		return lock.New64(u64(b, offWord), opts...)
+	}
+	return lock.New(u32(b, offWord), opts...)
 }
 
 // increment adds one to the counter under the lock, repairing a section a
@@ -137,6 +160,7 @@ func increment(mu *lock.Mutex, b []byte) (ownerDead bool) {
 }
 
 func benchChild(role string, b []byte, mu *lock.Mutex, M int) error {
+	barrier(b)
 	idx := envInt("LOCKTEST_IDX")
 	var f *os.File
 	if role == "flock" {
@@ -235,7 +259,15 @@ type proc struct {
 
 func start(tb testing.TB, role, path string, env ...string) *proc {
 	tb.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	return startWith(tb, nil, role, path, env...)
+}
+
+// startWith starts the test binary as a child role, run by the command
+// prefix (strace, unshare...) if there is one.
+func startWith(tb testing.TB, prefix []string, role, path string, env ...string) *proc {
+	tb.Helper()
+	args := append(prefix[:len(prefix):len(prefix)], os.Args[0], "-test.run=^$")
+	cmd := exec.Command(args[0], args[1:]...)
 	// GORACE: a -race child otherwise sleeps 1 s at exit.
 	cmd.Env = append(os.Environ(), append([]string{envRole + "=" + role, "LOCKTEST_FILE=" + path,
 		"GORACE=atexit_sleep_ms=0 " + os.Getenv("GORACE")}, env...)...)

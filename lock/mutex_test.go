@@ -3,15 +3,24 @@ package lock_test
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"os"
 	"os/exec"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/posixshm/posixshm/lock"
+	"golang.org/x/sys/unix"
 )
+
+// hasProcStat reports whether this system has /proc/PID/stat (Linux).
+func hasProcStat() bool {
+	_, err := os.Stat("/proc/self/stat")
+	return err == nil
+}
 
 // deadPID returns the PID of a child that has exited and been reaped.
 func deadPID(tb testing.TB) int {
@@ -22,154 +31,368 @@ func deadPID(tb testing.TB) int {
 	return cmd.Process.Pid
 }
 
+// neverPID is above any pid_max (Linux ≤ 2^22, OpenBSD < 100000): no
+// process ever has it, unlike a reaped child's PID, which a busy machine
+// may soon reuse.
+const neverPID = 1<<30 - 1
+
+// word is a lock word of either width, for tests that run on both.
+type word struct {
+	wide bool
+	p    *uint64 // New64 uses all of it, New the state half at its start
+}
+
+func newWord(wide bool) word { return word{wide: wide, p: new(uint64)} }
+
+func (w word) mutex(opts ...lock.Option) *lock.Mutex {
+	if w.wide {
+		return lock.New64(w.p, opts...)
+	}
+	return lock.New(w.state(), opts...)
+}
+
+func (w word) state() *uint32 { return (*uint32)(unsafe.Pointer(w.p)) }
+
+// load returns the state half and the stamp.
+func (w word) load() (state, stamp uint32) {
+	if w.wide {
+		return lock.Split64(atomic.LoadUint64(w.p))
+	}
+	return atomic.LoadUint32(w.state()), 0
+}
+
+// store makes the word show holder h with the given flag bits (bit 30
+// waiters, bit 31 starving), as if another process had written it.
+func (w word) store(h lock.Holder, flags uint32) {
+	state := h.Tag | flags
+	if !w.wide {
+		atomic.StoreUint32(w.state(), state)
+		return
+	}
+	// Through memory, so the test does not depend on the byte order.
+	var b [8]byte
+	*(*uint32)(unsafe.Pointer(&b[0])) = state
+	*(*uint32)(unsafe.Pointer(&b[4])) = h.Stamp
+	atomic.StoreUint64(w.p, *(*uint64)(unsafe.Pointer(&b[0])))
+}
+
+func (w word) name() string {
+	if w.wide {
+		return "64"
+	}
+	return "32"
+}
+
+// bothWidths runs f on a fresh 32-bit and a fresh 64-bit word.
+func bothWidths(t *testing.T, f func(t *testing.T, w word)) {
+	for _, wide := range []bool{false, true} {
+		w := newWord(wide)
+		t.Run(w.name(), func(t *testing.T) { f(t, w) })
+	}
+}
+
+// self is this process's Holder in a word of w's width.
+func self(w word) lock.Holder {
+	var mu *lock.Mutex
+	if w.wide {
+		mu = lock.New64(new(uint64))
+	} else {
+		mu = lock.New(new(uint32))
+	}
+	mu.Lock()
+	return mu.Holder()
+}
+
+// fakeID is an Identity whose dead holders the test names.
+type fakeID struct {
+	self lock.Holder
+	dead func(h lock.Holder) bool
+	asks atomic.Int32
+}
+
+func (f *fakeID) Self() lock.Holder { return f.self }
+
+func (f *fakeID) Dead(h lock.Holder) (bool, int) {
+	f.asks.Add(1)
+	if f.dead == nil {
+		return false, 0
+	}
+	return f.dead(h), 0
+}
+
 func TestMutex_LockUnlock(t *testing.T) {
-	var w uint32
-	mu := lock.New(&w)
-	if err := mu.Lock(); err != nil {
-		t.Fatal(err)
+	bothWidths(t, func(t *testing.T, w word) {
+		mu := w.mutex()
+		if err := mu.Lock(); err != nil {
+			t.Fatal(err)
+		}
+		state, stamp := w.load()
+		h := mu.Holder()
+		if lock.HolderPID(state) != os.Getpid() || h.Tag != uint32(os.Getpid()) || h.Stamp != stamp || state != h.Tag {
+			t.Fatalf("word %#x/%#x, Holder %+v; want our pid %d and nothing else", state, stamp, h, os.Getpid())
+		}
+		if !w.wide && stamp != 0 {
+			t.Fatalf("32-bit word has stamp %d", stamp)
+		}
+		if err := mu.Unlock(); err != nil {
+			t.Fatal(err)
+		}
+		if state, stamp := w.load(); state != 0 || stamp != 0 || mu.Holder() != (lock.Holder{}) {
+			t.Fatalf("after Unlock: word %#x/%#x, Holder %+v", state, stamp, mu.Holder())
+		}
+	})
+}
+
+// TestMutex64_Stamp: New64 records the start time in the stamp half where
+// the system has one (Linux), with the PID in the state half.
+func TestMutex64_Stamp(t *testing.T) {
+	w := newWord(true)
+	mu := w.mutex()
+	mu.Lock()
+	defer mu.Unlock()
+	state, stamp := w.load()
+	if lock.HolderPID(state) != os.Getpid() {
+		t.Fatalf("state half %#x, want our pid", state)
 	}
-	if w != uint32(os.Getpid()) || mu.Holder() != os.Getpid() || lock.HolderPID(w) != os.Getpid() {
-		t.Fatalf("word %#x, Holder %d; want our pid %d", w, mu.Holder(), os.Getpid())
-	}
-	if err := mu.Unlock(); err != nil || w != 0 || mu.Holder() != 0 {
-		t.Fatalf("Unlock = %v, word %#x", err, w)
+	if stamp == 0 && lock.Atomic64 && hasProcStat() {
+		t.Fatal("no stamp recorded although /proc gives start times here")
 	}
 }
 
 func TestMutex_UnlockNotHeld(t *testing.T) {
-	dead := deadPID(t)
-	for _, w0 := range []uint32{0, uint32(dead), uint32(dead) | 1<<30} {
-		w := w0
-		if err := lock.New(&w).Unlock(); !errors.Is(err, lock.ErrNotHeld) {
-			t.Errorf("word %#x: Unlock = %v, want ErrNotHeld", w0, err)
+	bothWidths(t, func(t *testing.T, w word) {
+		me := self(w)
+		other := lock.Holder{Tag: uint32(deadPID(t)), Stamp: 7}
+		if !w.wide {
+			other.Stamp = 0
 		}
-		if w != w0 {
-			t.Errorf("Unlock changed word %#x to %#x", w0, w)
+		for _, c := range []struct {
+			h     lock.Holder
+			flags uint32
+		}{{lock.Holder{}, 0}, {other, 0}, {other, 1 << 30}, {other, 1<<31 | 1<<30}, {lock.Holder{}, 1 << 31}} {
+			w.store(c.h, c.flags)
+			s0, st0 := w.load()
+			if err := w.mutex().Unlock(); !errors.Is(err, lock.ErrNotHeld) {
+				t.Errorf("word %+v|%#x: Unlock = %v, want ErrNotHeld", c.h, c.flags, err)
+			}
+			if s, st := w.load(); s != s0 || st != st0 {
+				t.Errorf("Unlock changed word %#x/%#x to %#x/%#x", s0, st0, s, st)
+			}
 		}
-	}
+		if w.wide {
+			// Our PID with another stamp: a predecessor's lock (the
+			// stamp is later than any real one's, so it is taken for
+			// another PID namespace's, still not ours).
+			w.store(lock.Holder{Tag: me.Tag, Stamp: me.Stamp + 1}, 0)
+			if err := w.mutex().Unlock(); !errors.Is(err, lock.ErrNotHeld) {
+				t.Errorf("our pid, other stamp: Unlock = %v, want ErrNotHeld", err)
+			}
+		}
+	})
 }
 
 func TestMutex_TryLock(t *testing.T) {
-	var w uint32
-	a, b := lock.New(&w), lock.New(&w)
-	if ok, err := a.TryLock(); !ok || err != nil {
-		t.Fatalf("TryLock on free = %v, %v", ok, err)
-	}
-	if ok, err := b.TryLock(); ok || err != nil {
-		t.Fatalf("TryLock on held = %v, %v; want false, nil", ok, err)
-	}
-	a.Unlock()
-	w = uint32(deadPID(t))
-	if ok, err := b.TryLock(); !ok || !errors.Is(err, lock.ErrOwnerDead) {
-		t.Fatalf("TryLock on dead holder = %v, %v; want true, ErrOwnerDead", ok, err)
-	}
+	bothWidths(t, func(t *testing.T, w word) {
+		a, b := w.mutex(), w.mutex()
+		if ok, err := a.TryLock(); !ok || err != nil {
+			t.Fatalf("TryLock on free = %v, %v", ok, err)
+		}
+		if ok, err := b.TryLock(); ok || err != nil {
+			t.Fatalf("TryLock on held = %v, %v; want false, nil", ok, err)
+		}
+		a.Unlock()
+		pid := deadPID(t)
+		w.store(lock.Holder{Tag: uint32(pid)}, 1<<30)
+		ok, err := b.TryLock()
+		var od *lock.OwnerDeadError
+		if !ok || !errors.As(err, &od) || od.PID != pid || od.Holder.Tag != uint32(pid) {
+			t.Fatalf("TryLock on dead holder = %v, %v; want true, ErrOwnerDead naming %d", ok, err, pid)
+		}
+		if h := b.Holder(); h != self(w) {
+			t.Fatalf("Holder = %+v after recovery, want us %+v", h, self(w))
+		}
+		if err := b.Unlock(); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
 
 func TestMutex_LockContext(t *testing.T) {
-	var w uint32
-	holder := lock.New(&w)
-	holder.Lock() // never released during the test
-	for _, mode := range []lock.Option{lock.WithStaleAfter(time.Millisecond), lock.WithBackoff()} {
-		mu := lock.New(&w, mode, lock.WithStaleAfter(time.Millisecond))
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
-		if err := mu.LockContext(ctx); !errors.Is(err, context.DeadlineExceeded) {
-			t.Errorf("LockContext past deadline = %v", err)
+	bothWidths(t, func(t *testing.T, w word) {
+		holder := w.mutex()
+		holder.Lock() // never released during the test
+		for _, mode := range []lock.Option{lock.WithStaleAfter(time.Millisecond), lock.WithBackoff()} {
+			mu := w.mutex(mode, lock.WithStaleAfter(time.Millisecond))
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+			if err := mu.LockContext(ctx); !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("LockContext past deadline = %v", err)
+			}
+			cancel()
+			ctx, cancel = context.WithCancel(context.Background())
+			time.AfterFunc(10*time.Millisecond, cancel)
+			if err := mu.LockContext(ctx); !errors.Is(err, context.Canceled) {
+				t.Errorf("LockContext after cancel = %v", err)
+			}
+			if err := mu.LockContext(ctx); !errors.Is(err, context.Canceled) {
+				t.Errorf("LockContext with done ctx = %v", err)
+			}
+			if h := mu.Holder(); h != self(w) {
+				t.Errorf("Holder = %+v, want still us", h)
+			}
 		}
-		cancel()
-		ctx, cancel = context.WithCancel(context.Background())
-		time.AfterFunc(10*time.Millisecond, cancel)
-		if err := mu.LockContext(ctx); !errors.Is(err, context.Canceled) {
-			t.Errorf("LockContext after cancel = %v", err)
+		holder.Unlock()
+		if s, st := w.load(); s != 0 || st != 0 {
+			t.Errorf("word = %#x/%#x after Unlock", s, st)
 		}
-		if err := mu.LockContext(ctx); !errors.Is(err, context.Canceled) {
-			t.Errorf("LockContext with done ctx = %v", err)
-		}
-		if w != uint32(os.Getpid())|1<<30 && w != uint32(os.Getpid()) {
-			t.Errorf("word = %#x, want still held by us", w)
-		}
-	}
-	holder.Unlock()
-	if w != 0 {
-		t.Errorf("word = %#x after Unlock", w)
-	}
+	})
 }
 
 // TestMutex_Goroutines: goroutines of one process exclude each other.
 func TestMutex_Goroutines(t *testing.T) {
-	for _, opts := range [][]lock.Option{nil, {lock.WithBackoff()}} {
-		var w uint32
-		var n, inside int64
-		var wg sync.WaitGroup
-		for range 8 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				mu := lock.New(&w, opts...)
-				for range 2000 {
-					mu.Lock()
-					if atomic.AddInt64(&inside, 1) != 1 {
-						t.Error("two goroutines inside")
+	bothWidths(t, func(t *testing.T, w word) {
+		for _, opts := range [][]lock.Option{nil, {lock.WithBackoff()}} {
+			var n, inside int64
+			var wg sync.WaitGroup
+			for range 8 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					mu := w.mutex(opts...)
+					for range 2000 {
+						mu.Lock()
+						if atomic.AddInt64(&inside, 1) != 1 {
+							t.Error("two goroutines inside")
+						}
+						n++
+						atomic.AddInt64(&inside, -1)
+						mu.Unlock()
 					}
-					n++
-					atomic.AddInt64(&inside, -1)
-					mu.Unlock()
-				}
-			}()
+				}()
+			}
+			wg.Wait()
+			if s, _ := w.load(); n != 8*2000 || s != 0 {
+				t.Fatalf("n = %d, word %#x", n, s)
+			}
 		}
-		wg.Wait()
-		if n != 8*2000 || w != 0 {
-			t.Fatalf("n = %d, word %#x", n, w)
-		}
-	}
+	})
 }
 
-// TestMutex_Fingerprint: a live holder whose fingerprint matches is left
-// alone; one whose fingerprint names the same PID with another start time
-// is a recycled PID, so the lock is recovered.
-func TestMutex_Fingerprint(t *testing.T) {
-	path, b := newMapping(t)
-	w, fp := u32(b, offWord), u64(b, offFP)
-	mu := lock.New(w, lock.WithFingerprint(fp), lock.WithStaleAfter(time.Millisecond))
-	mu.Lock()
-	mine := *fp
-	mu.Unlock()
-	if *fp != 0 {
-		t.Fatalf("fingerprint %#x not cleared by Unlock", *fp)
+// TestMutex_Identity: a supplied identity's Tag and Stamp are what the one
+// compare-and-swap writes, and its Dead decides takeovers.
+func TestMutex_Identity(t *testing.T) {
+	bothWidths(t, func(t *testing.T, w word) {
+		id := &fakeID{self: lock.Holder{Tag: 42, Stamp: 0xdeadbeef}}
+		mu := w.mutex(lock.WithIdentity(id), lock.WithStaleAfter(time.Millisecond))
+		mu.Lock()
+		want := id.self
+		if !w.wide {
+			want.Stamp = 0
+		}
+		if h := mu.Holder(); h != want {
+			t.Fatalf("Holder = %+v, want %+v", h, want)
+		}
+		mu.Unlock()
+		other := lock.Holder{Tag: 7, Stamp: 9}
+		if !w.wide {
+			other.Stamp = 0
+		}
+		w.store(other, 0)
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+		defer cancel()
+		if err := mu.LockContext(ctx); !errors.Is(err, context.DeadlineExceeded) || id.asks.Load() == 0 {
+			t.Fatalf("LockContext with a holder Dead calls alive = %v (asked %d times)", err, id.asks.Load())
+		}
+		id.dead = func(h lock.Holder) bool { return h == other }
+		err := mu.Lock()
+		var od *lock.OwnerDeadError
+		if !errors.As(err, &od) || od.Holder != other || od.PID != 0 {
+			t.Fatalf("Lock with a dead holder = %v, want ErrOwnerDead naming %+v", err, other)
+		}
+		mu.Unlock()
+	})
+}
+
+// TestMutex_TakeOverIsExact: the takeover is one compare-and-swap from the
+// exact word the identity judged, stamp included. Here the holder's death
+// is reported while a new holder with the same Tag (a reused PID) has
+// meanwhile taken the lock: the takeover must fail, and the new holder
+// keep the lock. With a 64-bit word the stamp tells them apart.
+func TestMutex_TakeOverIsExact(t *testing.T) {
+	w := newWord(true)
+	old, next := lock.Holder{Tag: 5, Stamp: 100}, lock.Holder{Tag: 5, Stamp: 200}
+	id := &fakeID{self: lock.Holder{Tag: 9, Stamp: 1}}
+	id.dead = func(h lock.Holder) bool {
+		if h == old {
+			// While we judge the old holder, it unlocks and exits and a
+			// new process with its PID takes the lock.
+			w.store(next, 0)
+			return true
+		}
+		return false
 	}
-	if mine == 0 {
-		t.Skip("no process start times on this system: fingerprint unused")
+	w.store(old, 0)
+	mu := w.mutex(lock.WithIdentity(id))
+	if ok, err := mu.TryLock(); ok || err != nil {
+		t.Fatalf("TryLock = %v, %v; want false, nil (the new holder is alive)", ok, err)
 	}
-	if mine>>40 != uint64(os.Getpid()) {
-		t.Fatalf("fingerprint %#x does not carry our pid %d", mine, os.Getpid())
+	if s, st := w.load(); lock.HolderPID(s) != int(next.Tag) || st != next.Stamp {
+		t.Fatalf("word %#x/%d, want still held by %+v", s, st, next)
 	}
-	p := start(t, "holder", path, "LOCKTEST_FP=1")
-	p.line(t)
-	if *fp>>40 != uint64(p.cmd.Process.Pid) {
-		t.Fatalf("child fingerprint %#x, want pid %d", *fp, p.cmd.Process.Pid)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
-	defer cancel()
-	if err := mu.LockContext(ctx); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("LockContext with live holder = %v", err)
-	}
-	*fp ^= 1 // as if a dead holder with this PID had written it
-	if err := mu.Lock(); !errors.Is(err, lock.ErrOwnerDead) {
-		t.Fatalf("Lock with recycled holder PID = %v, want ErrOwnerDead", err)
-	}
-	if *fp != mine {
-		t.Fatalf("fingerprint %#x after recovery, want ours %#x", *fp, mine)
-	}
-	mu.Unlock()
 }
 
 func TestMutex_AllocsUncontended(t *testing.T) {
-	_, b := newMapping(t)
-	mu := lock.New(u32(b, offWord))
-	if n := testing.AllocsPerRun(1000, func() { mu.Lock(); mu.Unlock() }); n != 0 {
-		t.Fatalf("Lock+Unlock allocates %v times", n)
-	}
-	if n := testing.AllocsPerRun(1000, func() { mu.TryLock(); mu.Unlock() }); n != 0 {
-		t.Fatalf("TryLock+Unlock allocates %v times", n)
+	bothWidths(t, func(t *testing.T, w word) {
+		mu := w.mutex()
+		if n := testing.AllocsPerRun(1000, func() { mu.Lock(); mu.Unlock() }); n != 0 {
+			t.Fatalf("Lock+Unlock allocates %v times", n)
+		}
+		if n := testing.AllocsPerRun(1000, func() { mu.TryLock(); mu.Unlock() }); n != 0 {
+			t.Fatalf("TryLock+Unlock allocates %v times", n)
+		}
+	})
+}
+
+// TestMutex_AllocsContended: a Lock that waits, in futex(2) or backing
+// off, with or without a cancellable context, allocates nothing. Another
+// identity in this process holds the lock for a while each time.
+func TestMutex_AllocsContended(t *testing.T) {
+	for _, backoff := range []bool{false, true} {
+		w := newWord(true)
+		opts := []lock.Option{}
+		if backoff {
+			opts = append(opts, lock.WithBackoff())
+		}
+		other := w.mutex(append(opts, lock.WithIdentity(&fakeID{self: lock.Holder{Tag: 77, Stamp: 1}}))...)
+		mu := w.mutex(opts...)
+		ctx, cancel := context.WithCancel(context.Background())
+		held, release := make(chan struct{}), make(chan struct{})
+		go func() {
+			for range release {
+				other.Lock()
+				held <- struct{}{}
+				// Not busy: AllocsPerRun runs with GOMAXPROCS 1.
+				time.Sleep(200 * time.Microsecond)
+				other.Unlock()
+			}
+		}()
+		waits := 0
+		n := testing.AllocsPerRun(50, func() {
+			release <- struct{}{}
+			<-held
+			if mu.Holder().Tag == 77 {
+				waits++
+			}
+			mu.LockContext(ctx)
+			mu.Unlock()
+		})
+		close(release)
+		cancel()
+		if n != 0 {
+			t.Errorf("backoff=%v: contended Lock+Unlock allocates %v times", backoff, n)
+		}
+		if waits == 0 {
+			t.Errorf("backoff=%v: Lock never waited", backoff)
+		}
 	}
 }
 
@@ -177,7 +400,7 @@ func TestAlive(t *testing.T) {
 	if !lock.Alive(os.Getpid()) {
 		t.Error("Alive(self) = false")
 	}
-	if lock.Alive(deadPID(t)) || lock.Alive(1<<30-1) || lock.Alive(0) {
+	if lock.Alive(deadPID(t)) || lock.Alive(neverPID) || lock.Alive(0) {
 		t.Error("Alive of a dead pid = true")
 	}
 }
@@ -188,36 +411,157 @@ func TestAlive(t *testing.T) {
 // its Unlock wakes the waiters still asleep. Otherwise they sleep until
 // their next stale check: here an hour.
 func TestMutex_RecoveryWakesSleepers(t *testing.T) {
-	_, b := newMapping(t)
-	w := u32(b, offWord)
-	dead := uint32(deadPID(t))
-	atomic.StoreUint32(w, dead)
-	sleeper := lock.New(w, lock.WithStaleAfter(time.Hour))
-	done := make(chan error, 1)
-	go func() { done <- sleeper.Lock() }()
-	for atomic.LoadUint32(w) != dead|1<<30 { // the sleeper announced itself
-		time.Sleep(time.Millisecond)
-	}
-	time.Sleep(50 * time.Millisecond) // and is in futex(2), if there is one
-	// As if the wake-up had gone to another waiter, and a process that
-	// then locked without the bit had died.
-	atomic.StoreUint32(w, dead)
-	rescuer := lock.New(w)
-	if ok, err := rescuer.TryLock(); !ok || !errors.Is(err, lock.ErrOwnerDead) {
-		t.Fatalf("TryLock on a dead holder = %v, %v; want true, ErrOwnerDead", ok, err)
-	}
-	if err := rescuer.Unlock(); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("sleeper's Lock = %v", err)
+	bothWidths(t, func(t *testing.T, w word) {
+		dead := lock.Holder{Tag: neverPID}
+		w.store(dead, 0)
+		sleeper := w.mutex(lock.WithStaleAfter(time.Hour))
+		done := make(chan error, 1)
+		go func() { done <- sleeper.Lock() }()
+		for s, _ := w.load(); s&(1<<30) == 0; s, _ = w.load() { // the sleeper announced itself
+			time.Sleep(time.Millisecond)
 		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("sleeper not woken by the Unlock that followed a recovery")
+		time.Sleep(50 * time.Millisecond) // and is in futex(2), if there is one
+		// As if the wake-up had gone to another waiter, and a process that
+		// then locked without the bit had died.
+		w.store(dead, 0)
+		rescuer := w.mutex()
+		if ok, err := rescuer.TryLock(); !ok || !errors.Is(err, lock.ErrOwnerDead) {
+			t.Fatalf("TryLock on a dead holder = %v, %v; want true, ErrOwnerDead", ok, err)
+		}
+		if err := rescuer.Unlock(); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("sleeper's Lock = %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("sleeper not woken by the Unlock that followed a recovery")
+		}
+		if err := sleeper.Unlock(); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// TestMutex_StarvingBit: a free word whose starving bit is set (a waiter
+// that waited too long, here one that then died) lets a new Lock in after
+// a bounded wait, which takes the bit away; TryLock takes it at once and
+// leaves the bit for the next Unlock; Unlock keeps it.
+func TestMutex_StarvingBit(t *testing.T) {
+	bothWidths(t, func(t *testing.T, w word) {
+		for _, opts := range [][]lock.Option{nil, {lock.WithBackoff()}} {
+			mu := w.mutex(opts...)
+			w.store(lock.Holder{}, 1<<31|1<<30)
+			done := make(chan error, 1)
+			go func() { done <- mu.Lock() }()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatal(err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("Lock stuck on a free word whose starving waiter is gone")
+			}
+			if s, _ := w.load(); s&(1<<31) != 0 || lock.HolderPID(s) != os.Getpid() {
+				t.Fatalf("word %#x after a starving Lock, want ours without the starving bit", s)
+			}
+			mu.Unlock()
+			w.store(lock.Holder{}, 1<<31)
+			if ok, err := mu.TryLock(); !ok || err != nil {
+				t.Fatalf("TryLock on a free starving word = %v, %v", ok, err)
+			}
+			if s, _ := w.load(); s != 1<<31|uint32(os.Getpid()) {
+				t.Fatalf("word %#x after TryLock, want ours with the starving bit", s)
+			}
+			if err := mu.Unlock(); err != nil {
+				t.Fatal(err)
+			}
+			if s, st := w.load(); s != 1<<31 || st != 0 {
+				t.Fatalf("word %#x/%#x after Unlock, want only the starving bit", s, st)
+			}
+			w.store(lock.Holder{}, 0)
+		}
+	})
+}
+
+// TestMutex_Close: waiters in Lock and LockContext give up with
+// fs.ErrClosed, and Close returns only when none of them can touch the
+// word any more: the test unmaps the word right after Close, so a late
+// access would crash it. Later calls fail without touching the word.
+func TestMutex_Close(t *testing.T) {
+	for _, wide := range []bool{false, true} {
+		for _, backoff := range []bool{false, true} {
+			for range 20 {
+				closeRound(t, wide, backoff)
+			}
+		}
 	}
-	if err := sleeper.Unlock(); err != nil {
+}
+
+func closeRound(t *testing.T, wide, backoff bool) {
+	// Not newMapping: this mapping is unmapped here, not at cleanup.
+	b, err := unix.Mmap(-1, 0, mapSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_ANON)
+	if err != nil {
 		t.Fatal(err)
 	}
+	var opts []lock.Option
+	if backoff {
+		opts = append(opts, lock.WithBackoff())
+	}
+	newMu := func(opts ...lock.Option) *lock.Mutex {
+		if wide {
+			return lock.New64(u64(b, offWord), opts...)
+		}
+		return lock.New(u32(b, offWord), opts...)
+	}
+	holder := newMu(append(opts, lock.WithIdentity(&fakeID{self: lock.Holder{Tag: 77, Stamp: 1}}))...)
+	holder.Lock()
+	mu := newMu(opts...)
+	const W = 4
+	errs := make(chan error, W)
+	var started sync.WaitGroup
+	for i := range W {
+		started.Add(1)
+		go func() {
+			started.Done()
+			if i%2 == 0 {
+				errs <- mu.Lock()
+				return
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			errs <- mu.LockContext(ctx)
+		}()
+	}
+	started.Wait()
+	time.Sleep(time.Duration(len(errs)) * 100 * time.Microsecond) // some asleep, some maybe not yet
+	mu.Close()
+	holder.Close()
+	if err := unix.Munmap(b); err != nil {
+		t.Fatal(err)
+	}
+	for range W {
+		if err := <-errs; !errors.Is(err, fs.ErrClosed) {
+			t.Fatalf("waiter's Lock after Close = %v, want fs.ErrClosed", err)
+		}
+	}
+	// The word is gone: any access would fault.
+	if err := mu.Lock(); !errors.Is(err, fs.ErrClosed) {
+		t.Fatalf("Lock after Close = %v", err)
+	}
+	if err := mu.LockContext(context.Background()); !errors.Is(err, fs.ErrClosed) {
+		t.Fatalf("LockContext after Close = %v", err)
+	}
+	if ok, err := mu.TryLock(); ok || !errors.Is(err, fs.ErrClosed) {
+		t.Fatalf("TryLock after Close = %v, %v", ok, err)
+	}
+	if err := mu.Unlock(); !errors.Is(err, fs.ErrClosed) {
+		t.Fatalf("Unlock after Close = %v", err)
+	}
+	if h := mu.Holder(); h != (lock.Holder{}) {
+		t.Fatalf("Holder after Close = %+v", h)
+	}
+	mu.Close() // again: nothing to do
 }

@@ -9,7 +9,19 @@ import (
 // procStat returns the state letter and start time (clock ticks after
 // boot) of a process from /proc/PID/stat; ok is false if unavailable.
 func procStat(pid int) (state byte, start uint64, ok bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	return readStat("/proc/" + strconv.Itoa(pid) + "/stat")
+}
+
+// selfStart is this process's start time. /proc/self resolves in the PID
+// namespace of the /proc mount, so it names this process even where
+// /proc/PID would not (a PID namespace without its own /proc).
+func selfStart() (start uint64, ok bool) {
+	_, start, ok = readStat("/proc/self/stat")
+	return start, ok
+}
+
+func readStat(path string) (state byte, start uint64, ok bool) {
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return 0, 0, false
 	}

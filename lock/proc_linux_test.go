@@ -27,14 +27,12 @@ func TestParseStat(t *testing.T) {
 	if state, _, ok := procStat(os.Getpid()); !ok || state == 'Z' {
 		t.Errorf("procStat(self) = %c, %v", state, ok)
 	}
-}
-
-func TestFingerprint_Reused(t *testing.T) {
-	fp := fingerprint(1234, 5678)
-	if reused(fp, 1234, 5678) || reused(fp, 99, 1) || reused(0, 1234, 1) {
-		t.Error("reused: false positive")
+	_, s1, ok1 := procStat(os.Getpid())
+	s2, ok2 := selfStart()
+	if !ok1 || !ok2 || s1 != s2 {
+		t.Errorf("start time: /proc/PID %d %v, /proc/self %d %v", s1, ok1, s2, ok2)
 	}
-	if !reused(fp, 1234, 5679) {
-		t.Error("reused: same pid, other start time not detected")
+	if got := defaultIdentity().Self(); got.Tag != uint32(os.Getpid()) || got.Stamp != stampOf(s1) {
+		t.Errorf("default identity %+v, want pid %d stamp %d", got, os.Getpid(), stampOf(s1))
 	}
 }

@@ -22,8 +22,13 @@ func parseResult(tb testing.TB, s string) (n, dead int) {
 	return n, dead
 }
 
+// modes are the child environments of the multi-process tests: both word
+// widths, futex(2) and backoff waiting.
 func modes() map[string][]string {
-	return map[string][]string{"futex": nil, "backoff": {"LOCKTEST_BACKOFF=1"}}
+	return map[string][]string{
+		"32/futex": nil, "32/backoff": {"LOCKTEST_BACKOFF=1"},
+		"64/futex": {"LOCKTEST_WIDE=1"}, "64/backoff": {"LOCKTEST_WIDE=1", "LOCKTEST_BACKOFF=1"},
+	}
 }
 
 func TestProcess_Counter(t *testing.T) {
@@ -44,7 +49,7 @@ func TestProcess_Counter(t *testing.T) {
 			if got := *u64(b, offCounter); got != N*M {
 				t.Fatalf("counter = %d, want %d", got, N*M)
 			}
-			if w := atomic.LoadUint32(u32(b, offWord)); w != 0 {
+			if w := atomic.LoadUint64(u64(b, offWord)); w != 0 {
 				t.Fatalf("lock word = %#x after all unlocked, want 0", w)
 			}
 		})
@@ -54,17 +59,24 @@ func TestProcess_Counter(t *testing.T) {
 // killAndRecover has a child take the lock and get killed, then recovers it.
 // With waitFirst the parent is already asleep in Lock when the kill lands;
 // with reap the child is reaped first (ESRCH), else it is a zombie.
-func killAndRecover(t *testing.T, path string, b []byte, waitFirst, reap bool) {
+func killAndRecover(t *testing.T, path string, b []byte, wide, waitFirst, reap bool) {
 	if runtime.GOOS != "linux" {
 		reap = true // zombies are only recognized through /proc
 	}
-	p := start(t, "holder", path)
+	var env []string
+	var mu *lock.Mutex
+	if wide {
+		env = append(env, "LOCKTEST_WIDE=1")
+		mu = lock.New64(u64(b, offWord))
+	} else {
+		mu = lock.New(u32(b, offWord))
+	}
+	p := start(t, "holder", path, env...)
 	if s := p.line(t); s != "ready\n" {
 		t.Fatalf("child said %q", s)
 	}
-	mu := lock.New(u32(b, offWord))
-	if h := mu.Holder(); h != p.cmd.Process.Pid {
-		t.Fatalf("Holder = %d, want child %d", h, p.cmd.Process.Pid)
+	if h := mu.Holder(); h.Tag != uint32(p.cmd.Process.Pid) {
+		t.Fatalf("Holder = %+v, want child %d", h, p.cmd.Process.Pid)
 	}
 	t0 := time.Now()
 	done := make(chan error, 1)
@@ -89,8 +101,8 @@ func killAndRecover(t *testing.T, path string, b []byte, waitFirst, reap bool) {
 	if !errors.As(err, &dead) || dead.PID != p.cmd.Process.Pid {
 		t.Fatalf("Lock = %v, want an *OwnerDeadError naming the child, pid %d", err, p.cmd.Process.Pid)
 	}
-	if h := mu.Holder(); h != os.Getpid() {
-		t.Fatalf("Holder = %d after recovery, want us (%d)", h, os.Getpid())
+	if h := mu.Holder(); h.Tag != uint32(os.Getpid()) {
+		t.Fatalf("Holder = %+v after recovery, want us (%d)", h, os.Getpid())
 	}
 	if err := mu.Unlock(); err != nil {
 		t.Fatal(err)
@@ -101,15 +113,17 @@ func killAndRecover(t *testing.T, path string, b []byte, waitFirst, reap bool) {
 }
 
 func TestKill_HolderRecovered(t *testing.T) {
-	path, b := newMapping(t)
-	killAndRecover(t, path, b, true, false)
+	for _, wide := range []bool{false, true} {
+		path, b := newMapping(t)
+		killAndRecover(t, path, b, wide, true, false)
+	}
 }
 
 func TestKill_Repeated(t *testing.T) {
 	path, b := newMapping(t)
 	for i := range 24 {
-		killAndRecover(t, path, b, i%2 == 0, i%4 >= 2)
-		if w := atomic.LoadUint32(u32(b, offWord)); w != 0 {
+		killAndRecover(t, path, b, i%8 >= 4, i%2 == 0, i%4 >= 2)
+		if w := atomic.LoadUint64(u64(b, offWord)); w != 0 {
 			t.Fatalf("round %d: word = %#x, want 0", i, w)
 		}
 	}
@@ -157,8 +171,21 @@ func TestDead_Zombie(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("zombies are recognized only through /proc (Linux)")
 	}
+	for _, wide := range []bool{false, true} {
+		zombie(t, wide)
+	}
+}
+
+func zombie(t *testing.T, wide bool) {
 	path, b := newMapping(t)
-	p := start(t, "exitholder", path)
+	var mu *lock.Mutex
+	var env []string
+	if wide {
+		mu, env = lock.New64(u64(b, offWord)), []string{"LOCKTEST_WIDE=1"}
+	} else {
+		mu = lock.New(u32(b, offWord))
+	}
+	p := start(t, "exitholder", path, env...)
 	if s := p.line(t); s != "ready\n" {
 		t.Fatalf("child said %q", s)
 	}
@@ -173,12 +200,11 @@ func TestDead_Zombie(t *testing.T) {
 	if st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
 		t.Logf("holder stat: %.40s", st)
 	}
-	mu := lock.New(u32(b, offWord))
 	if err := mu.Lock(); !errors.Is(err, lock.ErrOwnerDead) {
 		t.Fatalf("Lock = %v, want ErrOwnerDead", err)
 	}
-	if h := mu.Holder(); h != os.Getpid() {
-		t.Fatalf("Holder = %d, want %d", h, os.Getpid())
+	if h := mu.Holder(); h.Tag != uint32(os.Getpid()) {
+		t.Fatalf("Holder = %+v, want %d", h, os.Getpid())
 	}
 	if err := mu.Unlock(); err != nil {
 		t.Fatal(err)

@@ -16,24 +16,59 @@ const (
 	minSleep     = time.Microsecond
 	maxSleep     = time.Millisecond // backoff cap: bounds the latency a sleeper adds
 	minFutexWait = 50 * time.Microsecond
+
+	// starveAfter is how long a waiter waits before it forbids barging
+	// (the starving bit), as in sync.Mutex. It also bounds how long a
+	// starving bit whose waiter died holds the others back: by then they
+	// have waited as long and may take the lock themselves.
+	starveAfter = time.Millisecond
+
+	// ctxPoll bounds each sleep of a waiter whose context can be
+	// cancelled: a futex(2) sleep cannot select on ctx.Done(), and waking
+	// the sleeper from a context.AfterFunc would cost an allocation and a
+	// registration per wait.
+	ctxPoll = time.Millisecond
+
+	maxWake = math.MaxInt32 // futex(2): wake every sleeper
 )
 
-// seenHolder remembers the start time of the holder a waiter examined, so a
-// later check can notice that the PID now names a different process.
-type seenHolder struct {
-	pid   int
-	start uint64
+// lockSlow is Lock after the fast path failed; a nil ctx is
+// context.Background() (so that Lock need not call it, and stays small
+// enough to inline).
+func (m *Mutex) lockSlow(ctx context.Context) error {
+	// The fast path of 32-bit mode, in a function small enough that the
+	// call costs little.
+	if atomic.LoadUint32(&m.flags) == flagNarrow && atomic.CompareAndSwapUint32(m.w32, 0, uint32(m.self)) {
+		return nil
+	}
+	return m.lockContended(ctx)
 }
 
-// lockSlow is Lock after the fast path failed.
-func (m *Mutex) lockSlow(ctx context.Context) error {
+// lockContended is Lock when the word is not free, or flags are set.
+func (m *Mutex) lockContended(ctx context.Context) error {
+	f := atomic.LoadUint32(&m.flags)
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if f&flagClosed != 0 {
+		return errClosed
+	}
+	if f&flagMaybeInherited != 0 && !m.ent.inherited.Load() {
+		atomic.AndUint32(&m.flags, ^uint32(flagMaybeInherited))
+	}
+	// Announce the waiter before the second look at the flag, so that
+	// Close either sees it or it sees Close (both are sequentially
+	// consistent atomics).
+	m.waiting.Add(1)
+	defer m.waiting.Add(-1)
+	if atomic.LoadUint32(&m.flags)&flagClosed != 0 {
+		return errClosed
+	}
+	// Spin: the holder is probably running and about to unlock.
 	for i := range activeSpins + passiveSpins {
-		w := atomic.LoadUint32(m.word)
-		if w&pidMask == 0 {
-			if atomic.CompareAndSwapUint32(m.word, w, m.pid|w&waitersBit) {
-				return m.acquired(nil)
-			}
-			continue
+		v := m.load()
+		if v&(tagMask|starvingBit) == 0 && m.cas(v, m.self|v&waitersBit) {
+			return nil
 		}
 		if i < activeSpins {
 			spinPause()
@@ -41,132 +76,214 @@ func (m *Mutex) lockSlow(ctx context.Context) error {
 			runtime.Gosched()
 		}
 	}
+	return m.wait(ctx)
+}
 
+// wait is the sleeping phase of lockSlow. See the state machine in doc.go.
+func (m *Mutex) wait(ctx context.Context) error {
 	useFutex := haveFutex && !m.backoff
-	if useFutex && ctx.Done() != nil {
-		// A futex sleep cannot select on ctx.Done(), so cancellation wakes
-		// every sleeper on the word; the others just re-check and sleep
-		// again. A cancellation that lands between our ctx.Err() check and
-		// the futex call is still noticed at the end of that (bounded) sleep.
-		stop := context.AfterFunc(ctx, func() { futexWake(m.word, math.MaxInt32) })
-		defer stop()
-	}
 	var (
-		nextCheck = time.Now().Add(m.staleAfter)
+		now       = time.Now()
+		nextCheck = now.Add(m.staleAfter) // next stale check of the holder
+		starveAt  = now.Add(starveAfter)
+		starving  bool // waited starveAfter: may take a lock with the starving bit
 		sleep     = minSleep
-		seen      seenHolder
 		slept     bool // in futex(2) at least once
 	)
 	for {
+		if atomic.LoadUint32(&m.flags)&flagClosed != 0 {
+			m.leave(slept, starving)
+			return errClosed
+		}
 		if err := ctx.Err(); err != nil {
-			if slept {
-				// An Unlock's wake-up may have picked us, now leaving:
-				// pass it on, or the next sleeper would sleep on until
-				// its stale check although the lock may be free.
-				futexWake(m.word, 1)
-			}
+			m.leave(slept, starving)
 			return err
 		}
-		w := atomic.LoadUint32(m.word)
-		if w&pidMask == 0 {
-			nw := m.pid
-			if useFutex {
-				// We may have slept, and so may others: acquire with the
-				// waiters bit so our Unlock wakes the next sleeper. Acquiring
-				// with plain pid here would lose their wake-up ("Futexes Are
+		v := m.load()
+		mine := v&^flagBits == m.self
+		if !mine {
+			m.endInheritance()
+		}
+		if tagOf(v) == 0 && (v&starvingBit == 0 || starving) {
+			nv := m.self | v&waitersBit
+			if slept {
+				// Others may sleep too: acquire with the waiters bit so
+				// that our Unlock wakes the next sleeper ("Futexes Are
 				// Tricky", mutex #3: a woken waiter locks with state 2).
-				nw |= waitersBit
+				nv |= waitersBit
 			}
-			if atomic.CompareAndSwapUint32(m.word, w, nw|w&waitersBit) {
-				return m.acquired(nil)
+			// A starving waiter takes the lock without the starving bit;
+			// other starving waiters set it again when they next look.
+			if m.cas(v, nv) {
+				return nil
 			}
 			continue
 		}
-		now := time.Now()
-		if !now.Before(nextCheck) {
+		now = time.Now()
+		if !starving && !now.Before(starveAt) {
+			starving = true
+		}
+		if tagOf(v) != 0 && !now.Before(nextCheck) {
 			nextCheck = now.Add(m.staleAfter)
-			if m.ownerDead(w, &seen) {
-				// One CAS from the exact word we examined: if anything
-				// changed meanwhile (another waiter recovered it, the
-				// holder was not dead after all) we start over.
-				if atomic.CompareAndSwapUint32(m.word, w, stolen(m.pid, w)) {
-					return m.acquired(&OwnerDeadError{PID: HolderPID(w)})
-				}
+			if err, done := m.staleCheck(v, mine, starving); done {
+				return err
+			}
+		}
+		flags := v
+		if starving && tagOf(v) != 0 {
+			flags |= starvingBit
+		}
+		if useFutex {
+			flags |= waitersBit
+		}
+		if flags != v {
+			// Announce the sleeper (the holder's Unlock sees the waiters
+			// bit in its compare-and-swap and issues a wake) and, once
+			// starving, forbid barging. If the word changed, look again.
+			if !m.cas(v, flags) {
 				continue
 			}
+			v = flags
 		}
 		if !useFutex {
 			time.Sleep(sleep)
 			sleep = min(2*sleep, maxSleep)
 			continue
 		}
-		if w&waitersBit == 0 {
-			// Announce the sleeper before sleeping, so the holder's Unlock
-			// (which sees the bit in its CAS) issues a wake. If the CAS
-			// fails the word changed: re-examine it.
-			if !atomic.CompareAndSwapUint32(m.word, w, w|waitersBit) {
-				continue
-			}
-			w |= waitersBit
-		}
 		d := nextCheck.Sub(now)
-		if dl, ok := ctx.Deadline(); ok {
-			d = min(d, dl.Sub(now))
+		if !starving {
+			d = min(d, starveAt.Sub(now))
 		}
-		// The kernel sleeps only while the word still equals w, which
-		// closes the window between our load and the sleep. Any return
-		// (wake, EAGAIN, EINTR, timeout, spurious) just re-examines it.
+		if ctx.Done() != nil {
+			d = min(d, ctxPoll)
+			if dl, ok := ctx.Deadline(); ok {
+				d = min(d, dl.Sub(now))
+			}
+		}
+		// The kernel sleeps only while the state half still equals v,
+		// which closes the window between our load and the sleep. Any
+		// return (wake, EAGAIN, EINTR, timeout, spurious) just looks again.
 		slept = true
-		if err := futexWait(m.word, w, max(d, minFutexWait)); err != nil {
+		if err := futexWait(m.w32, uint32(v), max(d, minFutexWait)); err != nil {
 			useFutex = false // futex unusable here (ENOSYS...): back off instead
 		}
 	}
 }
 
-// ownerDead reports whether the holder recorded in w is known to be dead:
-// gone, an unreaped zombie, or (with the fingerprint, or without one from
-// seen) a new process that was given the holder's PID. A holder that is another
-// goroutine of this process is alive by definition.
-func (m *Mutex) ownerDead(w uint32, seen *seenHolder) bool {
-	pid := HolderPID(w)
-	if pid == 0 || pid == int(m.pid) {
-		return false
+// staleCheck asks whether the holder recorded in v is dead and, if so,
+// takes the lock over with one compare-and-swap from exactly v: if the word
+// changed meanwhile (another waiter recovered it, the holder unlocked, a
+// new holder came), nothing happens. mine says that v shows our own
+// identity. done reports that the lock is ours (err is then the
+// *OwnerDeadError).
+func (m *Mutex) staleCheck(v uint64, mine, starving bool) (err error, done bool) {
+	if mine {
+		return m.inherit(v, starving)
 	}
-	if !signalable(pid) {
-		return true
+	h := holderOf(v)
+	dead, pid := m.id.Dead(h)
+	if dead && m.cas(v, m.stolen(v, starving)) {
+		return &OwnerDeadError{PID: pid, Holder: h}, true
 	}
-	state, start, ok := procStat(pid)
-	if !ok {
-		return false // no /proc information here: kill(2) said alive
-	}
-	if state == 'Z' || state == 'X' {
-		return true
-	}
-	if m.fp != nil && reused(atomic.LoadUint64(m.fp), pid, start) {
-		return true
-	}
-	if m.fp == nil && seen != nil {
-		// Without a fingerprint, a holder PID whose process changed while
-		// we waited most likely names a dead holder's reused PID. It can
-		// also be a new holder that got the PID after the old one unlocked
-		// and exited; only the fingerprint tells those apart, so with one
-		// this guess is not made.
-		if seen.pid == pid && seen.start != start {
-			return true
-		}
-		seen.pid, seen.start = pid, start
-	}
-	return false
+	return nil, false
 }
 
-// Alive reports whether a process with this PID exists and is not an
-// unreaped zombie. A process owned by another user counts as alive.
-func Alive(pid int) bool {
-	if pid <= 0 || !signalable(pid) {
-		return false
+// inherit takes the lock over from a predecessor with our identity (see
+// registry.go), if the word still shows it and no other goroutine of this
+// process did so first. A word that shows our identity while this process
+// is not an heir is held by this process, alive by definition.
+func (m *Mutex) inherit(v uint64, starving bool) (err error, done bool) {
+	if m.ent == nil || !m.ent.inherited.CompareAndSwap(true, false) {
+		return nil, false
 	}
-	state, _, ok := procStat(pid)
-	return !ok || (state != 'Z' && state != 'X')
+	h := holderOf(v)
+	for ; v&^flagBits == m.self; v = m.load() {
+		if m.cas(v, m.stolen(v, starving)) {
+			pid := 0
+			if m.pids {
+				pid = int(h.Tag)
+			}
+			return &OwnerDeadError{PID: pid, Holder: h}, true
+		}
+	}
+	return nil, false
+}
+
+// endInheritance records that the word was seen without our identity: a
+// predecessor's lock, if there was one, has been released or taken over.
+func (m *Mutex) endInheritance() {
+	if m.ent != nil && m.ent.inherited.Load() {
+		m.ent.inherited.Store(false)
+	}
+}
+
+// stolen is the word with which we take the lock over from the dead
+// holder recorded in v. Where waiters sleep in futex(2) it carries the
+// waiters bit even if v does not: the dead holder may have taken the lock
+// after a woken waiter's wake-up, leaving older sleepers that only an
+// Unlock that sees the bit will wake. Without it they would sleep until
+// their stale check. The starving bit stays unless we are the starving
+// waiter.
+func (m *Mutex) stolen(v uint64, starving bool) uint64 {
+	nv := m.self | v&waitersBit
+	if haveFutex {
+		nv |= waitersBit
+	}
+	if !starving {
+		nv |= v & starvingBit
+	}
+	return nv
+}
+
+// leave is a waiter giving up without the lock. A starving waiter takes
+// the starving bit it may have set away, so that lockers do not wait for
+// it in vain (another starving waiter sets it again when it next looks).
+// One that slept hands on a wake-up that may have been meant for it:
+// otherwise the next sleeper would sleep on until its stale check although
+// the lock may be free.
+func (m *Mutex) leave(slept, starving bool) {
+	for v := m.load(); starving && v&starvingBit != 0; v = m.load() {
+		if m.cas(v, v&^starvingBit) {
+			break
+		}
+	}
+	if slept {
+		futexWake(m.w32, 1)
+	}
+}
+
+// tryLockSlow is TryLock after the fast path failed.
+func (m *Mutex) tryLockSlow() (bool, error) {
+	f := atomic.LoadUint32(&m.flags)
+	if f == flagNarrow && atomic.CompareAndSwapUint32(m.w32, 0, uint32(m.self)) {
+		return true, nil
+	}
+	if f&flagClosed != 0 {
+		return false, errClosed
+	}
+	for range 4 { // a retry only follows a change of the word
+		v := m.load()
+		mine := v&^flagBits == m.self
+		if !mine {
+			m.endInheritance()
+		}
+		if tagOf(v) == 0 {
+			if m.cas(v, m.self|v&flagBits) {
+				return true, nil
+			}
+			continue
+		}
+		if mine && (m.ent == nil || !m.ent.inherited.Load()) {
+			return false, nil // held by this process
+		}
+		if err, done := m.staleCheck(v, mine, false); done {
+			return true, err
+		}
+		if m.load() == v {
+			return false, nil // alive, or unknown
+		}
+	}
+	return false, nil
 }
 
 // spinPause burns a few dozen cycles without touching shared memory

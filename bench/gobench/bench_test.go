@@ -145,21 +145,23 @@ func mapPage(b *testing.B, dir string) []byte {
 	return mem
 }
 
-// BenchmarkLock: uncontended Lock+Unlock of the lock word, bare and with
-// the holder fingerprint (as segment.Segment uses it), vs sync.Mutex.
+// BenchmarkLock: uncontended Lock+Unlock of a 32-bit lock word (lock.New)
+// and of a 64-bit one with the holder's start time (lock.New64, as
+// segment.Segment uses it), vs sync.Mutex.
 func BenchmarkLock(b *testing.B) {
-	for _, fp := range []bool{false, true} {
+	for _, wide := range []bool{false, true} {
 		name := "ours"
-		if fp {
-			name = "ours-fingerprint"
+		if wide {
+			name = "ours64"
 		}
 		b.Run(name, func(b *testing.B) {
 			mem := mapPage(b, benchDir(b))
-			var opts []lock.Option
-			if fp {
-				opts = append(opts, lock.WithFingerprint((*uint64)(unsafe.Pointer(&mem[8]))))
+			var mu *lock.Mutex
+			if wide {
+				mu = lock.New64((*uint64)(unsafe.Pointer(&mem[0])))
+			} else {
+				mu = lock.New((*uint32)(unsafe.Pointer(&mem[0])))
 			}
-			mu := lock.New((*uint32)(unsafe.Pointer(&mem[0])), opts...)
 			b.ReportAllocs()
 			for b.Loop() {
 				if err := mu.Lock(); err != nil {

@@ -113,7 +113,7 @@ var rows = concat(pathRows(), []row{
 	{section: secLock, figure: "Segment Lock+Unlock (default options) vs bare lock.Mutex (issue 10: ≤ 1.5, 0 allocs)", ours: ns("BenchmarkSegmentLock/default"), base: ns("BenchmarkLock/ours"), maxRatio: 1.5, zeroAllocs: true, showAllocs: true},
 	{section: secLock, figure: "Segment Lock+Unlock (default options) vs robust pshared pthread mutex (issue 10: ≤ 0.6)", ours: ns("BenchmarkSegmentLock/default"), base: ns("c_pthread_uncontended"), maxRatio: 0.6},
 	{section: secLock, figure: "lock.Mutex Lock+Unlock vs flock(2) LOCK_EX+LOCK_UN", ours: ns("BenchmarkLock/ours"), base: ns("c_flock_uncontended")},
-	{section: secLock, figure: "diagnostic: lock.Mutex WithFingerprint (as Segment uses it) vs C robust pthread mutex", ours: ns("BenchmarkLock/ours-fingerprint"), base: ns("c_pthread_uncontended")},
+	{section: secLock, figure: "diagnostic: lock.Mutex over a 64-bit word (New64, as Segment uses it) vs C robust pthread mutex", ours: ns("BenchmarkLock/ours64"), base: ns("c_pthread_uncontended")},
 }, contentionRows(), []row{
 	{section: secHandoff, figure: "spinning handoff: ping-pong round trip, lock.Mutex vs " + strongest + "spin-then-futex, the same algorithm and spin budget", ours: roundtrip("go_pingpong"), base: roundtrip("c_lock_pingpong"), maxRatio: 1.2},
 	{section: secHandoff, figure: "CPU time per round trip (both processes, getrusage), lock.Mutex vs C spin-then-futex (goal: no more CPU)", ours: roundtrip("go_pingpong_cpu"), base: roundtrip("c_lock_pingpong_cpu"), maxRatio: 1.0},

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/posixshm/posixshm/internal/unixutil"
+	"github.com/posixshm/posixshm/lock"
 	"github.com/posixshm/posixshm/posixshm"
 )
 
@@ -54,6 +55,7 @@ type attachment struct {
 	slot int
 	over int64
 	gen  uint32
+	pid  int // this process's PID, as recorded
 	// pids: the object takes no record locks (macOS and FreeBSD kernel
 	// objects), so liveness is judged by PID, with kill(pid, 0).
 	pids bool
@@ -158,10 +160,10 @@ func (a *attachment) claimAny() error {
 	if err != nil {
 		return err
 	}
+	a.pid = pid
 	if a.pids || noRecordLocks {
 		a.pids = true
-		a.claimByPID(pid)
-		return nil
+		return a.claimByPID(pid)
 	}
 	// Pass 0 tries the slots recorded free (usually the first succeeds),
 	// pass 1 those recorded attached, whose processes may have died.
@@ -174,14 +176,19 @@ func (a *attachment) claimAny() error {
 			ok, err := tryLock(a.fd, unix.F_WRLCK, slotByte(i), 1)
 			if err == errNoRecordLocks {
 				a.pids = true
-				a.claimByPID(pid)
-				return nil
+				return a.claimByPID(pid)
 			}
 			if err != nil {
 				return err
 			}
 			if !ok {
 				continue // a live process holds it, or is taking it
+			}
+			if a.lockNames(uint32(i) + 1) {
+				// Its last user died holding the lock: keep the slot
+				// for the waiter that recovers it (see identity.go).
+				unlock(a.fd, slotByte(i), 1)
+				continue
 			}
 			// The byte is ours: whoever had the slot has died or
 			// detached, and nobody else can take it now. One CAS
@@ -209,11 +216,16 @@ func (a *attachment) claimOverflow() error {
 		if err != nil {
 			return err
 		}
-		if ok {
-			a.over = k
-			a.gen = atomic.AddUint32(a.overflowWord(), 1)
-			return nil
+		if !ok {
+			continue
 		}
+		if a.lockNames(overflowTags + uint32(k)) {
+			unlock(a.fd, overflowBase+k, 1) // as for slots
+			continue
+		}
+		a.over = k
+		a.gen = atomic.AddUint32(a.overflowWord(), 1)
+		return nil
 	}
 	return errors.New("every slot and " + strconv.Itoa(maxOverflow) + " overflow attachments taken by live processes")
 }
@@ -223,23 +235,27 @@ func (a *attachment) claimOverflow() error {
 // taken with one CAS. A slot cannot tell a dead process from a new one
 // that was given its PID, nor see into another PID namespace: such slots
 // stay taken.
-func (a *attachment) claimByPID(pid int) {
+func (a *attachment) claimByPID(pid int) error {
 	for i := range a.slots {
 		p := a.slotWord(i)
 		for {
 			w := atomic.LoadUint64(p)
 			s := decodeSlot(w)
-			if s.Attached && pidAlive(s.PID) {
+			if s.Attached && pidAlive(s.PID) || a.lockNames(uint32(i)+1) {
 				break
 			}
 			n := Slot{PID: pid, Attached: true, Generation: s.Generation + 1}
 			if atomic.CompareAndSwapUint64(p, w, n.word()) {
 				a.slot, a.gen = i, n.Generation
-				return
+				return nil
 			}
 		}
 	}
+	if pid > lock.MaxTag-pidTags {
+		return errors.New("pid " + strconv.Itoa(pid) + " too large for the lock word of an attachment without a slot")
+	}
 	a.gen = atomic.AddUint32(a.overflowWord(), 1)
+	return nil
 }
 
 // release ends the attachment's claim: the slot word is marked free (if it

@@ -44,7 +44,6 @@
 // and in whichever PID namespace it runs. [Segment.Attached] and [Users]
 // ask the kernel (F_GETLK) which of those locks are held, so they never
 // count a dead process, nor miss a live one whose PID they cannot see.
-// Under OpenBSD's pledge(2) that takes the "flock" promise, not "proc".
 // A process that finds every slot held by a live process attaches all the
 // same, without a slot (the overflow count in the header records it, and
 // it holds a lock on a byte past the end of the segment, so it counts as
@@ -73,6 +72,42 @@
 // was given a dead one's PID, then counts as attached, and attachments
 // without a slot cannot be checked at all (each one ever made counts).
 // A posixshm.Dir on those systems holds files, with record locks.
+//
+// # The lock
+//
+// The lock word (package lock, lock.New64) identifies its holder by
+// attachment: the holder's slot (Tag = slot + 1) and the slot's generation
+// (Stamp), written by the one compare-and-swap that takes the lock. A
+// waiter that has waited Options.StaleAfter asks the kernel whether the
+// holder's attachment lock is still held (F_GETLK), and recovers the lock
+// with lock.ErrOwnerDead when it is not, or when the slot's generation
+// has moved on. So a holder in another PID namespace (a container sharing
+// /dev/shm) is judged by its record lock, never by a PID that means
+// something else here; a new process given a dead holder's PID is a new
+// attachment with a slot of its own; and the check needs pledge's "flock"
+// promise, never "proc": no kill(2), no /proc. An attachment without a
+// slot holds the lock as the byte it locks past the segment's end. No
+// attachment takes the slot (or byte) of a holder that died holding the
+// lock until a waiter has recovered it.
+//
+// The lock belongs to the process's attachment: goroutines of the process
+// exclude each other in Lock, and any of its Segments of the file may
+// Unlock. Other processes recover it (ErrOwnerDead) as soon as the
+// attachment ends: when the process dies, or closes its last Segment of
+// the file while holding the lock.
+//
+// Where 64-bit atomics do not reach across processes (lock.Atomic64
+// false: ARM before v7, 32-bit MIPS) the word records the slot alone, and
+// one window is left: a waiter that has just found the holder's record
+// lock gone may take over the lock of a new attachment that, meanwhile,
+// took the same slot after the holder unlocked and detached, and locked
+// (identity.go). On macOS's and FreeBSD's kernel objects the check falls
+// back to kill(pid, 0) on the PID the holder's slot records.
+//
+// Under OpenBSD's pledge(2), a process using segments in a directory
+// needs "stdio rpath wpath cpath" to open and create them, "fattr" to
+// refresh them and "flock" for attachments, the lock's stale check and
+// removal when unused; "proc" is never needed.
 //
 // # Removing unused segments
 //

@@ -8,8 +8,6 @@ import (
 	"runtime"
 	"strconv"
 	"time"
-
-	"github.com/posixshm/posixshm/lock"
 )
 
 // Errors about a segment's header. They reach the caller inside an
@@ -140,10 +138,15 @@ type Header struct {
 	RemoveWhenUnused bool
 	// Overflow counts the attachments, since creation, that found every
 	// slot taken by a live process (they attached all the same).
-	Overflow   uint32
-	LockWord   uint32 // raw state half of the lock word (package lock's layout)
-	LockStamp  uint32 // raw stamp half of the lock word
-	LockHolder int    // PID in the lock word, 0 if unlocked
+	Overflow  uint32
+	LockWord  uint32 // raw state half of the lock word (package lock's layout)
+	LockStamp uint32 // raw stamp half of the lock word
+	// LockHolder is the PID the lock's holder recorded in its slot (in its
+	// own PID namespace), 0 if the lock is free or its holder has no slot.
+	// The holder's Tag (lock.HolderPID(LockWord)) is its slot + 1, or more
+	// than MaxSlots for a holder without a slot (see the package
+	// documentation).
+	LockHolder int
 	Notify     uint32 // raw notify word
 	// Table is the attachment table as recorded, one entry per slot. An
 	// entry that says Attached may belong to a process that has died:
@@ -312,7 +315,6 @@ func decodeFixed(b []byte, fileSize int64) (Header, *headerError) {
 	h.Overflow = ne.Uint32(b[offOverflow:])
 	h.LockWord = ne.Uint32(b[offLockWord:])
 	h.LockStamp = ne.Uint32(b[offLockStamp:])
-	h.LockHolder = lock.HolderPID(h.LockWord)
 	h.Notify = ne.Uint32(b[offNotify:])
 	return h, nil
 }
@@ -346,6 +348,7 @@ func decodeTable(h *Header, b []byte) *headerError {
 		}
 		h.Table[i] = decodeSlot(w)
 	}
+	h.LockHolder = lockHolderPID(h)
 	return nil
 }
 
@@ -392,13 +395,14 @@ const maxSegment = 1 << 62
 // AppendBinary appends the encoded header and attachment table to b, with
 // the magic number set, and returns the extended slice (TableOffset +
 // 8*Slots bytes more; the padding up to DataOffset is not included).
-// LockHolder is not encoded: it is derived from LockWord. The header must
-// be valid: Version 2, HeaderSize and TableOffset 256, Slots between 1 and
-// MaxSlots, Table empty (all slots free) or one entry per slot, each of
-// them possible, DataOffset a multiple of 64 at or after the table's end,
-// DataSize not negative; otherwise b is returned unchanged with an error
-// wrapping ErrVersion, ErrSizeMismatch or ErrCorrupt. A zero time encodes
-// as 0, which decodes as the zero time.Time.
+// LockHolder is not encoded: it is derived from the lock word and the
+// table. The header must be valid: Version 2, HeaderSize and TableOffset
+// 256, Slots between 1 and MaxSlots, Table empty (all slots free) or one
+// entry per slot, each of them possible, DataOffset a multiple of 64 at or
+// after the table's end, DataSize not negative; otherwise b is returned
+// unchanged with an error wrapping ErrVersion, ErrSizeMismatch or
+// ErrCorrupt. A zero time encodes as 0, which decodes as the zero
+// time.Time.
 func (h Header) AppendBinary(b []byte) ([]byte, error) {
 	if h.Version != HeaderVersion {
 		return b, fault(ErrVersion, "cannot encode version "+itoa(int64(h.Version)))

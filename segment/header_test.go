@@ -238,7 +238,7 @@ func TestReadHeader(t *testing.T) {
 	if h.Version != 2 || h.HeaderSize != 256 || h.TableOffset != 256 || h.Slots != 5 || !h.RemoveWhenUnused ||
 		h.DataOffset != 320 || h.DataSize != 1000 || h.Overflow != 0 ||
 		!h.Created.Equal(info.Created) || !h.Refreshed.Equal(info.Refreshed) ||
-		h.LockHolder != os.Getpid() || lock.HolderPID(h.LockWord) != os.Getpid() {
+		h.LockHolder != os.Getpid() || lock.HolderPID(h.LockWord) != 1 || h.LockStamp != 1 {
 		t.Fatalf("ReadHeader = %+v, Stat = %+v", h, info)
 	}
 	want := []segment.Slot{{PID: os.Getpid(), Attached: true, Generation: 1}, {}, {}, {}, {}}
@@ -301,8 +301,9 @@ func genHeader() *rapid.Generator[segment.Header] {
 			}
 			return time.Time{}
 		}
-		word := rapid.Uint32().Draw(t, "word")
 		slots := rapid.IntRange(1, 200).Draw(t, "slots")
+		// The holder: nobody, a slot, or any tag.
+		word := rapid.OneOf(rapid.Just(uint32(0)), rapid.Uint32Range(1, uint32(slots)), rapid.Uint32()).Draw(t, "word")
 		table := make([]segment.Slot, slots)
 		for i := range table {
 			if rapid.Bool().Draw(t, "attached") {
@@ -324,7 +325,6 @@ func genHeader() *rapid.Generator[segment.Header] {
 			Overflow:         rapid.Uint32().Draw(t, "overflow"),
 			LockWord:         word,
 			LockStamp:        rapid.Uint32().Draw(t, "stamp"),
-			LockHolder:       lock.HolderPID(word),
 			Notify:           rapid.Uint32().Draw(t, "notify"),
 			Table:            table,
 		}
@@ -340,7 +340,37 @@ func sameHeader(a, b segment.Header) bool {
 		a.Notify == b.Notify && slices.Equal(a.Table, b.Table)
 }
 
-// TestHeader_RoundTrip: decode(encode(x)) == x.
+// TestHeader_LockHolder: the lock's holder is found in the table.
+func TestHeader_LockHolder(t *testing.T) {
+	table := []segment.Slot{{}, {PID: 77, Attached: true, Generation: 5}, {Generation: 9}}
+	for _, c := range []struct {
+		word, stamp uint32
+		want        int
+	}{
+		{0, 0, 0},                    // free
+		{2, 5, 77},                   // slot 1, its generation
+		{2 | 1<<30, 5, 77},           // with the waiters bit
+		{2, 4, 0},                    // an earlier generation of slot 1: not 77
+		{2, 0, 77},                   // a 32-bit word: no stamp to compare
+		{3, 9, 0},                    // a free slot
+		{9, 1, 0},                    // no such slot
+		{segment.MaxSlots + 1, 1, 0}, // an overflow attachment: no PID
+	} {
+		h := segment.Header{Version: 2, HeaderSize: 256, TableOffset: 256, Slots: 3, DataOffset: 320,
+			LockWord: c.word, LockStamp: c.stamp, Table: table}
+		b, err := h.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := segment.ParseHeader(b, 320)
+		if err != nil || got.LockHolder != c.want {
+			t.Errorf("lock word %#x stamp %d: LockHolder %d, %v; want %d", c.word, c.stamp, got.LockHolder, err, c.want)
+		}
+	}
+}
+
+// TestHeader_RoundTrip: decode(encode(x)) == x (LockHolder, which is
+// derived, aside).
 func TestHeader_RoundTrip(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		h := genHeader().Draw(t, "h")
@@ -350,6 +380,7 @@ func TestHeader_RoundTrip(t *testing.T) {
 		}
 		b = b[len("prefix"):]
 		got, err := segment.ParseHeader(b, h.DataOffset+h.DataSize)
+		h.LockHolder = got.LockHolder
 		if err != nil || !sameHeader(got, h) {
 			t.Fatalf("ParseHeader(encode(%+v)) = %+v, %v", h, got, err)
 		}

@@ -67,11 +67,29 @@ func TestSegment_HelperProcess(t *testing.T) {
 		if err != nil {
 			fail(err)
 		}
-		if err := s.Lock(); err != nil {
+		if err := s.Lock(); err != nil && !errors.Is(err, lock.ErrOwnerDead) {
 			fail(err)
 		}
-		fmt.Println("locked")
+		fmt.Println("locked", os.Getpid())
 		time.Sleep(time.Minute)
+	case "wait": // args: name. Waits for the lock (stale checks every 2ms) and says how it got it.
+		s, err := segment.Open(args[0], in(d, &segment.Options{StaleAfter: 2 * time.Millisecond}))
+		if err != nil {
+			fail(err)
+		}
+		// A control for tracers: the one kill(2) this process makes.
+		syscall.Kill(os.Getpid(), 0)
+		fmt.Println("waiting")
+		err = s.Lock()
+		var od *lock.OwnerDeadError
+		switch {
+		case errors.As(err, &od):
+			fmt.Println("ownerdead", od.PID, od.Holder.Tag)
+		case err != nil:
+			fail(err)
+		default:
+			fmt.Println("locked")
+		}
 	case "race": // args: name. Starts when its stdin is closed.
 		fmt.Println("ready")
 		io.Copy(io.Discard, os.Stdin)
@@ -170,7 +188,7 @@ func segHold(t *testing.T, d posixshm.Dir, name string) *exec.Cmd {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	if line, err := bufio.NewReader(out).ReadString('\n'); err != nil || line != "locked\n" {
+	if line, err := bufio.NewReader(out).ReadString('\n'); err != nil || !strings.HasPrefix(line, "locked ") {
 		cmd.Process.Kill()
 		cmd.Wait()
 		t.Fatalf("helper said %q, %v", line, err)

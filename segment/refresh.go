@@ -88,7 +88,7 @@ func (s *Segment) KeepAlive(ctx context.Context, every time.Duration) <-chan err
 			select {
 			case <-ctx.Done():
 				return
-			case <-s.closing.Done():
+			case <-s.done:
 				return
 			case <-t.C:
 			}

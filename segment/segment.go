@@ -1,7 +1,6 @@
 package segment
 
 import (
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -103,8 +102,9 @@ func (o *Options) withDefaults() Options {
 // OpenBSD's daily(8) does not delete it (see Refresh).
 //
 // The methods may be called from several goroutines at once. The lock
-// belongs to the process (see package lock): goroutines of one process
-// exclude each other in Lock, but any of them may Unlock.
+// belongs to the process's attachment (see the package documentation):
+// goroutines of one process exclude each other in Lock, but any of them
+// may Unlock.
 //
 // Opening checks the file's size against the header before mapping it, so
 // a short or corrupt file is an error, never a fault. A file that another
@@ -135,13 +135,10 @@ type Segment struct {
 	timer    *time.Timer   // sets stDue when the stamp may have gone stale
 
 	// The lock methods touch the mapping outside rmu, possibly for a long
-	// wait. They hold pin for reading; Close cancels closing, which makes
-	// waiters (and KeepAlive) give up, and takes pin for writing before it
-	// unmaps, so the lock word is never unmapped under a caller (that would
-	// be a fault).
-	pin     sync.RWMutex
-	closing context.Context
-	cancel  context.CancelFunc
+	// wait. Close closes mu first, which makes the waiters give up and
+	// waits for them, so the lock word is never unmapped under a waiter
+	// (that would be a fault); done tells KeepAlive to stop.
+	done chan struct{}
 }
 
 // Create creates a new segment called name with size bytes of data,
@@ -463,12 +460,13 @@ func newSegment(a *attachment, name, path string, opts Options, creator bool) *S
 		data:     a.mem[end-a.dataSize : end : end],
 		stamp:    (*int64)(unsafe.Pointer(&a.mem[offRefreshed])),
 		interval: int64(opts.RefreshInterval),
+		done:     make(chan struct{}),
 	}
-	s.closing, s.cancel = context.WithCancel(context.Background())
-	// The mapping is page aligned, so this word is 4-byte aligned as
-	// sync/atomic and futex(2) require.
-	word := (*uint32)(unsafe.Pointer(&a.mem[offLockWord]))
-	s.mu = lock.New(word, lock.WithStaleAfter(opts.StaleAfter))
+	// The mapping is page aligned, so the word is 8-byte aligned as
+	// sync/atomic and futex(2) require. The lock identifies its holder by
+	// attachment (identity.go).
+	word := (*uint64)(unsafe.Pointer(&a.mem[offLockWord]))
+	s.mu = lock.New64(word, lock.WithIdentity(a), lock.WithStaleAfter(opts.StaleAfter))
 	return s
 }
 
@@ -572,13 +570,21 @@ func (s *Segment) Bytes() []byte { return s.data }
 // process's attachment (when the last of them closes). Bytes must not be
 // used afterwards. The object itself remains (see Unlink), unless it was
 // created with Options.RemoveWhenUnused and no other process is attached:
-// Close then removes it. Calls of Lock and LockContext still waiting for
-// the lock give up with an error wrapping fs.ErrClosed, and Close waits
-// for them to return. Close does not release a lock this process holds
-// (the lock belongs to the process, not to this Segment): Unlock first, or
-// other processes recover it only once this process has exited. A second
-// Close returns an error wrapping fs.ErrClosed. If there is an error, it
-// will be of type *fs.PathError.
+// Close then removes it.
+//
+// Calls of Lock and LockContext waiting for the lock give up with an error
+// wrapping fs.ErrClosed, and Close waits for them to return; later calls
+// of the lock methods return such an error. A lock method that has not
+// started to wait when Close runs (an uncontended Lock, a TryLock, an
+// Unlock) may still touch the lock word: do not call them concurrently
+// with Close, as with any use of Bytes.
+//
+// Close does not release a lock this process holds (the lock belongs to
+// the process's attachment, which all its Segments of the file share):
+// Unlock first. If the process has no other Segment of the file open, its
+// attachment ends, and another process's waiter recovers the lock with
+// ErrOwnerDead. A second Close returns an error wrapping fs.ErrClosed. If
+// there is an error, it will be of type *fs.PathError.
 func (s *Segment) Close() error {
 	s.rmu.Lock()
 	if s.state.Load()&stClosed != 0 {
@@ -590,12 +596,12 @@ func (s *Segment) Close() error {
 		s.timer.Stop()
 	}
 	// Refresh, Stat and refreshDue check stClosed under rmu, so they no
-	// longer touch the mapping; the lock methods do, under pin. Not under
-	// rmu: a lock method that has just acquired may need rmu to refresh.
+	// longer touch the mapping; the lock methods do until mu is closed.
+	// Not under rmu: a lock method that has just acquired may need rmu to
+	// refresh.
 	s.rmu.Unlock()
-	s.cancel()
-	s.pin.Lock()
-	defer s.pin.Unlock()
+	close(s.done)
+	s.mu.Close()
 	s.mem, s.data = nil, nil
 	if err := s.att.detach(); err != nil {
 		return pathError("close", s.name, s.path, "", err)

@@ -3,6 +3,7 @@ package segment_test
 import (
 	"bufio"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/posixshm/posixshm/lock"
 	"github.com/posixshm/posixshm/posixshm"
 	"github.com/posixshm/posixshm/segment"
 )
@@ -25,6 +27,7 @@ import (
 //	open NAME      OpenOrCreate NAME (64 bytes); the creator writes a random id to its data
 //	openx NAME     Open NAME
 //	close          Close it
+//	lock, unlock   Lock (ok ownerdead after a recovery) or Unlock it
 //	stat           Stat it: ok id=ID unlinked=BOOL
 //	users          its Attached: ok pids=P,P overflow=N
 //	fileusers PATH Users of PATH opened with os.Open, without attaching
@@ -93,6 +96,14 @@ func serveOne(sp **segment.Segment, opts *segment.Options, f []string) (string, 
 	case "close":
 		*sp = nil
 		return "", s.Close()
+	case "lock":
+		err := s.Lock()
+		if errors.Is(err, lock.ErrOwnerDead) {
+			return "ownerdead", nil
+		}
+		return "", err
+	case "unlock":
+		return "", s.Unlock()
 	case "stat":
 		info, err := s.Stat()
 		if err != nil {

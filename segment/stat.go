@@ -18,7 +18,7 @@ type Info struct {
 	DataSize   int64
 	Created    time.Time
 	Refreshed  time.Time // the shared refreshed-at stamp
-	LockHolder int       // PID in the lock word, 0 if unlocked
+	LockHolder int       // PID of the lock's holder (see Header.LockHolder), 0 if free
 	// Slots is the size of the attachment table.
 	Slots int
 	// RemoveWhenUnused: the file is removed when its last user detaches

@@ -1,0 +1,89 @@
+//go:build linux
+
+package segment_test
+
+import (
+	"errors"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/posixshm/posixshm/internal/pledge"
+	"github.com/posixshm/posixshm/lock"
+	"github.com/posixshm/posixshm/posixshm"
+	"github.com/posixshm/posixshm/segment"
+)
+
+// segmentPromises are what a process using segments in a posixshm.Dir
+// needs under OpenBSD's pledge(2): open and create files, refresh their
+// times, record locks. Not "proc": nothing may signal another process.
+const segmentPromises = "stdio rpath wpath cpath fattr flock"
+
+// TestSegment_Pledged runs a segment's whole life in a process confined
+// as pledge(2) would confine it on OpenBSD without the "proc" promise
+// (simulated with seccomp, /proc hidden): opening, Attached, waiting for a
+// lock whose holder lives in another process, recovering it once that
+// holder is killed, and removal when unused. The stale check asks the
+// kernel about record locks; a kill(2) on the holder would kill the child
+// with SIGSYS, as the control shows.
+func TestSegment_Pledged(t *testing.T) {
+	if testing.Short() {
+		t.Skip("spawns processes")
+	}
+	for _, control := range []bool{false, true} {
+		t.Run("control="+strconv.FormatBool(control), func(t *testing.T) {
+			d := posixshm.Dir(pledge.SharedDir(t))
+			if !pledge.IsChild(t) {
+				s, err := segment.Create("pledged", 8, in(d, &segment.Options{RemoveWhenUnused: true}))
+				if err != nil {
+					t.Fatal(err)
+				}
+				holder := segHold(t, d, "pledged")
+				s.Close() // the holder keeps it
+				// Kill the holder while the child waits for the lock.
+				time.AfterFunc(300*time.Millisecond, func() { holder.Process.Signal(syscall.SIGKILL) })
+				t.Cleanup(func() {
+					holder.Process.Signal(syscall.SIGKILL)
+					holder.Wait()
+				})
+			}
+			r := pledge.RunConfined(t, segmentPromises, func(t *testing.T) {
+				s, err := segment.Open("pledged", in(d, &segment.Options{StaleAfter: 2 * time.Millisecond}))
+				if err != nil {
+					t.Fatal(err)
+				}
+				u, err := s.Attached()
+				if err != nil || len(u.PIDs) != 2 {
+					t.Fatalf("Attached: %+v, %v", u, err)
+				}
+				if control {
+					// What a PID-probing stale check would do.
+					syscall.Kill(u.PIDs[0]+u.PIDs[1]-syscall.Getpid(), 0)
+					t.Fatal("kill(2) of another process was allowed")
+				}
+				if err := s.Lock(); !errors.Is(err, lock.ErrOwnerDead) {
+					t.Fatalf("Lock: %v, want ErrOwnerDead", err)
+				}
+				if err := s.Unlock(); err != nil {
+					t.Fatal(err)
+				}
+				if err := s.Close(); err != nil { // the last user: removes it
+					t.Fatal(err)
+				}
+			})
+			if control {
+				if !r.Violated() {
+					t.Fatalf("the control's kill(2) was not caught: %v", r)
+				}
+				return
+			}
+			if !r.Succeeded() {
+				t.Fatal(r)
+			}
+			if exists(t, segPath(t, d, "pledged")) {
+				t.Fatal("the last user's Close did not remove the segment")
+			}
+		})
+	}
+}

@@ -131,9 +131,13 @@ func (a *attachment) overflowWord() *uint32 {
 // slotByte is the file offset of slot i's record-lock byte.
 func slotByte(i int) int64 { return tableOffset + slotSize*int64(i) }
 
+// getpid is os.Getpid, once: a Go process cannot fork without exec, so its
+// PID never changes, and os.Getpid is a system call each time.
+var getpid = sync.OnceValue(os.Getpid)
+
 // selfPID is this process's PID as recorded in a slot.
 func selfPID() (int, error) {
-	pid := os.Getpid()
+	pid := getpid()
 	if pid <= 0 || pid > slotPIDMask {
 		return 0, errors.New("pid " + strconv.Itoa(pid) + " does not fit in a slot's 30 bits")
 	}

@@ -338,17 +338,27 @@ func decodeTable(h *Header, b []byte) *headerError {
 	if int64(len(b)) < end {
 		return fault(ErrTruncated, "have "+itoa(int64(len(b)))+" bytes of the header, its attachment table ends at "+itoa(end))
 	}
-	h.Table = make([]Slot, h.Slots)
 	ne := binary.NativeEndian
+	word := func(i int) uint64 { return ne.Uint64(b[tableOffset+slotSize*i:]) }
+	if hf := checkTable(h.Slots, word); hf != nil {
+		return hf
+	}
+	h.Table = make([]Slot, h.Slots)
 	for i := range h.Table {
-		w := ne.Uint64(b[tableOffset+slotSize*i:])
-		if p := slotProblem(w); p != "" {
+		h.Table[i] = decodeSlot(word(i))
+	}
+	h.LockHolder = lockHolderPID(h)
+	return nil
+}
+
+// checkTable checks the n slot words that word returns.
+func checkTable(n int, word func(i int) uint64) *headerError {
+	for i := range n {
+		if p := slotProblem(word(i)); p != "" {
 			return fault(ErrCorrupt, "attachment table slot "+strconv.Itoa(i)+": "+p+
 				" (remove the segment and create it again)")
 		}
-		h.Table[i] = decodeSlot(w)
 	}
-	h.LockHolder = lockHolderPID(h)
 	return nil
 }
 

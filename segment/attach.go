@@ -61,10 +61,12 @@ type attachment struct {
 	pids bool
 }
 
-// files holds this process's attachments, by file.
+// files holds this process's attachments, by file, and the files it is
+// creating (creation.go).
 var files struct {
-	mu sync.Mutex
-	m  map[fileKey]*attachment
+	mu       sync.Mutex
+	m        map[fileKey]*attachment
+	creating map[fileKey]bool
 }
 
 // noRecordLocks makes every attachment of this process judge liveness by

@@ -119,6 +119,19 @@
 // attached to a removed segment while others create a new one under its
 // name; see remove.go.
 //
+// # Creators that die
+//
+// A creator holds a write lock on the file's first byte from just after it
+// creates the file until it has published the header. An opener that
+// finds the header unpublished waits (up to Options.InitTimeout) only
+// while that lock is held; once the creator has died, it removes the file
+// if what the creator wrote says the segment removes itself when unused
+// (nobody can be attached to it yet), and otherwise fails with
+// ErrNotInitialized at once. A creator killed between creating the file
+// and taking the lock leaves an empty file, which cannot be told from
+// another program's new object: openers wait for it and fail, and it
+// stays until it is removed.
+//
 // # Errors
 //
 // Errors are *fs.PathError values whose Path is the caller's name. A file

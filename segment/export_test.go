@@ -45,3 +45,10 @@ func SetDetachHook(f func()) (undo func()) {
 	testHookDetach = f
 	return func() { testHookDetach = nil }
 }
+
+// SetPublishHook makes every Create of this process call f just before it
+// publishes the header, and returns a function that undoes it.
+func SetPublishHook(f func()) (undo func()) {
+	testHookPublish = f
+	return func() { testHookPublish = nil }
+}

@@ -33,9 +33,11 @@ var (
 	ErrSizeMismatch = errors.New("segment size mismatch")
 	// ErrNotInitialized: the file is empty or its magic number is still
 	// zero: its creator has not (yet) published the header. Opening waits
-	// Options.InitTimeout before giving up with this error; a
-	// creator that crashed leaves such a file behind for good, and the
-	// cure is to unlink the name.
+	// up to Options.InitTimeout for a creator that lives, and not for one
+	// that died (see the package documentation). A creator that died
+	// before publishing leaves such a file behind for good (unless the
+	// segment was to remove itself when unused: the next opener removes
+	// it), and the cure is to unlink the name.
 	ErrNotInitialized = errors.New("segment not initialized")
 	// ErrCorrupt: a field holds a value no version of this package
 	// writes: an attachment table entry that is neither free nor a

@@ -4,6 +4,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/posixshm/posixshm/internal/unixutil"
+	"github.com/posixshm/posixshm/posixshm"
 )
 
 // Remove-when-unused: one rule decides removal and attachment.
@@ -83,9 +84,13 @@ func (a *attachment) claimNamed() (alone bool, err error) {
 
 // named reports whether the segment's name still leads to the attached
 // file.
-func (a *attachment) named() (bool, error) {
+func (a *attachment) named() (bool, error) { return named(a.l, a.name, a.fd, a.key) }
+
+// named reports whether name, in layout l, leads to the file fd, whose key
+// is key.
+func named(l posixshm.Layout, name string, fd int, key fileKey) (bool, error) {
 	var st unix.Stat_t
-	if p, err := a.l.Path(a.name); err == nil {
+	if p, err := l.Path(name); err == nil {
 		err := unixutil.IgnoringEINTR(func() error { return unix.Lstat(p, &st) })
 		if err == unix.ENOENT {
 			return false, nil
@@ -93,10 +98,10 @@ func (a *attachment) named() (bool, error) {
 		if err != nil {
 			return false, err
 		}
-		return keyOf(&st) == a.key, nil
+		return keyOf(&st) == key, nil
 	}
 	// A layout without paths: the file has no name left once unlinked.
-	if err := unixutil.Fstat(a.fd, &st); err != nil {
+	if err := unixutil.Fstat(fd, &st); err != nil {
 		return false, err
 	}
 	return st.Nlink > 0, nil

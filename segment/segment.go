@@ -48,7 +48,8 @@ type Options struct {
 	// InitTimeout is how long opening waits for a segment's creator,
 	// polling every few milliseconds: while the file is still empty (not
 	// yet sized) and while the header's magic number is still zero (not
-	// yet published). Then it gives up with ErrNotInitialized. 0 means
+	// yet published) and the creator lives (it holds a record lock until
+	// it has published). Then it gives up with ErrNotInitialized. 0 means
 	// DefaultInitTimeout (1s). A valid segment is never waited for.
 	InitTimeout time.Duration
 	// StaleAfter is how long a locker waits before checking whether the
@@ -220,15 +221,18 @@ func createSegment(name string, size int, opts Options) (*Segment, error) {
 // initialize sizes, maps and fills a file just created, and attaches to it.
 func initialize(l posixshm.Layout, f *os.File, name string, size int64, slots int, opts Options) (*Segment, error) {
 	fd, path := int(f.Fd()), f.Name()
+	var st unix.Stat_t
+	if err := unixutil.Fstat(fd, &st); err != nil {
+		return nil, pathError("fstat", name, path, "", err)
+	}
+	// Before the file has a size: see creation.go.
+	locked := beginCreation(fd, keyOf(&st))
+	defer endCreation(fd, keyOf(&st), locked)
 	unixutil.Noatime(fd)
 	h := newHeader(size, slots, opts.RemoveWhenUnused, time.Now())
 	total := h.DataOffset + size
 	if err := unixutil.IgnoringEINTR(func() error { return unix.Ftruncate(fd, total) }); err != nil {
 		return nil, pathError("ftruncate", name, path, "", err)
-	}
-	var st unix.Stat_t
-	if err := unixutil.Fstat(fd, &st); err != nil {
-		return nil, pathError("fstat", name, path, "", err)
 	}
 	mem, err := unix.Mmap(fd, 0, int(total), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
 	if err != nil {
@@ -250,6 +254,9 @@ func initialize(l posixshm.Layout, f *os.File, name string, size int64, slots in
 	if err != nil {
 		unix.Munmap(mem)
 		return nil, pathError("fcntl", name, path, "", err)
+	}
+	if testHookPublish != nil {
+		testHookPublish()
 	}
 	// Publish the header by storing the magic last, atomically. The store
 	// has release semantics and the opener's atomic load of the magic has
@@ -310,8 +317,9 @@ func openOnce(name string, wantSize int64, opts Options) (*Segment, error) {
 }
 
 // testHookAttach, if set, runs between mapping a file and attaching to
-// it: tests widen that window with it.
-var testHookAttach func()
+// it; testHookPublish before a creator publishes the header: tests widen
+// those windows with them.
+var testHookAttach, testHookPublish func()
 
 // join opens a Segment on this process's attachment to the file that name
 // leads to, if there is one (ok). Opening the file again would make a
@@ -404,9 +412,14 @@ func mapSegment(f *os.File, name string, wantSize int64, opts Options) ([]byte, 
 	}
 	// Wait for the creator's atomic store of the magic; this atomic load
 	// pairs with it (see initialize), so the fields after it are complete.
+	// Stop waiting if the creator dies (creation.go).
 	var buf [HeaderSize]byte
+	dead := false
 	read := noFault(func() {
-		for wait := poller(deadline); unpublished(atomic.LoadUint64(magicWord(hm))) && wait(); {
+		for wait := poller(deadline); unpublished(atomic.LoadUint64(magicWord(hm))); {
+			if dead = creatorDied(fd, keyOf(&st)); dead || !wait() {
+				break
+			}
 		}
 		snapshot(buf[:], hm)
 	})
@@ -419,6 +432,9 @@ func mapSegment(f *os.File, name string, wantSize int64, opts Options) ([]byte, 
 		return fail(pathError("fstat", name, path, "", err))
 	}
 	h, hf := decodeFixed(buf[:], st.Size)
+	if hf != nil && hf.Err == ErrNotInitialized && dead {
+		return fail(abandoned(fd, keyOf(&st), buf[:], opts.Layout, name, path))
+	}
 	if hf == nil {
 		hf = checkFileSize(h.DataOffset+h.DataSize, st.Size)
 	}

@@ -35,7 +35,9 @@ import (
 // args: slots, remove when unused (0/1), judge by PID (0/1), then
 // optionally attachpause=US (a random pause of up to US microseconds
 // between mapping a file and attaching to it), claimpause=US (a pause
-// between a gated claim and its checks), detachpause=US (a pause before a
+// between a gated claim and its checks), publishpause=US and
+// publishwait=US (a random pause of up to US, and a pause of US, before a
+// creator publishes the header), detachpause=US (a pause before a
 // last detach releases its claim) and removepause=US (a pause
 // between a removal's check and its unlink), to widen those windows.
 func serve(d posixshm.Dir, args []string) {
@@ -51,13 +53,17 @@ func serve(d posixshm.Dir, args []string) {
 			segment.SetAttachHook(func() { time.Sleep(time.Duration(rand.IntN(us+1)) * time.Microsecond) })
 		case "claimpause":
 			segment.SetClaimedHook(func() { time.Sleep(time.Duration(us) * time.Microsecond) })
+		case "publishpause":
+			segment.SetPublishHook(func() { time.Sleep(time.Duration(rand.IntN(us+1)) * time.Microsecond) })
+		case "publishwait":
+			segment.SetPublishHook(func() { time.Sleep(time.Duration(us) * time.Microsecond) })
 		case "detachpause":
 			segment.SetDetachHook(func() { time.Sleep(time.Duration(us) * time.Microsecond) })
 		case "removepause":
 			segment.SetRemoveHook(func() { time.Sleep(time.Duration(us) * time.Microsecond) })
 		}
 	}
-	opts := in(d, &segment.Options{Slots: slots, RemoveWhenUnused: args[1] == "1", InitTimeout: 10 * time.Second})
+	opts := in(d, &segment.Options{Slots: slots, RemoveWhenUnused: args[1] == "1", InitTimeout: 2 * time.Second})
 	var s *segment.Segment
 	sc := bufio.NewScanner(os.Stdin)
 	for sc.Scan() {

@@ -90,3 +90,42 @@ func ExampleSegment_Lock() {
 	fmt.Printf("%s\n", s.Bytes()[:10])
 	// Output: consistent
 }
+
+// Every process that opens a segment is attached to it until it closes it
+// or dies; the kernel keeps the count. A segment created with
+// RemoveWhenUnused goes away with its last user.
+func ExampleSegment_Attached() {
+	dir, err := os.MkdirTemp("", "posixshm-example-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	opts := &segment.Options{Layout: posixshm.Dir(dir), RemoveWhenUnused: true}
+	s, err := segment.Create("/jobs", 4096, opts)
+	if err != nil {
+		log.Fatal(err)
+	}
+	u, err := s.Attached()
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("attached:", u.Count(), "this process:", u.PIDs[0] == os.Getpid())
+
+	// Another handle in this process shares the attachment.
+	o, err := segment.Open("/jobs", opts)
+	if err != nil {
+		log.Fatal(err)
+	}
+	u, _ = o.Attached()
+	fmt.Println("attached:", u.Count())
+
+	path := s.Path()
+	o.Close()
+	s.Close() // the last user: the file goes
+	_, err = os.Stat(path)
+	fmt.Println("removed:", errors.Is(err, fs.ErrNotExist))
+	// Output:
+	// attached: 1 this process: true
+	// attached: 1
+	// removed: true
+}

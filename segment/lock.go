@@ -56,8 +56,9 @@ func (s *Segment) LockContext(ctx context.Context) error {
 	return nil
 }
 
-// Unlock releases the lock. It returns an error wrapping lock.ErrNotHeld if
-// this process does not hold it.
+// Unlock releases the lock. It returns package lock's errors as they are:
+// one wrapping lock.ErrNotHeld if this process does not hold the lock, and
+// one wrapping fs.ErrClosed after Close.
 func (s *Segment) Unlock() error {
 	return s.mu.Unlock() // small enough to inline: one call
 }

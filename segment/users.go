@@ -37,8 +37,8 @@ func (a Attachments) InUse() bool { return a.Count() > 0 }
 // caller opened (os.Open suffices; posixshm.Open or a posixshm.Dir's Open
 // for a name). It never writes to the file and never refreshes it; it reads
 // the header as ReadHeader does, with the same errors, and then asks the
-// kernel which attachment record locks are held (one F_GETLK, plus two for
-// each live attachment). This process's own attachment, if it has one,
+// kernel which attachment record locks are held (two F_GETLK calls, plus
+// two for each live attachment). This process's own attachment, if it has one,
 // counts too. An error means nothing is known: never read it as "unused".
 //
 // On OpenBSD (and wherever POSIX record locks are used), closing f drops

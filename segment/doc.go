@@ -57,8 +57,8 @@
 // open, it must not open the segment's file by other means and close it:
 // posixshm.Open, os.Open and a posixshm.Dir's Open followed by Close, or
 // ReadHeader or Users on such a descriptor, would silently detach the
-// process in the eyes of every other process (its slot could be taken,
-// its segment removed when unused). Open the segment again with Open
+// process in the eyes of every other process (its slot could be taken, a
+// lock it holds taken over by a waiter, its segment removed when unused). Open the segment again with Open
 // instead (which shares the attachment), or keep such a descriptor open
 // until the segment is closed. Linux uses open file description locks
 // (F_OFD_SETLK), which have no such trap; the package still shares one

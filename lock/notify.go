@@ -1,0 +1,380 @@
+package lock
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sync/atomic"
+	"time"
+	"unsafe"
+)
+
+// The notify word: 32 bits in shared memory, native endian, that a Cond's
+// waiters (and a Semaphore's) sleep on. See "Waiting for data" in the
+// package documentation.
+//
+//	bits  0..30  sequence: moves on every notification that finds a waiter
+//	bit  31      waiters: someone may wait for the sequence to move
+//
+// A word of 0 (any zeroed memory) is a valid notify word with nobody
+// waiting.
+const (
+	seqMask       = 1<<31 - 1
+	notifyWaiters = 1 << 31
+
+	// DefaultRecheck is how long a Cond's waiter sleeps at most before it
+	// looks at the notify word by itself, unless WithStaleAfter says
+	// otherwise: the longest a wake-up lost to a process killed in the
+	// middle of a notification (or to a woken waiter killed before it
+	// could act) can delay the waiters.
+	DefaultRecheck = 100 * time.Millisecond
+
+	// maxChunk bounds one sleep in futex(2): a timespec of 32-bit
+	// systems holds at most 68 years, and nothing is lost by waking up
+	// once a day to look.
+	maxChunk = 24 * time.Hour
+)
+
+// SplitNotify decodes the value of a notify word (a Cond's, or the first
+// word of a Semaphore): its sequence, which moves on every notification
+// that finds a waiter, and whether some process may be waiting.
+func SplitNotify(word uint32) (seq uint32, waiters bool) {
+	return word & seqMask, word&notifyWaiters != 0
+}
+
+// errRecheck is what waitWord.wait returns when its limit passed with the
+// word unchanged.
+var errRecheck = errors.New("lock: recheck")
+
+// waitWord is what Cond and Semaphore share: one process's handle on a
+// notify word, with the sleeping, the notifying and the closing.
+type waitWord struct {
+	w       *uint32
+	flags   uint32       // atomic: flagClosed
+	waiting atomic.Int32 // goroutines that may touch w; close waits for 0
+	backoff bool         // never sleep in futex(2)
+	recheck time.Duration
+	closed  error // what a closed handle returns
+}
+
+func (n *waitWord) isClosed() bool { return atomic.LoadUint32(&n.flags)&flagClosed != 0 }
+
+// announce sets the waiters bit (unless it is set already) and returns the
+// word's value with it: the value to sleep on. Whoever notifies after this
+// sees the bit and moves the sequence.
+func (n *waitWord) announce() uint32 {
+	for {
+		v := atomic.LoadUint32(n.w)
+		if v&notifyWaiters != 0 || atomic.CompareAndSwapUint32(n.w, v, v|notifyWaiters) {
+			return v | notifyWaiters
+		}
+	}
+}
+
+// notify wakes one waiter (all: every waiter). With nobody waiting it is a
+// load of the word and nothing else.
+func (n *waitWord) notify(all bool) {
+	// Small enough to inline: the flags (closed: the word may be
+	// unmapped), the word, and nothing else.
+	if atomic.LoadUint32(&n.flags) == 0 && atomic.LoadUint32(n.w)&notifyWaiters != 0 {
+		n.notifySlow(all)
+	}
+}
+
+// notifySlow moves the sequence of a word whose waiters bit is set and
+// wakes the sleepers. Every waiter announced itself before it slept on the
+// word's value, so it either sleeps (and is woken here) or will find the
+// value changed when it calls futex(2) (which then returns at once).
+func (n *waitWord) notifySlow(all bool) {
+	v := atomic.LoadUint32(n.w)
+	for v&notifyWaiters != 0 {
+		next := (v+1)&seqMask | notifyWaiters
+		if all || !haveFutex {
+			// Everyone wakes (or, polling, sees the change): nobody is
+			// left waiting on the new value.
+			next &^= notifyWaiters
+		}
+		if atomic.CompareAndSwapUint32(n.w, v, next) {
+			n.wake(next, all)
+			return
+		}
+		v = atomic.LoadUint32(n.w)
+	}
+	// Another notification cleared the bit after moving the sequence and
+	// woke every sleeper: ours is part of it.
+}
+
+// wake wakes the sleepers of a word whose sequence we just moved to v.
+func (n *waitWord) wake(v uint32, all bool) {
+	switch {
+	case !haveFutex:
+	case all:
+		futexWakeN(n.w, maxWake)
+	case futexWakeN(n.w, 1) == 0:
+		// Nobody slept: the waiters bit is stale (its waiters were
+		// woken, gave up or died) or theirs are about to sleep and will
+		// find the value changed. Clear it, so that notifications make
+		// no system call again until someone waits, and wake whoever
+		// fell asleep on v between our wake-up and the clear.
+		if atomic.CompareAndSwapUint32(n.w, v, v&^notifyWaiters) {
+			futexWakeN(n.w, maxWake)
+		}
+	}
+}
+
+// close marks the handle closed and returns when no goroutine of this
+// process waits on the word any more (Mutex.Close does the same).
+func (n *waitWord) close() {
+	atomic.OrUint32(&n.flags, flagClosed)
+	for d := 20 * time.Microsecond; n.waiting.Load() != 0; d = min(2*d, time.Millisecond) {
+		// Again and again: a waiter that checked the flag just before we
+		// set it misses a wake-up that comes before its futex(2) call.
+		futexWakeN(n.w, maxWake)
+		time.Sleep(d)
+	}
+}
+
+// A sleeper is one waiting goroutine's state while it sleeps on a word,
+// perhaps several times (a Semaphore's waiter wakes up for its checks).
+type sleeper struct {
+	n        *waitWord
+	ctx      context.Context
+	useFutex bool
+	backoff  time.Duration // next sleep when polling
+	waker    *ctxWaker     // wakes us when ctx is done; nil if it never is
+}
+
+func (n *waitWord) sleeper(ctx context.Context) sleeper {
+	s := sleeper{n: n, ctx: ctx, useFutex: haveFutex && !n.backoff, backoff: minSleep}
+	if s.useFutex && ctx.Done() != nil {
+		s.waker = n.wakeOn(ctx)
+	}
+	return s
+}
+
+// done ends the sleeper: after it, its ctx waker no longer touches the word.
+func (s *sleeper) done() {
+	if s.waker != nil {
+		s.waker.stop()
+	}
+}
+
+// wait sleeps while the word's value is v. It returns nil once the value
+// differs, errRecheck when limit passed with the value unchanged, ctx's
+// error when ctx is done, and the handle's closed error once it is closed.
+// A futex(2) sleep may end early for any reason; wait then looks again.
+func (s *sleeper) wait(v uint32, limit time.Duration) error {
+	n := s.n
+	now := time.Now()
+	end := now.Add(min(limit, maxChunk))
+	deadline, hasDeadline := s.ctx.Deadline()
+	for {
+		if n.isClosed() {
+			return n.closed
+		}
+		if atomic.LoadUint32(n.w) != v {
+			return nil
+		}
+		if err := s.ctx.Err(); err != nil {
+			return err
+		}
+		d := end.Sub(now)
+		if d <= 0 {
+			return errRecheck
+		}
+		if hasDeadline {
+			// ctx.Err reports the deadline a moment after it passed:
+			// meanwhile, short sleeps.
+			d = max(min(d, deadline.Sub(now)), minFutexWait)
+		}
+		if s.useFutex {
+			// The kernel sleeps only while the word still holds v, which
+			// closes the window between our load and the sleep.
+			if err := futexWait(n.w, v, d); err != nil {
+				s.useFutex = false // futex(2) unusable here: poll instead
+			}
+		} else {
+			time.Sleep(min(s.backoff, d))
+			s.backoff = min(2*s.backoff, maxSleep)
+		}
+		now = time.Now()
+	}
+}
+
+// A ctxWaker wakes a sleeper whose context is done. There is no per-waiter
+// state in shared memory to aim a wake-up at, so it wakes every sleeper on
+// the word, in every process, until its own has left (the others find the
+// word unchanged and sleep on). Waking once would not do: the sleeper may
+// have looked at ctx just before it was cancelled and not be asleep yet.
+type ctxWaker struct {
+	left   atomic.Bool
+	done   chan struct{}
+	cancel func() bool // context.AfterFunc's stop
+}
+
+func (n *waitWord) wakeOn(ctx context.Context) *ctxWaker {
+	k := &ctxWaker{done: make(chan struct{})}
+	k.cancel = context.AfterFunc(ctx, func() {
+		defer close(k.done)
+		for d := 20 * time.Microsecond; !k.left.Load(); d = min(2*d, time.Millisecond) {
+			futexWakeN(n.w, maxWake)
+			time.Sleep(d)
+		}
+	})
+	return k
+}
+
+// stop returns when the waker no longer runs.
+func (k *ctxWaker) stop() {
+	k.left.Store(true)
+	if !k.cancel() {
+		<-k.done
+	}
+}
+
+// A Cond is one process's handle on a notify word in shared memory: a
+// condition variable whose waiters can be in any process that maps the
+// word, and which no process can break by dying. See "Waiting for data"
+// in the package documentation.
+//
+// The word holds a sequence number and a waiters bit, nothing per waiter:
+// a waiter killed at any point leaves at most a stale waiters bit, which
+// the next notification clears, and never blocks a notifier.
+type Cond struct {
+	n waitWord
+}
+
+// NewCond returns a Cond over the 32-bit notify word at word, which must
+// be 4-byte aligned and live in memory shared by all users (MAP_SHARED);
+// zeroed memory is a valid notify word. Of the options, WithBackoff makes
+// this handle's waiters poll with exponential backoff instead of sleeping
+// in futex(2) (the only mode on systems other than Linux; waiters of both
+// kinds can share a word), and WithStaleAfter sets how long a waiter
+// sleeps at most before it looks at the word by itself (default
+// DefaultRecheck); the others do not apply. NewCond panics if word is nil
+// or misaligned.
+func NewCond(word *uint32, opts ...Option) *Cond {
+	if word == nil || uintptr(unsafe.Pointer(word))%4 != 0 {
+		panic("lock: NewCond: notify word is nil or not 4-byte aligned")
+	}
+	c := config{staleAfter: DefaultRecheck}
+	for _, o := range opts {
+		o(&c)
+	}
+	if c.staleAfter <= 0 {
+		c.staleAfter = DefaultRecheck
+	}
+	return &Cond{n: waitWord{w: word, backoff: c.backoff, recheck: c.staleAfter,
+		closed: fmt.Errorf("lock: cond closed: %w", fs.ErrClosed)}}
+}
+
+// Wait is WaitContext with a context that is never done.
+func (c *Cond) Wait(m *Mutex) error {
+	return c.WaitContext(context.Background(), m)
+}
+
+// WaitContext releases m, which the caller must hold, waits until another
+// goroutine or process calls Signal or Broadcast, and locks m again before
+// it returns; releasing m and starting to wait are atomic with respect to
+// notifications made under m. Like sync.Cond's, a return is a hint, not a
+// promise: wait in a loop that checks the condition under m.
+//
+//	if err := mu.Lock(); err != nil { ... }
+//	for !condition() {
+//		if err := c.WaitContext(ctx, mu); err != nil { ... }
+//	}
+//	... use the condition ...
+//	mu.Unlock()
+//
+// WaitContext may return without a notification (a spurious wake-up): when
+// another waiter's wake-up was lost to a process killed in the middle of a
+// notification, or was taken by a waiter killed before it acted, every
+// waiter returns within the recheck interval (WithStaleAfter) to look for
+// itself; and a notification that found no sleeper may wake a waiter that
+// arrived at the same moment.
+//
+// It returns nil; ctx's error when ctx is done first (with m locked
+// again; a ctx that is already done returns at once, with m still held and
+// nothing waited for); the error of m's Lock: an *OwnerDeadError with m
+// held if m's previous holder died holding it (repair the data m
+// protects, as after Lock), an error wrapping fs.ErrClosed without m if m
+// was closed; an error wrapping fs.ErrClosed without m if c was closed
+// (m is released); or m's Unlock error (ErrNotHeld) if the caller did not
+// hold m, without waiting. A lost ctx and a dead owner together return
+// the *OwnerDeadError.
+//
+// m may be nil: WaitContext then just waits for the next notification
+// (with the same spurious wake-ups), as for a caller with no condition to
+// check.
+//
+// The condition must be changed under m for no notification to be lost:
+// Signal and Broadcast may come after m's Unlock, but a change made
+// without m between a waiter's check and its wait would go unnoticed, as
+// with any condition variable.
+func (c *Cond) WaitContext(ctx context.Context, m *Mutex) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	n := &c.n
+	// Announce the waiter before the second look at the flag, so that
+	// Close either sees it or it sees Close.
+	n.waiting.Add(1)
+	if n.isClosed() {
+		n.waiting.Add(-1)
+		if m != nil {
+			m.Unlock()
+		}
+		return n.closed
+	}
+	// The value read while m is held is what we sleep on: a notification
+	// that comes after our Unlock moves the sequence (it sees the waiters
+	// bit we set), so the sleep cannot miss it, whether it comes before
+	// our futex(2) call or during it.
+	v := n.announce()
+	if m != nil {
+		if err := m.Unlock(); err != nil {
+			n.waiting.Add(-1)
+			return err
+		}
+	}
+	s := n.sleeper(ctx)
+	var err error
+	for {
+		if err = s.wait(v, n.recheck); err != errRecheck {
+			break
+		}
+	}
+	s.done()
+	n.waiting.Add(-1)
+	if err == n.closed || m == nil {
+		return err
+	}
+	if lerr := m.Lock(); lerr != nil {
+		return lerr
+	}
+	return err
+}
+
+// Signal wakes one waiter, if there is any, in this or another process.
+// With nobody waiting it makes no system call and writes nothing. Where
+// waiters poll (WithBackoff, systems other than Linux) it wakes every
+// waiter, as Broadcast does. A waiter killed after Signal woke it takes
+// the notification with it: the others notice within their recheck
+// interval (see WaitContext). After Close, Signal does nothing.
+func (c *Cond) Signal() { c.n.notify(false) }
+
+// Broadcast wakes every waiter, in this and every other process. With
+// nobody waiting it makes no system call and writes nothing. After Close,
+// Broadcast does nothing.
+func (c *Cond) Broadcast() { c.n.notify(true) }
+
+// Close ends this handle's use of the word, so that the memory can be
+// unmapped: this process's goroutines waiting in Wait or WaitContext
+// return an error wrapping fs.ErrClosed (without their Mutex), and Close
+// returns when none of them touches the word any more. Waiters in other
+// processes may wake up once and sleep on. Later Waits fail the same way
+// and later notifications do nothing, without touching the word. Calls
+// that have not started when Close begins (a Signal on its way to the
+// word) are not waited for: do not unmap the word while they can run.
+func (c *Cond) Close() { c.n.close() }

@@ -170,4 +170,79 @@
 // Where 64-bit atomics are not atomic between processes ([Atomic64] false:
 // 32-bit MIPS, ARM built for GOARM < 7), New64 works in 32-bit mode on the
 // state half.
+//
+// # Waiting for data
+//
+// A [Cond] is a condition variable whose waiters may be in any process: a
+// consumer checks a condition under a Mutex and, while it does not hold,
+// calls [Cond.Wait], which releases the Mutex, sleeps until a notification
+// ([Cond.Signal], [Cond.Broadcast]) and locks the Mutex again. It lives in
+// one 32-bit notify word in shared memory (a segment reserves one next to
+// its lock), native endian, zero when unused:
+//
+//	bits  0..30  sequence: moves on every notification that finds a waiter
+//	bit  31      waiters: someone may wait for the sequence to move
+//
+// There is nothing per waiter in shared memory, so a waiter killed at any
+// point leaves at most a stale waiters bit, and a notifier never waits
+// for anyone. The protocol:
+//
+//   - Wait sets the waiters bit and reads the word while it holds the
+//     Mutex, unlocks, and sleeps in futex(2) while the word still has
+//     that value. A notification made under the Mutex after the unlock
+//     (or made after the change of the condition under the Mutex) sees
+//     the bit and moves the sequence, so the sleep either does not begin
+//     (futex(2) finds another value) or is woken: no wake-up is lost
+//     between the unlock and the sleep. A waiter returns when the word
+//     changed; it then locks the Mutex again and passes on what Lock
+//     returns, [ErrOwnerDead] included (repair, as after Lock).
+//   - A notification with the bit clear is a load and nothing else: no
+//     write, no system call. With the bit set, Broadcast moves the
+//     sequence, clears the bit and wakes every sleeper; Signal moves the
+//     sequence and wakes one, and if it found none asleep (the bit was
+//     stale: its waiters are gone, or have not slept yet and will find
+//     the word changed) it clears the bit and wakes whoever fell asleep
+//     in between. So after the last waiter leaves, one notification pays
+//     two system calls and the next ones none.
+//   - Spurious wake-ups: Wait may return without a notification meant for
+//     its caller: another waiter took the condition first, a waiter
+//     arriving during a notification that found no sleeper sees the word
+//     change, and every sleeper looks at the word by itself once per
+//     recheck interval (WithStaleAfter on the Cond; default
+//     [DefaultRecheck]) and returns if the sequence moved. That recheck is
+//     what bounds the delay when a notifier is killed between moving the
+//     sequence and its futex(2) wake, or a woken waiter is killed before
+//     it acted. Always wait in a loop that checks the condition.
+//   - The sequence wraps around after 2^31 notifications. A waiter
+//     cannot tell 2^31 of them from none, which matters only if all of
+//     them happen between its read of the word and its sleep (each of
+//     them makes a system call, since it sees the waiters bit), or while
+//     it sleeps without being woken by any.
+//
+// Where futex(2) is missing (systems other than Linux) or with
+// [WithBackoff], waiters poll the word with exponential backoff up to
+// 1 ms, and notifications there only move the sequence (Signal then wakes
+// every waiter). Waiters of both kinds can share a word. A waiter whose
+// context can be cancelled is woken by a wake-up of every sleeper of the
+// word (there is nothing to aim at one): other processes' sleepers wake,
+// find the word unchanged and sleep on.
+//
+// A [Semaphore] is a robust counting semaphore in 64+8n bytes
+// ([SemaphoreSize]): a notify word, the count n, and one word per unit
+// that records its holder in [New64]'s format. Taking a unit is one
+// compare-and-swap of a free unit's word from 0 to the taker's [Holder],
+// so a unit is never held without its holder written down; Release is one
+// compare-and-swap back, and a notification of the waiters (no system call
+// when there are none). A waiter that finds no free unit sleeps on the
+// notify word (announcing itself, then looking at the units once more,
+// so that a release in between is not missed) and, every stale interval,
+// asks the [Identity] about every holder: a unit whose holder is dead is
+// taken over by one compare-and-swap from the value judged, and the taker
+// gets an error matching ErrOwnerDead naming the dead holder, once per
+// unit. Units belong to the identity, like the Mutex: with the default
+// one, to the process. Where the identity has no Stamp (32-bit units, or
+// no /proc), units that show this process's identity when it makes its
+// first Semaphore over the memory are taken for a dead predecessor's, as
+// with a Mutex (a process that closed all its Semaphores over the memory
+// while it held units and makes a new one looks like its own heir).
 package lock

@@ -4,7 +4,9 @@
 // each beside the figure it is compared with (sync.Mutex here; the C
 // baselines are in bench/c), and
 // segment.Segment: refresh-on-use overhead on Lock+Unlock, and a big
-// segment created, written end to end and removed.
+// segment created, written end to end and removed; and lock.Cond's
+// notification with nobody waiting and lock.Semaphore's uncontended
+// Acquire+Release.
 //
 // The benchmarks are Linux-only (bench/run is); on other systems the
 // package is empty. Run them through bench/run, or alone with

@@ -20,6 +20,14 @@
 //	benchproc spinbudget -n N -dir DIR
 //		how long a waiter spins in Lock before it sleeps (median of N):
 //		the spin budget bench/c/lockword.h is given.
+//	benchproc condwake -n N -dir DIR
+//		wake-up of a waiter asleep in lock.Cond's Wait, from just before
+//		Signal to Wait's return: median and distribution of N.
+//	benchproc condwake-futex -n N -dir DIR
+//		the same with raw futex calls in Go, the floor for lock.Cond.
+//	benchproc prodcons -n N -dir DIR
+//		N 64-byte items from a producer process to a consumer process
+//		through a queue in shared memory with lock.Cond: items per second.
 //	benchproc mkobjects -n N -dir DIR
 //
 // Timestamps are CLOCK_MONOTONIC, read through the vDSO as C reads it, so

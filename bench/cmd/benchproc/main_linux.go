@@ -81,6 +81,10 @@ var roles = map[string]role{
 	"child-wake":  {run: childWake},
 	"child-futex": {run: childFutex},
 	"child-spin":  {run: childSpin},
+
+	"child-condwake": {run: childCondWake},
+	"child-futexcw":  {run: childFutexCondWake},
+	"child-prodcons": {run: childProdcons},
 }
 
 type options struct {
@@ -90,7 +94,7 @@ type options struct {
 
 func run(args []string, out io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("usage: benchproc increments|pingpong|pingpong-futex|wake|spinbudget|mkobjects [flags]")
+		return errors.New("usage: benchproc increments|pingpong|pingpong-futex|wake|spinbudget|condwake|condwake-futex|prodcons|mkobjects [flags]")
 	}
 	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
 	var o options
@@ -116,6 +120,12 @@ func run(args []string, out io.Writer) error {
 		return wake(out, *dir, &o)
 	case "spinbudget":
 		return spinBudget(out, *dir, &o)
+	case "condwake":
+		return condWake(out, *dir, &o, "child-condwake", "go_cond_wake")
+	case "condwake-futex":
+		return condWake(out, *dir, &o, "child-futexcw", "go_futex_condwake")
+	case "prodcons":
+		return prodcons(out, *dir, &o)
 	case "mkobjects":
 		return mkobjects(*dir, o.n)
 	}

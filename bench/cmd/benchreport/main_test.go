@@ -85,6 +85,12 @@ lone 5 ns/op
 w 4000000 ns
 w 6000000 ns
 w 4500000 ns
+z 0 calls/op
+z 0 calls/op
+z0 0 calls/op
+z0 0 calls/op
+nz 0 calls/op
+nz 1 calls/op
 `)
 	for _, c := range []struct {
 		r                 row
@@ -98,6 +104,10 @@ w 4500000 ns
 		// Sample counts differ: the ratio of the medians, no spread.
 		{row{ours: ns("o"), base: ns("lone")}, "2.00", "—", ""},
 		{row{ours: ns("missing"), base: ns("b"), maxRatio: 1}, "—", "n/a", "n/a: not measured"},
+		// Ours must be 0 (issue 13's system calls): the ratio has no
+		// meaning when the baseline is 0 too.
+		{row{ours: metric{"z", "calls/op"}, base: metric{"z0", "calls/op"}, zeroOurs: true}, "—", "yes", "0 calls/op"},
+		{row{ours: metric{"nz", "calls/op"}, base: metric{"z0", "calls/op"}, zeroOurs: true}, "", "**no** (not in every round)", ""},
 		// A goal on ours alone (issue 10's longest wait).
 		{row{ours: nsTotal("w"), base: nsTotal("w"), maxOurs: 5e6}, "", "yes (not in every round) ⚠", "4.5 ms (4.0 ms–6.0 ms) ⚠ bimodal"},
 	} {

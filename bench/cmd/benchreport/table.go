@@ -21,6 +21,7 @@ type row struct {
 	maxRatio        float64
 	maxOurs         float64
 	faster          bool // state the goal as "≥ 1/maxRatio × faster"
+	zeroOurs        bool // ours must be 0 (system calls)
 	zeroAllocs      bool
 	showAllocs      bool
 }
@@ -40,6 +41,7 @@ const (
 	secHandoff = "e. handoff and wake-up latency"
 	secRefresh = "f. refresh-on-use"
 	secScale   = "g. scale"
+	secNotify  = "h. waiting for data: notify and semaphore"
 )
 
 // strongest and libc label the two kinds of baseline: the fastest fair C
@@ -132,7 +134,22 @@ var rows = concat(pathRows(), []row{
 	{section: secScale, figure: "`posixshm ls --dir DIR`, 10,000 objects vs `ls -l DIR`", ours: ms("go_ls_10000"), base: ms("ls_l_10000")},
 	{section: secScale, figure: "big Segment: create, map, write all, close, unlink vs C (glibc shm_open, ftruncate, mmap, memset, munmap, shm_unlink)", ours: ms("BenchmarkSegmentBig"), base: ms("c_bigseg")},
 	{section: secScale, figure: "same with the drop-in API (posixshm.Open, Truncate, mmap, write all, munmap, Unlink) vs C", ours: ms("BenchmarkDropinBig"), base: ms("c_bigseg")},
-})
+}, notifyRows())
+
+// notifyRows: issue 13's targets.
+func notifyRows() []row {
+	calls := func(k string) metric { return metric{"calls:" + k + ":futex", "calls/op"} }
+	items := func(k string) metric { return metric{k, "items/s"} }
+	return []row{
+		{section: secNotify, figure: "sleeping waiter: notify → the waiter's Wait returns (its Mutex locked again), one way, median: lock.Cond Signal → Wait vs " + strongest + "pthread_cond_signal → pthread_cond_wait (process-shared)", ours: wakeup("go_cond_wake"), base: wakeup("c_cond_wake"), maxRatio: 1.0},
+		{section: secNotify, figure: "diagnostic: the same wake-up with raw futex calls from Go (FUTEX_WAKE → FUTEX_WAIT through the scheduler's system call path, as lock.Cond) vs pthread_cond: the floor of a Go waiter", ours: wakeup("go_futex_condwake"), base: wakeup("c_cond_wake")},
+		{section: secNotify, figure: "notify with no waiter: lock.Cond Signal (issue 13: ≤ 10 ns) vs pthread_cond_signal with no waiter", ours: ns("BenchmarkNotify/nowaiter"), base: ns("c_cond_signal_nowaiter"), maxOurs: 10, zeroAllocs: true, showAllocs: true},
+		{section: secNotify, figure: "futex(2) calls per notify with no waiter (strace): lock.Cond Signal (issue 13: 0) vs pthread_cond_signal", ours: calls("go_notify_nowaiter"), base: calls("c_cond_signal_nowaiter"), zeroOurs: true},
+		{section: secNotify, figure: "lock.Cond Broadcast with no waiter vs pthread_cond_signal with no waiter", ours: ns("BenchmarkNotify/broadcast"), base: ns("c_cond_signal_nowaiter")},
+		{section: secNotify, figure: "lock.Semaphore Acquire+Release, uncontended vs " + strongest + "sem_wait+sem_post of a process-shared unnamed semaphore", ours: ns("BenchmarkSemaphore"), base: ns("c_sem_uncontended"), maxRatio: 1.0, zeroAllocs: true, showAllocs: true},
+		{section: secNotify, figure: "throughput, 64-byte items, producer process → consumer process: queue of 256 in shared memory with lock.Mutex + lock.Cond vs a SOCK_SEQPACKET socketpair (items/s: a ratio above 1 is more items)", ours: items("go_prodcons"), base: items("c_seqpacket")},
+	}
+}
 
 func concat(parts ...[]row) []row {
 	var out []row
@@ -197,6 +214,9 @@ func (r row) goal() string {
 	}
 	if r.maxOurs > 0 {
 		g = append(g, "ours ≤ "+human(r.maxOurs, r.ours.unit))
+	}
+	if r.zeroOurs {
+		g = append(g, "ours = 0")
 	}
 	if r.zeroAllocs {
 		g = append(g, "0 allocs")
@@ -281,7 +301,7 @@ func (r row) cells(res *results) (ours, base, ratio, met string) {
 			ratio += fmt.Sprintf(" (%.2f–%.2f)", lo, hi)
 		}
 	}
-	if r.maxRatio == 0 && r.maxOurs == 0 && !r.zeroAllocs {
+	if r.maxRatio == 0 && r.maxOurs == 0 && !r.zeroOurs && !r.zeroAllocs {
 		return ours, base, ratio, "—"
 	}
 	ok := true
@@ -298,6 +318,11 @@ func (r row) cells(res *results) (ours, base, ratio, met string) {
 		ok = ok && o <= r.maxOurs
 		lo, hi := minMax(res.get(r.ours.key, r.ours.unit))
 		straddles = straddles || (lo <= r.maxOurs && hi > r.maxOurs)
+	}
+	if r.zeroOurs {
+		lo, hi := minMax(res.get(r.ours.key, r.ours.unit))
+		ok = ok && o == 0
+		straddles = straddles || (lo == 0 && hi > 0)
 	}
 	if r.zeroAllocs {
 		ok = ok && okA && allocs == 0
@@ -420,6 +445,8 @@ var distributions = []struct{ key, unit, name string }{
 	{"go_wake", "ns/wake", "sleeping waiter woken: lock.Mutex"},
 	{"c_lock_wake", "ns/wake", "sleeping waiter woken: C same algorithm"},
 	{"c_futex_wake", "ns/wake", "sleeping waiter woken: raw futex"},
+	{"go_cond_wake", "ns/wake", "notify → sleeping waiter: lock.Cond"},
+	{"c_cond_wake", "ns/wake", "notify → sleeping waiter: pthread_cond (process-shared)"},
 }
 
 // quantile returns quantile q (percent) of a distribution: the median over
@@ -471,7 +498,7 @@ func renderLatency(w *strings.Builder, res *results) {
 	if len(lines) == 0 {
 		return
 	}
-	fmt.Fprintf(w, "\nLatency distributions (section e; each quantile is the median of the rounds' quantiles). The ping-pongs time one round trip in 8 (two clock reads each); the sleeping waiter times every wake-up.\n\n")
+	fmt.Fprintf(w, "\nLatency distributions (sections e and h; each quantile is the median of the rounds' quantiles). The ping-pongs time one round trip in 8 (two clock reads each); the sleeping waiters time every wake-up.\n\n")
 	fmt.Fprintf(w, "| distribution | p10 | p50 | p90 | p99 | max |\n|---|---|---|---|---|---|\n%s\n", strings.Join(lines, "\n"))
 }
 

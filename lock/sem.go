@@ -82,6 +82,12 @@ type Semaphore struct {
 // looks for units whose holder died, default DefaultStaleAfter) and
 // WithBackoff (poll instead of sleeping in futex(2)).
 func NewSemaphore(mem []byte, n int, opts ...Option) (*Semaphore, error) {
+	return newSemaphore(mem, n, !Atomic64, opts)
+}
+
+// newSemaphore is NewSemaphore; narrow selects 32-bit units (tests use it
+// where Atomic64 is true).
+func newSemaphore(mem []byte, n int, narrow bool, opts []Option) (*Semaphore, error) {
 	if n < 1 || n > MaxUnits {
 		return nil, fmt.Errorf("lock: NewSemaphore: %d units, want 1..%d", n, MaxUnits)
 	}
@@ -100,7 +106,7 @@ func NewSemaphore(mem []byte, n int, opts ...Option) (*Semaphore, error) {
 		c.staleAfter = DefaultStaleAfter
 	}
 	s := &Semaphore{
-		units: unsafe.Add(base, semHeader), n: n, narrow: !Atomic64,
+		units: unsafe.Add(base, semHeader), n: n, narrow: narrow,
 		id: c.id, staleAfter: c.staleAfter,
 	}
 	s.note = waitWord{w: (*uint32)(base), backoff: c.backoff, recheck: c.staleAfter,

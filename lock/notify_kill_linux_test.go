@@ -215,26 +215,12 @@ func TestCond_KillNotifierInWake(t *testing.T) {
 		}
 		// The wake-up is lost; the sleeper finds the moved sequence by
 		// itself (20 ms here; 10 s is a hang).
-		select {
-		case err := <-errc:
-			if err != nil {
-				t.Fatal(err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatalf("round %d: sleeper never noticed the notification of the killed notifier (waiters bit %v)", round, waiters)
-		}
+		returned(t, errc, fmt.Sprintf("round %d: sleeper, after its notifier was killed in FUTEX_WAKE (waiters bit %v)", round, waiters))
 		// Nothing is left behind: the next notification goes through.
 		go func() { errc <- c.Wait(nil) }()
 		waitAsleep(t, w)
 		lock.NewCond(w, lock.WithStaleAfter(time.Hour)).Signal()
-		select {
-		case err := <-errc:
-			if err != nil {
-				t.Fatal(err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatalf("round %d: the notification after the kill woke nobody", round)
-		}
+		returned(t, errc, fmt.Sprintf("round %d: a waiter notified after the kill", round))
 	}
 }
 
@@ -269,14 +255,7 @@ func TestCond_KillWaiterAsleep(t *testing.T) {
 		go func() { errc <- c.Wait(nil) }()
 		waitAsleep(t, w)
 		c.Signal()
-		select {
-		case err := <-errc:
-			if err != nil {
-				t.Fatal(err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatalf("round %d: a live waiter was not woken after the kill", round)
-		}
+		returned(t, errc, fmt.Sprintf("round %d: a live waiter notified after the kill", round))
 	}
 }
 

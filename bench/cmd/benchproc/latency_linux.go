@@ -222,9 +222,7 @@ func childWake(pg *page, idx int, o *options) error {
 		}
 		atomic.StoreUint64(&pg.ack, r)
 	}
-	storeQuantiles(pg.quant[:], lat)
-	slices.Sort(lat)
-	pg.median = lat[len(lat)/2]
+	storeLatencies(pg, lat)
 	return nil
 }
 

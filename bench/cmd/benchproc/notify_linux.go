@@ -92,9 +92,7 @@ func childCondWake(pg *page, idx int, o *options) error {
 		}
 		atomic.StoreUint64(&pg.ack, r)
 	}
-	storeQuantiles(pg.quant[:], lat)
-	slices.Sort(lat)
-	pg.median = lat[len(lat)/2]
+	storeLatencies(pg, lat)
 	return nil
 }
 
@@ -136,10 +134,16 @@ func childFutexCondWake(pg *page, idx int, o *options) error {
 		lat = append(lat, monotonic()-atomic.LoadUint64(&pg.tUnlock))
 		atomic.StoreUint64(&pg.ack, r)
 	}
+	storeLatencies(pg, lat)
+	return nil
+}
+
+// storeLatencies leaves the distribution and the median of the samples
+// in the page.
+func storeLatencies(pg *page, lat []uint64) {
 	storeQuantiles(pg.quant[:], lat)
 	slices.Sort(lat)
 	pg.median = lat[len(lat)/2]
-	return nil
 }
 
 // osSleep sleeps in nanosleep(2), leaving the scheduler alone.

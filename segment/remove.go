@@ -299,8 +299,11 @@ func removeUnused(fd int, file string, l posixshm.Layout, name string, remove fu
 // takeGate takes the removal gate exclusively, waiting up to gateWait for
 // it: other removers, openers and creators hold it for a few system calls
 // at a time (a creator killed while holding it loses it at once).
+// Openers keep taking it shared while a remover waits, so the remover
+// tries often: every 100 µs at first, then up to every 2 ms.
 func takeGate(fd int) error {
-	for wait := poller(time.Now().Add(gateWait)); ; {
+	deadline := time.Now().Add(gateWait)
+	for d := 100 * time.Microsecond; ; d = min(2*d, 2*time.Millisecond) {
 		ok, err := tryLock(fd, unix.F_WRLCK, gateByte, 1)
 		if err != nil {
 			return err
@@ -308,9 +311,10 @@ func takeGate(fd int) error {
 		if ok {
 			return nil
 		}
-		if !wait() {
+		if time.Now().After(deadline) {
 			return fmt.Errorf("removal gate held by another process for %v (attaching, removing or creating the segment): %w", gateWait, syscall.EAGAIN)
 		}
+		time.Sleep(d)
 	}
 }
 

@@ -22,6 +22,9 @@ func TestMain(m *testing.M) {
 		"posixshm":  func() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) },
 		"pidgone":   func() { os.Exit(pidgoneMain()) },
 		"startkill": func() { os.Exit(startkillMain()) },
+		"shmhold":   func() { os.Exit(shmholdMain()) },
+		"plainhold": func() { os.Exit(plainholdMain()) },
+		"shmchurn":  func() { os.Exit(shmchurnMain()) },
 	})
 }
 
@@ -51,10 +54,19 @@ func TestScript(t *testing.T) {
 			"pidsgone":    cmdPidsGone,
 			"demoworkers": cmdDemoWorkers,
 			"waitnoshm":   cmdWaitNoShm,
+			"ageseg":      cmdAgeSeg,
+			"gcentry":     cmdGcEntry,
 		},
 		Condition: func(cond string) (bool, error) {
-			if cond == "root" {
+			switch cond {
+			case "root":
 				return os.Geteuid() == 0, nil
+			case "procreadable":
+				// Every process's /proc entries are readable here, as
+				// gc --plain needs (a sandbox may run a process that
+				// even root cannot read: then gc keeps plain objects).
+				pu := scanProc(procRoot, nil, os.Getpid(), os.Geteuid())
+				return pu.unknown == "" && len(pu.unreadable) == 0, nil
 			}
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},

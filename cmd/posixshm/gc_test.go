@@ -444,3 +444,69 @@ func TestGc_RacingOpeners(t *testing.T) {
 		t.Errorf("gc never removed the segment: the race was not exercised")
 	}
 }
+
+// gcSystemScript runs in a mount namespace of its own with a fresh tmpfs
+// on /dev/shm: this system's convention, with nobody else's objects. It
+// leaves an unused segment, a segment a live process is attached to, a
+// plain object a live process has mapped and, if python3 is there, the
+// object of a Python program killed with its resource tracker (which
+// would otherwise have removed it), then prints gc's JSON.
+const gcSystemScript = `set -e
+mount -t tmpfs posixshm-test /dev/shm
+posixshm create /unused >/dev/null
+shmhold - /attached "$1/attached.pid" create &
+printf 'plain object, not a segment' >/dev/shm/mapped
+plainhold map /dev/shm/mapped "$1/mapped.pid" &
+if command -v python3 >/dev/null; then
+	setsid python3 -c '
+from multiprocessing import shared_memory
+import os, signal
+m = shared_memory.SharedMemory(name="python-leak", create=True, size=4096)
+m.buf[:5] = b"hello"
+os.killpg(0, signal.SIGKILL)  # the program and its resource tracker
+' || true
+fi
+while [ ! -e "$1/attached.pid" ] || [ ! -e "$1/mapped.pid" ]; do sleep 0.01; done
+posixshm gc --json --plain --min-age 0s
+kill -KILL $(cat "$1/attached.pid") $(cat "$1/mapped.pid")
+`
+
+// TestGc_SystemConvention: without --dir, gc on Linux cleans /dev/shm:
+// the unused segment goes, the segment in use and the mapped plain object
+// stay, and a crashed Python program's leaked object goes with --plain
+// (where every process's /proc entries can be read; else it counts as in
+// use, and says why). /dev/shm is a private tmpfs here, so that no other
+// program's objects are touched.
+func TestGc_SystemConvention(t *testing.T) {
+	if runtime.GOOS != "linux" || os.Geteuid() != 0 {
+		t.Skip("needs root on Linux to mount a private /dev/shm")
+	}
+	unshare, err := exec.LookPath("unshare")
+	if err != nil {
+		t.Skip("needs unshare(1)")
+	}
+	tmp := t.TempDir()
+	out, err := exec.Command(unshare, "--mount", "--propagation", "private", "sh", "-c", gcSystemScript, "sh", tmp).Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) && strings.Contains(string(ee.Stderr), "mount") {
+			t.Skipf("cannot mount a private /dev/shm: %s", ee.Stderr)
+		}
+		t.Fatalf("%v\n%s", err, out)
+	}
+	m := parseGc(t, out)
+	wantEntry(t, m, "/dev/shm/unused", actRemoved, "unused")
+	wantEntry(t, m, "/dev/shm/attached", actKept, "attached")
+	wantEntry(t, m, "/dev/shm/mapped", actKept, "open")
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Log("no python3: the leaked Python object is not tried")
+		return
+	}
+	pu := scanProc(procRoot, nil, os.Getpid(), 0)
+	if pu.unknown == "" && len(pu.unreadable) == 0 {
+		wantEntry(t, m, "/dev/shm/python-leak", actRemoved, "plain_unused")
+	} else {
+		e := wantEntry(t, m, "/dev/shm/python-leak", actKept, "unknown_users")
+		t.Logf("the leaked Python object counts as in use here: %s", e.Detail)
+	}
+}

@@ -137,7 +137,7 @@ type gcEntry struct {
 
 	name        string   // in the directory
 	fa          facts    // lstat(2)'s, when gc began to look
-	f           *os.File // open while gc decides
+	f           *os.File // open while gc decides (check)
 	unpublished bool     // a segment whose header was not published when gc looked
 	why         string   // why a plain object is no segment
 }
@@ -244,17 +244,6 @@ func (g *gc) run() ([]*gcEntry, error) {
 	}
 	slices.SortFunc(des, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
 	var entries []*gcEntry
-	defer func() {
-		for _, e := range entries {
-			if e.f != nil {
-				// gc is attached to none of these (it never opens a
-				// segment as a user), so closing them drops no
-				// attachment's record lock, as it would on OpenBSD
-				// (POSIX locks) for a process attached to the file.
-				e.f.Close()
-			}
-		}
-	}()
 	want := map[fileKey]bool{}
 	for _, de := range des {
 		name := de.Name()
@@ -263,7 +252,7 @@ func (g *gc) run() ([]*gcEntry, error) {
 		}
 		if e := g.look(name); e != nil {
 			entries = append(entries, e)
-			if e.f != nil {
+			if e.Action == "" {
 				want[e.fa.key()] = true
 			}
 		}
@@ -271,16 +260,10 @@ func (g *gc) run() ([]*gcEntry, error) {
 	pu := scanProcs(procRoot, want, os.Getpid(), g.euid)
 	var doomed []*gcEntry
 	for _, e := range entries {
-		if e.f == nil {
+		if e.Action != "" {
 			continue // decided already
 		}
-		if e.Kind == "segment" {
-			g.checkSegment(e, pu, false)
-		}
-		if e.Kind == "plain" { // perhaps only now: a file of zeros
-			g.checkPlain(e, pu)
-		}
-		if e.Action == actWouldRemove {
+		if g.check(e, pu, false); e.Action == actWouldRemove {
 			doomed = append(doomed, e)
 		}
 	}
@@ -295,20 +278,14 @@ func (g *gc) run() ([]*gcEntry, error) {
 	}
 	pu = scanProcs(procRoot, want, os.Getpid(), g.euid)
 	for _, e := range doomed {
-		if e.Kind == "segment" {
-			g.checkSegment(e, pu, true)
-			continue
-		}
-		if g.checkPlain(e, pu); e.Action == actWouldRemove {
-			g.removePlain(e)
-		}
+		g.check(e, pu, true)
 	}
 	return entries, nil
 }
 
-// look looks at the file called name in the directory and opens it if it
-// may be removed; otherwise the entry says why it is kept. It returns nil
-// if the file is gone.
+// look looks at the file called name in the directory (lstat(2) only) and
+// returns its entry: undecided (no action yet) if it may be removed, else
+// kept, with why. It returns nil if the file is gone.
 func (g *gc) look(name string) *gcEntry {
 	path := filepath.Join(g.sc.dir, name)
 	e := &gcEntry{Path: path, Kind: "other", name: name}
@@ -335,38 +312,57 @@ func (g *gc) look(name string) *gcEntry {
 	e.Kind = "plain"
 	if fa.Size == 0 {
 		e.keep("empty", "an empty file: a creator may be about to size it (if it died, remove the file by hand)")
-		return e
 	}
-	f, err := g.names.Open(name, os.O_RDWR, 0)
+	return e
+}
+
+// check opens e (checking that it is still the file look saw), reads it
+// as a segment, decides about it, and with remove set removes it if it is
+// still to be removed, deciding again. The file is open only meanwhile.
+func (g *gc) check(e *gcEntry, pu procUsers, remove bool) {
+	f, err := g.names.Open(e.name, os.O_RDWR, 0)
 	if errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS) {
-		f, err = g.names.Open(name, os.O_RDONLY, 0)
+		f, err = g.names.Open(e.name, os.O_RDONLY, 0)
 	}
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil
+		e.keep("changed", "removed while gc looked at it")
+		return
 	}
 	if err != nil {
 		e.keep("error", "%v", unwrapPath(err))
-		return e
+		return
 	}
-	if now, err := fstatFacts(f); err != nil || now.key() != fa.key() || now.Nlink != 1 || !now.Mode.IsRegular() {
-		f.Close()
+	// gc is attached to none of these files (it never opens a segment as
+	// a user), so closing one drops no attachment's record lock, as it
+	// would on OpenBSD (POSIX locks) in a process attached to the file.
+	defer f.Close()
+	before, err := fstatFacts(f)
+	if err != nil || before.key() != e.fa.key() || before.Nlink != 1 || !before.Mode.IsRegular() {
 		e.keep("changed", "replaced while gc looked at it")
-		return e
+		return
 	}
 	e.f = f
+	defer func() { e.f = nil }()
 	_, err = segment.ReadHeader(f)
-	g.restoreAtime(e, fa)
+	g.restoreAtime(e, before)
 	switch {
 	case err == nil:
-		e.Kind = "segment"
+		e.Kind, e.unpublished = "segment", false
 	case errors.Is(err, segment.ErrNotInitialized):
 		// A creator at work or dead, or another program's object that
 		// begins with zeros: RemoveUnused tells them apart.
 		e.Kind, e.unpublished = "segment", true
 	default:
-		e.why = notSegmentText(err)
+		e.Kind, e.why = "plain", notSegmentText(err)
 	}
-	return e
+	if e.Kind == "segment" {
+		g.checkSegment(e, pu, remove)
+	}
+	if e.Kind == "plain" { // perhaps only now: a file of zeros
+		if g.checkPlain(e, pu); remove && e.Action == actWouldRemove {
+			g.removePlain(e)
+		}
+	}
 }
 
 // checkSegment decides about the segment e: the segment package says who
@@ -388,9 +384,9 @@ func (g *gc) checkSegment(e *gcEntry, pu procUsers, remove bool) {
 		e.unpublished = errors.Is(herr, segment.ErrNotInitialized)
 		return remove && len(users) == 0 && g.idle(lastUsed, now)
 	}
-	before, _ := fstatFacts(e.f)
+	before, ferr := fstatFacts(e.f)
 	u, removed, err := segment.RemoveUnused(e.f, g.names, e.name, decide)
-	if !removed {
+	if !removed && ferr == nil {
 		g.restoreAtime(e, before)
 	}
 	if !lastUsed.IsZero() {
@@ -401,7 +397,7 @@ func (g *gc) checkSegment(e *gcEntry, pu procUsers, remove bool) {
 		e.keep("being_created", "its creator is setting it up: it holds the creation lock and has not published the header")
 	case errors.Is(err, syscall.EAGAIN):
 		e.keep("busy", "%s", describe(err, nil))
-	case errors.Is(err, segment.ErrNotInitialized) && !remove:
+	case errors.Is(err, segment.ErrNotInitialized):
 		// Zeros where a header would be, and nobody creating it.
 		e.Kind, e.why = "plain", "not a posixshm segment: it begins with zeros, and nobody is creating a segment in it"
 	case errors.Is(err, fs.ErrNotExist):

@@ -291,13 +291,6 @@ func regexpLine(text, users, path string) bool {
 // processes outside it, which may use plain objects: it keeps them all,
 // and says why. Segments are judged by their record locks, as anywhere.
 func TestGc_OwnPIDNamespace(t *testing.T) {
-	if runtime.GOOS != "linux" || os.Geteuid() != 0 {
-		t.Skip("needs root on Linux for unshare --pid")
-	}
-	unshare, err := exec.LookPath("unshare")
-	if err != nil {
-		t.Skip("needs unshare(1)")
-	}
 	bin, err := exec.LookPath("posixshm") // installed by testscript.Main
 	if err != nil {
 		t.Fatal(err)
@@ -314,15 +307,7 @@ func TestGc_OwnPIDNamespace(t *testing.T) {
 	if err := ageSegment(seg, time.Now().Add(-24*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command(unshare, "--pid", "--fork", "--mount-proc", bin, "gc", "--json", "--plain", "--dir", string(d)).Output()
-	if err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) && strings.Contains(string(ee.Stderr), "unshare") {
-			t.Skipf("unshare --pid --fork --mount-proc: %s", ee.Stderr)
-		}
-		t.Fatalf("gc in a PID namespace: %v\n%s", err, out)
-	}
-	m := parseGc(t, out)
+	m := parseGc(t, unshared(t, "--pid", "--fork", "--mount-proc", bin, "gc", "--json", "--plain", "--dir", string(d)))
 	e := wantEntry(t, m, plain, actKept, "unknown_users")
 	if !strings.Contains(e.Detail, "PID namespace of its own") {
 		t.Errorf("unknown_users without saying why: %s", e.Detail)
@@ -452,7 +437,7 @@ func TestGc_RacingOpeners(t *testing.T) {
 // object of a Python program killed with its resource tracker (which
 // would otherwise have removed it), then prints gc's JSON.
 const gcSystemScript = `set -e
-mount -t tmpfs posixshm-test /dev/shm
+mount -t tmpfs posixshm-test /dev/shm || exit 99
 posixshm create /unused >/dev/null
 shmhold - /attached "$1/attached.pid" create &
 printf 'plain object, not a segment' >/dev/shm/mapped
@@ -478,23 +463,7 @@ kill -KILL $(cat "$1/attached.pid") $(cat "$1/mapped.pid")
 // use, and says why). /dev/shm is a private tmpfs here, so that no other
 // program's objects are touched.
 func TestGc_SystemConvention(t *testing.T) {
-	if runtime.GOOS != "linux" || os.Geteuid() != 0 {
-		t.Skip("needs root on Linux to mount a private /dev/shm")
-	}
-	unshare, err := exec.LookPath("unshare")
-	if err != nil {
-		t.Skip("needs unshare(1)")
-	}
-	tmp := t.TempDir()
-	out, err := exec.Command(unshare, "--mount", "--propagation", "private", "sh", "-c", gcSystemScript, "sh", tmp).Output()
-	if err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) && strings.Contains(string(ee.Stderr), "mount") {
-			t.Skipf("cannot mount a private /dev/shm: %s", ee.Stderr)
-		}
-		t.Fatalf("%v\n%s", err, out)
-	}
-	m := parseGc(t, out)
+	m := parseGc(t, unshared(t, "--mount", "--propagation", "private", "sh", "-c", gcSystemScript, "sh", t.TempDir()))
 	wantEntry(t, m, "/dev/shm/unused", actRemoved, "unused")
 	wantEntry(t, m, "/dev/shm/attached", actKept, "attached")
 	wantEntry(t, m, "/dev/shm/mapped", actKept, "open")
@@ -502,11 +471,36 @@ func TestGc_SystemConvention(t *testing.T) {
 		t.Log("no python3: the leaked Python object is not tried")
 		return
 	}
-	pu := scanProc(procRoot, nil, os.Getpid(), 0)
-	if pu.unknown == "" && len(pu.unreadable) == 0 {
+	if ok, _ := procReadable(); ok {
 		wantEntry(t, m, "/dev/shm/python-leak", actRemoved, "plain_unused")
 	} else {
 		e := wantEntry(t, m, "/dev/shm/python-leak", actKept, "unknown_users")
 		t.Logf("the leaked Python object counts as in use here: %s", e.Detail)
 	}
+}
+
+// unshared runs unshare(1) with args and returns what it printed. It
+// needs root on Linux, and skips the test without them, or if unshare
+// cannot make the namespaces (or the script its /dev/shm: status 99).
+func unshared(t *testing.T, args ...string) []byte {
+	t.Helper()
+	if runtime.GOOS != "linux" || os.Geteuid() != 0 {
+		t.Skip("needs root on Linux for unshare(1)")
+	}
+	unshare, err := exec.LookPath("unshare")
+	if err != nil {
+		t.Skip("needs unshare(1)")
+	}
+	cmd := exec.Command(unshare, args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee) && (strings.HasPrefix(stderr.String(), "unshare:") || ee.ExitCode() == 99):
+		t.Skipf("unshare %v: %s", args[:2], stderr.String())
+	case err != nil:
+		t.Fatalf("unshare %v: %v\n%s%s", args, err, out, stderr.String())
+	}
+	return out
 }

@@ -96,12 +96,15 @@ func scanProc(root string, want map[fileKey]bool, self, euid int) procUsers {
 			return pu
 		}
 	}
+	pu.users = map[fileKey][]proc{}
+	if len(want) == 0 {
+		return pu // nothing to look for
+	}
 	des, err := os.ReadDir(root)
 	if err != nil {
 		pu.unknown = fmt.Sprintf("cannot list %s (%v)", root, unwrapPath(err))
 		return pu
 	}
-	pu.users = map[fileKey][]proc{}
 	for _, de := range des {
 		pid, err := strconv.Atoi(de.Name())
 		if err != nil || pid == self {

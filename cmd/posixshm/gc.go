@@ -77,7 +77,7 @@ Without --dir: this system's convention (on Linux every file in /dev/shm; on
 OpenBSD the /tmp/<64 hex digits>.shm files and nothing else in /tmp). With
 --dir DIR: the files DIR/<64 hex digits>.shm, OpenBSD's layout.
 
-Reasons, as --json gives them ("reason"), with what the text output says:
+Reasons (the text output's REASON column, and "reason" in --json):
   removed (or would_remove, with --dry-run):
     unused         a segment no process is attached to, idle for --min-age
     creator_died   a segment whose creator died before publishing its header
@@ -111,7 +111,7 @@ slot) for segments in use; open_by (PIDs that map or hold it open).
 examples:
   posixshm gc --dry-run                       # what would go, and why
   posixshm gc --plain --min-age 24h           # Linux: also crashed programs' /dev/shm objects
-  posixshm gc --dir /var/tmp/app --min-age 0s # an application's own directory
+  posixshm gc --dir /var/tmp/app --min-age 1m # an application's own directory
   # OpenBSD, in /etc/daily.local (run as root before daily(8) cleans /tmp):
   /usr/local/bin/posixshm gc --dir /tmp --min-age 1h
   posixshm gc --json | jq '.[] | select(.action == "removed") | .path'`,

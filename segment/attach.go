@@ -149,13 +149,15 @@ func selfPID() (int, error) {
 // claim attaches: it takes a slot (or, with every slot held by a live
 // process, an overflow attachment). The creator claims before it publishes
 // the header, so that nobody who can open the segment sees it unused. An
-// opener of a segment that removes itself when unused claims under the
-// removal gate and may get errRetry (see claimGated).
+// opener claims under the removal gate and may get errRetry (see
+// claimGated): segments are removed when unused (by their last user, with
+// Options.RemoveWhenUnused, or by RemoveUnused, as posixshm gc does), and
+// no opener may be left attached to a removed file.
 func (a *attachment) claim(creator bool) error {
-	if a.remove && !creator {
-		return a.claimGated()
+	if creator {
+		return a.claimAny()
 	}
-	return a.claimAny()
+	return a.claimGated()
 }
 
 // claimAny takes the first slot whose record lock it gets, preferring

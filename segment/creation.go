@@ -67,10 +67,7 @@ func creatorDied(fd int, key fileKey) bool {
 // It removes the file and returns errRetry if hdr is that of a segment
 // that removes itself when unused, else ErrNotInitialized.
 func abandoned(fd int, key fileKey, hdr []byte, l posixshm.Layout, name, path string) error {
-	b := make([]byte, len(hdr))
-	copy(b, hdr)
-	binary.NativeEndian.PutUint64(b[offMagic:], magic)
-	h, hf := decodeFixed(b, -1)
+	h, hf := unpublishedHeader(hdr, -1)
 	if hf != nil || !h.RemoveWhenUnused {
 		return segmentError(name, path, fault(ErrNotInitialized,
 			"its creator died before publishing the header (remove the object and create it again)"))
@@ -91,4 +88,22 @@ func abandoned(fd int, key fileKey, hdr []byte, l posixshm.Layout, name, path st
 		return err
 	}
 	return errRetry
+}
+
+// unpublishedHeader decodes hdr, the first bytes of a file whose header is
+// not published, as the header its creator wrote, magic number aside, and
+// checks it against the file's size (fileSize < 0: unknown). A file that
+// merely begins with zeros gives an error.
+func unpublishedHeader(hdr []byte, fileSize int64) (Header, *headerError) {
+	if len(hdr) < offMagic+8 {
+		return Header{}, fault(ErrTruncated, itoa(int64(len(hdr)))+" bytes, shorter than a "+itoa(HeaderSize)+"-byte header")
+	}
+	b := make([]byte, len(hdr))
+	copy(b, hdr)
+	binary.NativeEndian.PutUint64(b[offMagic:], magic)
+	h, hf := decodeFixed(b, fileSize)
+	if hf == nil && fileSize >= 0 {
+		hf = checkFileSize(h.DataOffset+h.DataSize, fileSize)
+	}
+	return h, hf
 }

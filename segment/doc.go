@@ -114,8 +114,11 @@
 // A segment created with [Options].RemoveWhenUnused removes its file when
 // its last live user detaches. If its users all die without closing it,
 // the next process to open it finds every other attachment dead, removes
-// it and starts afresh. Attachment and removal follow one rule, under a
-// record lock on the file's first byte, so that no process is ever left
+// it and starts afresh. Any other segment can be removed once nobody is
+// attached with [RemoveUnused], which is what "posixshm gc" does.
+// Attachment and removal follow one rule, under a record lock on the
+// file's first byte (the removal gate: every opener holds it shared while
+// it attaches, a remover exclusively), so that no process is ever left
 // attached to a removed segment while others create a new one under its
 // name; see remove.go.
 //

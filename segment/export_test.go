@@ -29,10 +29,10 @@ func SetRemoveHook(f func()) (undo func()) {
 	return func() { testHookRemove = nil }
 }
 
-// SetClaimedHook makes every gated claim of this process (an open of a
-// segment that removes itself when unused) call f between taking its slot
-// and checking the name and the other attachments, and returns a function
-// that undoes it.
+// SetClaimedHook makes every gated claim of this process (every open,
+// not a create) call f between taking its slot and checking the name (and,
+// for a segment that removes itself when unused, the other attachments),
+// and returns a function that undoes it.
 func SetClaimedHook(f func()) (undo func()) {
 	testHookClaimed = f
 	return func() { testHookClaimed = nil }

@@ -1,23 +1,32 @@
 package segment
 
 import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"syscall"
+	"time"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/posixshm/posixshm/internal/unixutil"
 	"github.com/posixshm/posixshm/posixshm"
 )
 
-// Remove-when-unused: one rule decides removal and attachment.
+// Removal when unused: one rule decides removal and attachment.
 //
-// A segment created with Options.RemoveWhenUnused is removed when its last
-// live user detaches, and when an opener finds every other attachment
-// dead (its users died without closing it). Removal must never leave a
-// process attached to a file that has lost its name while others create a
-// new file under that name. The gate is the record lock on gateByte:
+// Segments are removed when nobody uses them: one created with
+// Options.RemoveWhenUnused when its last live user detaches, or when an
+// opener finds every other attachment dead (its users died without
+// closing it); and any segment by RemoveUnused (as posixshm gc calls it)
+// once nobody is attached. Removal must never leave a process attached to
+// a file that has lost its name while others create a new file under that
+// name. The gate is the record lock on gateByte:
 //
-//   - An opener holds the gate shared (a read lock) from before it claims
-//     its slot until it has checked that the name still leads to the file
-//     it mapped (otherwise it lets go and opens the name again).
+//   - Every opener holds the gate shared (a read lock) from before it
+//     claims its slot until it has checked that the name still leads to
+//     the file it mapped (otherwise it lets go and opens the name again).
 //   - A remover holds the gate exclusive (a write lock) while it checks
 //     that no record lock of an attachment is held, and unlinks the name
 //     only then, and only if the name still leads to the file.
@@ -27,20 +36,23 @@ import (
 // starts after the opener let go of the gate, and then sees the opener's
 // slot and keeps the file. Closers release their slot before they try to
 // remove, so of two last users closing at once the later remover sees
-// neither. The gate is taken with F_SETLKW: it is only ever held for a few
-// system calls, and the kernel drops it if its holder dies.
+// neither. Openers and closers take the gate with F_SETLKW: it is only
+// ever held for a few system calls, and the kernel drops it if its holder
+// dies. (The creator does not take it: it claims its slot before it
+// publishes the header, and nobody removes a file whose creator is alive.)
 
-// claimGated is claim for an opener of a segment that removes itself when
-// unused. It returns errRetry, attached to nothing, when the file lost its
-// name before the opener got the gate, or when every other attachment was
-// dead: it then removed the file (unless someone attached meanwhile), and
-// the caller opens the name again, which creates a fresh segment or finds
-// none.
+// claimGated is claim for an opener. It returns errRetry, attached to
+// nothing, when the file lost its name before the opener got the gate, or
+// when the segment removes itself when unused and every other attachment
+// was dead: it then removed the file (unless someone attached meanwhile),
+// and the caller opens the name again, which creates a fresh segment or
+// finds none.
 func (a *attachment) claimGated() error {
 	if err := waitLock(a.fd, unix.F_RDLCK, gateByte, 1); err != nil {
 		if err == errNoRecordLocks {
-			// Removal needs record locks; without them the flag is
-			// ignored (Create refuses it there).
+			// Removal needs record locks; without them nothing removes
+			// the segment (Create refuses the flag there, and
+			// RemoveUnused the segment).
 			a.pids = true
 			return a.claimAny()
 		}
@@ -58,8 +70,9 @@ func (a *attachment) claimGated() error {
 }
 
 // claimNamed claims a slot under the shared gate and checks that the name
-// still leads to the file. alone reports that no other attachment lives;
-// the claim is then already released.
+// still leads to the file. alone reports, for a segment that removes itself
+// when unused, that no other attachment lives; the claim is then already
+// released.
 func (a *attachment) claimNamed() (alone bool, err error) {
 	if err := a.claimAny(); err != nil {
 		return false, err
@@ -71,7 +84,7 @@ func (a *attachment) claimNamed() (alone bool, err error) {
 	if err == nil && !named {
 		err = errRetry
 	}
-	if err == nil {
+	if err == nil && a.remove {
 		var live bool
 		live, err = a.othersAttached()
 		alone = err == nil && !live
@@ -147,4 +160,180 @@ func (a *attachment) removeIfUnused() (removed bool, err error) {
 		return false, err
 	}
 	return true, nil
+}
+
+// gateWait is how long RemoveUnused waits for the removal gate.
+const gateWait = time.Second
+
+// RemoveUnused removes the segment called name in the layout l, whose file
+// the caller has open as f, if no process is attached to it and remove,
+// asked while no process can attach, agrees. It is how posixshm gc removes
+// segments whose users have all detached or died. f must be open for
+// reading and writing: the removal gate is a write lock.
+//
+// It follows the rule that attaching and removing share (see the package
+// documentation): holding the removal gate exclusively, it reads the
+// header again, asks the kernel which attachments live (as Users does),
+// calls remove with the header only if none does, and unlinks name only
+// if it still leads to f's file. Openers hold the gate shared while they
+// attach and check afterwards that their name still leads to the file
+// they mapped, so none is ever left attached to the removed file. The
+// gate is held for a few system calls at a time; RemoveUnused waits up to
+// a second for it, then gives up with an error wrapping syscall.EAGAIN.
+//
+// A file whose header was never published counts as a segment nobody is
+// attached to when what its creator wrote is a valid header (magic number
+// aside) and the creator has died: a live creator holds the gate from
+// before it sizes the file until it publishes the header, and then
+// RemoveUnused gives up with EAGAIN at once. Every other file that is not
+// a segment gives the error ReadHeader gives, and nothing is locked.
+//
+// It returns the live attachments, if there are any (nothing is removed
+// then), and whether it removed the name. If remove agreed but name no
+// longer leads to f's file (someone removed it, or made a new file under
+// that name), nothing is removed and the error wraps fs.ErrNotExist. If
+// this process is attached to the segment, the segment is in use. Call it
+// from a process that is not attached: f stays open, and closing it drops
+// this process's record locks on the file where they are POSIX locks (see
+// the package documentation). Where the object takes no record locks
+// (macOS's and FreeBSD's kernel objects) nothing is removed and the error
+// wraps syscall.ENOTSUP. If there is an error, it will be of type
+// *fs.PathError.
+func RemoveUnused(f *os.File, l posixshm.Layout, name string, remove func(Header) bool) (Attachments, bool, error) {
+	type result struct {
+		u       Attachments
+		removed bool
+	}
+	r, err := onFile(f, func(fd int, file string) (result, error) {
+		u, removed, err := removeUnused(fd, file, l, name, remove)
+		return result{u, removed}, err
+	})
+	return r.u, r.removed, err
+}
+
+func removeUnused(fd int, file string, l posixshm.Layout, name string, remove func(Header) bool) (Attachments, bool, error) {
+	var st unix.Stat_t
+	if err := unixutil.Fstat(fd, &st); err != nil {
+		return Attachments{}, false, &fs.PathError{Op: "fstat", Path: file, Err: err}
+	}
+	key := keyOf(&st)
+	if attachedTo(key) != nil {
+		u, err := users(fd, file) // this process's attachment counts
+		return u, false, err
+	}
+	fcntlError := func(err error) error {
+		if err == errNoRecordLocks {
+			err = fmt.Errorf("%s: %w, so who is attached cannot be known", err.Error(), syscall.ENOTSUP)
+		}
+		return &fs.PathError{Op: "fcntl", Path: file, Err: err}
+	}
+	// A look before taking the gate, so that no other program's file is
+	// ever locked.
+	if _, err := readHeader(fd, file); err != nil {
+		if !errors.Is(err, ErrNotInitialized) || st.Size == 0 {
+			return Attachments{}, false, err
+		}
+		if _, _, held, lerr := heldLock(fd, gateByte, 1); lerr != nil || held {
+			if lerr != nil {
+				return Attachments{}, false, fcntlError(lerr)
+			}
+			return Attachments{}, false, &fs.PathError{Op: "fcntl", Path: file,
+				Err: fmt.Errorf("its creator is still setting it up (it holds its creation lock): %w", syscall.EAGAIN)}
+		}
+		if _, err := creatorHeader(fd, file); err != nil {
+			return Attachments{}, false, err
+		}
+	}
+	if fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0); err != nil || fl&unix.O_ACCMODE == unix.O_RDONLY {
+		if err == nil {
+			err = fmt.Errorf("open read-only, and the removal gate is a write lock: %w", syscall.EBADF)
+		}
+		return Attachments{}, false, &fs.PathError{Op: "fcntl", Path: file, Err: err}
+	}
+	if err := takeGate(fd); err != nil {
+		return Attachments{}, false, fcntlError(err)
+	}
+	defer unlock(fd, gateByte, 1)
+	// Again, under the gate: whoever attached before we took it is
+	// attached now, and nobody attaches until we let go.
+	h, err := readHeader(fd, file)
+	var u Attachments
+	switch {
+	case err == nil:
+		if u, err = liveUsers(fd, &h, nil); err != nil {
+			return Attachments{}, false, fcntlError(err)
+		}
+		if u.InUse() {
+			return u, false, nil
+		}
+	case errors.Is(err, ErrNotInitialized) && st.Size != 0:
+		// Still unpublished, and we hold the byte a live creator would
+		// hold until it publishes: the creator died. Nobody can have
+		// attached: attaching needs the header.
+		if h, err = creatorHeader(fd, file); err != nil {
+			return Attachments{}, false, err
+		}
+	default:
+		return Attachments{}, false, err
+	}
+	if !remove(h) {
+		return u, false, nil
+	}
+	if testHookRemove != nil {
+		testHookRemove()
+	}
+	// The name may lead elsewhere now: removed by hand, and perhaps made
+	// anew by someone else.
+	if is, err := named(l, name, fd, key); err != nil || !is {
+		if err == nil {
+			err = fmt.Errorf("%s no longer leads to %s: %w", name, file, fs.ErrNotExist)
+		}
+		return u, false, &fs.PathError{Op: "unlink", Path: name, Err: err}
+	}
+	if err := l.Unlink(name); err != nil {
+		return u, false, err
+	}
+	return u, true, nil
+}
+
+// takeGate takes the removal gate exclusively, waiting up to gateWait for
+// it: other removers, openers and creators hold it for a few system calls
+// at a time (a creator killed while holding it loses it at once).
+// Openers keep taking it shared while a remover waits, so the remover
+// tries often: every 100 µs at first, then up to every 2 ms.
+func takeGate(fd int) error {
+	deadline := time.Now().Add(gateWait)
+	for d := 100 * time.Microsecond; ; d = min(2*d, 2*time.Millisecond) {
+		ok, err := tryLock(fd, unix.F_WRLCK, gateByte, 1)
+		if err != nil {
+			return err
+		}
+		if ok {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("removal gate held by another process for %v (attaching, removing or creating the segment): %w", gateWait, syscall.EAGAIN)
+		}
+		time.Sleep(d)
+	}
+}
+
+// creatorHeader is the header the creator of the unpublished file fd has
+// written, magic number aside, or an error wrapping ErrNotInitialized if it
+// is not a valid header that fits the file.
+func creatorHeader(fd int, file string) (Header, error) {
+	var st unix.Stat_t
+	if err := unixutil.Fstat(fd, &st); err != nil {
+		return Header{}, &fs.PathError{Op: "fstat", Path: file, Err: err}
+	}
+	b, err := readStart(fd, file, min(st.Size, HeaderSize))
+	if err != nil {
+		return Header{}, err
+	}
+	h, hf := unpublishedHeader(b, st.Size)
+	if hf != nil {
+		return Header{}, &fs.PathError{Op: opSegment, Path: file, Err: fault(ErrNotInitialized,
+			"magic number is zero, and the rest is no segment header either: "+hf.Error())}
+	}
+	return h, nil
 }

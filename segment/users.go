@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/posixshm/posixshm/internal/unixutil"
+	"github.com/posixshm/posixshm/lock"
 )
 
 // Attachments tells who is attached to a segment: the live attachments,
@@ -25,6 +26,14 @@ type Attachments struct {
 	// checked, and Overflow is the number ever made (Header.Overflow): a
 	// segment that ever overflowed counts as in use there.
 	Overflow int
+	// LockHeld reports that the lock word names a holder, and
+	// LockOwnerDead that this holder's attachment has ended (it died, or
+	// detached holding the lock): the next locker takes the lock over with
+	// lock.ErrOwnerDead. The holder is judged as Lock's stale check judges
+	// it (see the package documentation), from the same record locks as
+	// the attachments above; a holder that cannot be judged counts as
+	// alive. Header.LockHolder is the PID its slot records.
+	LockHeld, LockOwnerDead bool
 }
 
 // Count is the number of live attachments.
@@ -140,5 +149,27 @@ func liveUsers(fd int, h *Header, own *attachment) (Attachments, error) {
 			u.PIDs = append(u.PIDs, h.Table[i].PID)
 		}
 	}
+	u.LockHeld, u.LockOwnerDead = lockOwnerDead(h, live, over, pids)
 	return u, nil
+}
+
+// lockOwnerDead judges the lock's holder, as the header h records it, from
+// which slots are live and which overflow bytes are held (over; unknown
+// when pids: the object takes no record locks), as attachment.Dead does.
+func lockOwnerDead(h *Header, live []bool, over []int64, pids bool) (held, dead bool) {
+	switch t := uint32(lock.HolderPID(h.LockWord)); {
+	case t == 0:
+		return false, false
+	case t <= uint32(len(live)):
+		s := h.Table[t-1]
+		// The slot moved on (a 64-bit word records its generation), or
+		// nobody holds its record lock.
+		moved := lock.Atomic64 && (!s.Attached || s.Generation != h.LockStamp)
+		return true, moved || !live[t-1]
+	case t >= overflowTags && t < pidTags:
+		return true, !pids && !slices.Contains(over, int64(t-overflowTags))
+	case t >= pidTags:
+		return true, pids && !pidAlive(int(t-pidTags))
+	}
+	return true, false // a slot this table does not have: cannot judge
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -21,13 +22,15 @@ func init() {
 	register(&command{
 		name:    "ls",
 		args:    "[--dir DIR] [--json]",
-		summary: "list objects with owner, size, idle time (and daily(8) risk in OpenBSD's layout)",
+		summary: "list objects with owner, size, live users, idle time (and daily(8) risk in OpenBSD's layout)",
 		setFlags: func(fs *flag.FlagSet) {
 			dirFlag(fs)
 			fs.Bool("json", false, "print one JSON array of objects instead of a table")
 		},
 		help: `List the shared memory objects in a directory, sorted by path, with owner, mode,
-size and how long ago each was last accessed. In OpenBSD's layout (with --dir,
+size, how many processes are attached to each segment (USERS; "-" for an object
+that is not a segment, "?" where it cannot be told) and how long ago each was
+last accessed. In OpenBSD's layout (with --dir,
 and without it on OpenBSD) a DAILY(8) column marks "at-risk" those that
 OpenBSD's daily(8) would delete within a day (see "posixshm help stat" for the
 exact rule: removable once not accessed for more than 7×24 hours); other
@@ -40,17 +43,24 @@ other systems that keep objects in files the directory and file name prefix
 of posixshm path /probe. Systems whose objects live in the kernel (FreeBSD,
 macOS) cannot be listed.
 
-ls only calls lstat(2): it never opens, reads or refreshes what it lists.
+ls never refreshes what it lists, nor attaches to it. It reads the header of
+each shared memory object (not semaphores) that it may read without moving its
+access time, as stat does: its owner's, or everyone's for root; another user's
+object shows "?". Live users are counted as "posixshm stat" counts them, from
+the record locks the kernel holds for every live attachment.
 
 --json prints an array of objects: path, kind ("shm" or "sem"), uid, owner,
-mode, size, atime, mtime, and the daily(8) fields as "posixshm help stat"
-describes them (daily_applies; daily_removable_at and daily_days_left only
-when it applies; daily_at_risk, false when it does not).
+mode, size, atime, mtime, users for a segment (count, pids, overflow: see
+"posixshm help stat"), users_unknown saying why they could not be told, and
+the daily(8) fields as "posixshm help stat" describes them (daily_applies;
+daily_removable_at and daily_days_left only when it applies; daily_at_risk,
+false when it does not).
 
 examples:
   posixshm ls
   posixshm ls --dir /tmp          # OpenBSD's layout, on any system
-  posixshm ls --json | jq '.[] | select(.daily_at_risk) | .path'`,
+  posixshm ls --json | jq '.[] | select(.daily_at_risk) | .path'
+  posixshm ls --json | jq '.[] | select(.users.count == 0) | .path'`,
 		run: runLs,
 	})
 }
@@ -65,6 +75,11 @@ type lsEntry struct {
 	Size  int64     `json:"size"`
 	Atime time.Time `json:"atime"`
 	Mtime time.Time `json:"mtime"`
+	// Users are a segment's live attachments; UsersUnknown says why
+	// they could not be told. Neither, for an object that is not a
+	// segment.
+	Users        *usersJSON `json:"users,omitempty"`
+	UsersUnknown string     `json:"users_unknown,omitempty"`
 	dailyVerdict
 }
 
@@ -86,7 +101,7 @@ func runLs(c *cli, args []string) int {
 		return exitFail
 	}
 	now := time.Now()
-	entries, err := list(sc, now)
+	entries, err := list(sc, now, func(w string) { c.errorf("ls: warning: %s", w) })
 	if err != nil {
 		c.fail(err)
 		return exitFail
@@ -150,8 +165,9 @@ func (c *cli) lsArgsHint(args []string) string {
 }
 
 // list returns the objects in sc, sorted by path. It calls lstat(2) once
-// per candidate and opens nothing.
-func list(sc scope, now time.Time) ([]lsEntry, error) {
+// per candidate, and reads the segments it may read (see lsUsers). Any
+// warning goes to warn.
+func list(sc scope, now time.Time, warn func(string)) ([]lsEntry, error) {
 	des, err := os.ReadDir(sc.dir) // sorted by name
 	if err != nil {
 		return nil, fmt.Errorf("ls %s: %w", quoted(sc.dir), unwrapPath(err))
@@ -174,12 +190,48 @@ func list(sc scope, now time.Time) ([]lsEntry, error) {
 		if !fa.Mode.IsRegular() {
 			continue
 		}
-		out = append(out, lsEntry{
+		e := lsEntry{
 			Path: fa.Path, Kind: kind, Uid: fa.Uid, Owner: names.name(fa.Uid), Mode: fa.Mode.String(),
 			Size: fa.Size, Atime: fa.Atime, Mtime: fa.Mtime, dailyVerdict: verdict(sc.hashed, fa.Atime, now),
-		})
+		}
+		if kind == "shm" {
+			e.Users, e.UsersUnknown = lsUsers(fa, warn)
+		}
+		out = append(out, e)
 	}
 	return out, nil
+}
+
+// lsUsers tells who is attached to the object whose file's facts are fa,
+// if it is a segment: its users; nil and why they cannot be told; or nil
+// and "" for an object that is not a segment. As stat, it reads without
+// attaching or refreshing, and only its owner's objects (everyone's, for
+// root).
+func lsUsers(fa facts, warn func(string)) (*usersJSON, string) {
+	if euid := geteuid(); euid != 0 && fa.Uid != uint32(euid) {
+		return nil, fmt.Sprintf("another user's (uid %d): not read", fa.Uid)
+	}
+	// O_NONBLOCK and O_NOFOLLOW: whatever replaced the file since lstat,
+	// a FIFO cannot block the open, nor a symbolic link lead elsewhere.
+	f, err := os.OpenFile(fa.Path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, "not opened: " + unwrapPath(err).Error()
+	}
+	defer f.Close() // not attached: closing drops no attachment's lock (see readSegment)
+	if now, err := fstatFacts(f); err != nil || now.key() != fa.key() {
+		return nil, "replaced while ls looked at it"
+	}
+	r := readSegment(f, fa)
+	if r.warning != "" {
+		warn(r.warning)
+	}
+	switch {
+	case r.notSegment != "":
+		return nil, ""
+	case r.usersErr != nil:
+		return nil, unwrapPath(r.usersErr).Error()
+	}
+	return newUsersJSON(r.users), ""
 }
 
 // kind says whether the file called name is an object of sc: "shm", "sem",
@@ -222,7 +274,7 @@ func printLs(w io.Writer, entries []lsEntry, now time.Time, daily bool) {
 		}
 		return s + "\t"
 	}
-	fmt.Fprintf(tw, "KIND\tOWNER\tMODE\tSIZE\tACCESSED\t%sPATH\n", dailyCol("DAILY(8)"))
+	fmt.Fprintf(tw, "KIND\tOWNER\tMODE\tSIZE\tUSERS\tACCESSED\t%sPATH\n", dailyCol("DAILY(8)"))
 	for _, e := range entries {
 		owner := e.Owner
 		if owner == "" {
@@ -232,7 +284,14 @@ func printLs(w io.Writer, entries []lsEntry, now time.Time, daily bool) {
 		if e.AtRisk {
 			risk = "at-risk"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s ago\t%s%s\n", e.Kind, owner, e.Mode, e.Size, age(e.Atime, now), dailyCol(risk), quoted(e.Path))
+		users := "-"
+		switch {
+		case e.Users != nil:
+			users = fmt.Sprint(e.Users.Count)
+		case e.UsersUnknown != "":
+			users = "?"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s ago\t%s%s\n", e.Kind, owner, e.Mode, e.Size, users, age(e.Atime, now), dailyCol(risk), quoted(e.Path))
 	}
 	tw.Flush()
 }

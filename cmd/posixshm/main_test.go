@@ -22,6 +22,9 @@ func TestMain(m *testing.M) {
 		"posixshm":  func() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) },
 		"pidgone":   func() { os.Exit(pidgoneMain()) },
 		"startkill": func() { os.Exit(startkillMain()) },
+		"shmhold":   func() { os.Exit(shmholdMain()) },
+		"plainhold": func() { os.Exit(plainholdMain()) },
+		"shmchurn":  func() { os.Exit(shmchurnMain()) },
 	})
 }
 
@@ -51,10 +54,16 @@ func TestScript(t *testing.T) {
 			"pidsgone":    cmdPidsGone,
 			"demoworkers": cmdDemoWorkers,
 			"waitnoshm":   cmdWaitNoShm,
+			"ageseg":      cmdAgeSeg,
+			"gcentry":     cmdGcEntry,
 		},
 		Condition: func(cond string) (bool, error) {
-			if cond == "root" {
+			switch cond {
+			case "root":
 				return os.Geteuid() == 0, nil
+			case "procreadable":
+				ok, _ := procReadable()
+				return ok, nil
 			}
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},
@@ -243,4 +252,19 @@ func cmdCleanupShm(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("usage: cleanupshm NAME")
 	}
 	ts.Defer(func() { posixshm.Unlink(args[0]) })
+}
+
+// procReadable reports whether gc can read every process's /proc entries
+// here, as gc --plain needs to remove anything, and if not, why (a sandbox
+// may run a process that even root cannot read: then gc keeps every
+// plain object).
+func procReadable() (bool, string) {
+	pu := scanProc(procRoot, map[fileKey]bool{{}: true}, os.Getpid(), os.Geteuid())
+	switch {
+	case pu.unknown != "":
+		return false, pu.unknown
+	case len(pu.unreadable) > 0:
+		return false, pu.unreadableText()
+	}
+	return true, ""
 }

@@ -14,9 +14,19 @@ import (
 )
 
 // asNobody returns a command that runs this test binary as "posixshm
-// ARGS..." with uid and gid 65534, from a copy that user can reach
-// (the test binary's own directory is private to root).
+// ARGS..." with uid and gid 65534.
 func asNobody(t *testing.T, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(nobodyBinary(t), args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	return cmd
+}
+
+// nobodyBinary returns a copy of this test binary, called posixshm (so
+// that it runs as the command), that uid 65534 can reach: the test
+// binary's own directory is private to root. It skips the test unless we
+// are root.
+func nobodyBinary(t *testing.T) string {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to run the command as uid 65534")
@@ -49,9 +59,7 @@ func asNobody(t *testing.T, args ...string) *exec.Cmd {
 	if err := dst.Close(); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, args...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-	return cmd
+	return bin
 }
 
 // TestTouch_NotOwner: in Linux's convention, touching root's object as

@@ -26,16 +26,21 @@ func init() {
 		},
 		help: `Describe the object called NAME: its file, owner, mode, size, last access and
 modification, and, in OpenBSD's layout, when OpenBSD's daily(8) would delete
-it. For a posixshm segment it adds the header: version, sizes, creation, last
-refresh, and the lock holder's PID and whether that process is still alive.
-Any shared memory object can be described; for one that is not a segment it
-says so.
+it. For a posixshm segment it adds the header (version, sizes, creation, last
+refresh), the processes attached to it (the PID each recorded, as it sees
+itself in its own PID namespace, and how many attached without a slot in the
+table), and who holds the lock and whether that holder still lives. Both are
+judged as the segment package judges them, from the record locks the kernel
+holds for every live attachment: a process killed with kill -9 never counts,
+and one in another PID namespace (a container) does. Any shared memory object
+can be described; for one that is not a segment it says so.
 
-stat does not refresh the object: it opens it read-only and reads the header
-without mapping it for use, and if reading moved the access time (Linux's
-relatime does for files not accessed for a day; OpenBSD on every read) it puts
-the old access time back. Only the owner and root can do either, so for
-another user's object the header is not read.
+stat does not refresh the object and does not attach to it: it opens it
+read-only, reads the header without mapping it for use, asks the kernel which
+attachment locks are held (F_GETLK), and if reading moved the access time
+(Linux's relatime does for files not accessed for a day; OpenBSD on every
+read) it puts the old access time back. Only the owner and root can do
+either, so for another user's object the header is not read.
 
 daily(8) runs "find -atime +7" in /tmp; BSD find rounds the days since the last
 access up, so a file becomes removable once it has not been accessed for more
@@ -53,11 +58,14 @@ daily_days_left (days until then, to a tenth; negative: overdue) and
 daily_at_risk (true when daily_removable_at is less than a day away or past;
 always false when daily_applies is false); segment (the header, or null)
 with not_segment saying why it is null; warning (e.g. the access time could
-not be put back).
+not be put back). In segment: lock_held, lock_holder (the PID the holder
+recorded; 0 when the lock is free or its holder has no slot) and
+lock_holder_alive; users (count, pids, overflow; null when they could not be
+checked, users_error saying why); slots and remove_when_unused.
 
 examples:
   posixshm stat /myseg
-  posixshm stat --json /myseg | jq .segment.lock_holder
+  posixshm stat --json /myseg | jq .segment.users.pids
   posixshm stat --dir /var/tmp/app -- -odd-name`,
 		run: runStat,
 	})
@@ -101,15 +109,20 @@ func verdict(applies bool, atime, now time.Time) dailyVerdict {
 }
 
 type segmentReport struct {
-	Version         uint32    `json:"version"`
-	HeaderSize      int64     `json:"header_size"`
-	DataOffset      int64     `json:"data_offset"`
-	DataSize        int64     `json:"data_size"`
-	Created         time.Time `json:"created"`
-	Refreshed       time.Time `json:"refreshed"`
-	LockWord        uint32    `json:"lock_word"`
-	LockHolder      int       `json:"lock_holder"` // 0: free
-	LockHolderAlive bool      `json:"lock_holder_alive"`
+	Version          uint32     `json:"version"`
+	HeaderSize       int64      `json:"header_size"`
+	DataOffset       int64      `json:"data_offset"`
+	DataSize         int64      `json:"data_size"`
+	Created          time.Time  `json:"created"`
+	Refreshed        time.Time  `json:"refreshed"`
+	Slots            int        `json:"slots"`
+	RemoveWhenUnused bool       `json:"remove_when_unused"`
+	LockWord         uint32     `json:"lock_word"`
+	LockHeld         bool       `json:"lock_held"`
+	LockHolder       int        `json:"lock_holder"` // the PID the holder recorded; 0: free, or a holder without a slot
+	LockHolderAlive  bool       `json:"lock_holder_alive"`
+	Users            *usersJSON `json:"users"` // nil: not checked (UsersError says why)
+	UsersError       string     `json:"users_error,omitempty"`
 }
 
 func runStat(c *cli, args []string) int {
@@ -162,30 +175,27 @@ func statObject(l posixshm.Layout, name string, now time.Time) (statReport, erro
 		return r, err
 	}
 	r.setFacts(fa, now)
-	if euid := geteuid(); euid != 0 && fa.Uid != uint32(euid) {
-		// Only the owner (or root) may read without moving the access
-		// time (O_NOATIME) or put it back afterwards (utimes): for anyone
-		// else, reading the header would refresh the object.
-		r.NotSegment = fmt.Sprintf("header not read: the object belongs to uid %d, and reading it as uid %d would refresh it", fa.Uid, euid)
+	sr := readSegment(f, fa)
+	r.Warning = sr.warning
+	if sr.notSegment != "" {
+		r.NotSegment = sr.notSegment
 		return r, nil
 	}
-	h, herr := segment.ReadHeader(f)
-	if warn := restoreAtime(f, fa); warn != nil {
-		r.Warning = warn.Error()
+	h := sr.header
+	r.Segment = &segmentReport{
+		Version: h.Version, HeaderSize: h.HeaderSize, DataOffset: h.DataOffset, DataSize: h.DataSize,
+		Created: h.Created, Refreshed: h.Refreshed, Slots: h.Slots, RemoveWhenUnused: h.RemoveWhenUnused,
+		LockWord: h.LockWord, LockHeld: lock.HolderPID(h.LockWord) != 0, LockHolder: h.LockHolder,
 	}
-	switch {
-	case herr == nil:
-		r.Segment = &segmentReport{
-			Version: h.Version, HeaderSize: h.HeaderSize, DataOffset: h.DataOffset, DataSize: h.DataSize,
-			Created: h.Created, Refreshed: h.Refreshed, LockWord: h.LockWord, LockHolder: h.LockHolder,
-			LockHolderAlive: h.LockHolder != 0 && lock.Alive(h.LockHolder),
-		}
-	case errors.Is(herr, segment.ErrNotSegment):
-		r.NotSegment = unwrapPath(herr).Error()
-	case errors.Is(herr, segment.ErrTruncated), errors.Is(herr, segment.ErrNotInitialized):
-		r.NotSegment = "not a posixshm segment, or not a complete one: " + unwrapPath(herr).Error()
-	default:
-		r.NotSegment = "damaged or unsupported posixshm header: " + unwrapPath(herr).Error()
+	// The holder is judged from the header and the attachments' record
+	// locks, as the segment's own lockers judge it, never by probing its
+	// PID, which may name another process (reused) or none here (another
+	// PID namespace).
+	if sr.usersErr != nil {
+		r.Segment.UsersError = unwrapPath(sr.usersErr).Error()
+	} else {
+		r.Segment.Users = newUsersJSON(sr.users)
+		r.Segment.LockHolderAlive = r.Segment.LockHeld && !sr.users.LockOwnerDead
 	}
 	return r, nil
 }
@@ -243,12 +253,30 @@ func (r *statReport) print(w io.Writer, now time.Time) {
 	line("header", "%d bytes; data %d bytes at offset %d", s.HeaderSize, s.DataSize, s.DataOffset)
 	line("created", "%s", s.Created.Format(layout))
 	line("refreshed", "%s (%s ago)", s.Refreshed.Format(layout), age(s.Refreshed, now))
+	holder := "an attachment without a slot"
+	if s.LockHolder != 0 {
+		holder = fmt.Sprintf("pid %d", s.LockHolder)
+	}
 	switch {
-	case s.LockHolder == 0:
+	case !s.LockHeld:
 		line("lock", "free (word 0x%08x)", s.LockWord)
+	case s.Users == nil:
+		line("lock", "held by %s, alive or not: its attachment could not be checked (word 0x%08x)", holder, s.LockWord)
 	case s.LockHolderAlive:
-		line("lock", "held by pid %d, alive (word 0x%08x)", s.LockHolder, s.LockWord)
+		line("lock", "held by %s, alive (word 0x%08x)", holder, s.LockWord)
 	default:
-		line("lock", "held by pid %d, which is dead: the next locker recovers it (word 0x%08x)", s.LockHolder, s.LockWord)
+		line("lock", "held by %s, which is dead: the next locker recovers it (word 0x%08x)", holder, s.LockWord)
+	}
+	table := "a table of " + plural(s.Slots, "slot")
+	if s.RemoveWhenUnused {
+		table += "; removed when unused"
+	}
+	switch u := s.Users; {
+	case u == nil:
+		line("users", "cannot be checked: %s", s.UsersError)
+	case u.Count == 0:
+		line("users", "none attached; %s", table)
+	default:
+		line("users", "%s; %s", attachments(segment.Attachments{PIDs: u.PIDs, Overflow: u.Overflow}), table)
 	}
 }

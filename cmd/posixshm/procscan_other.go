@@ -1,0 +1,8 @@
+//go:build !linux
+
+package main
+
+// procRoot is empty: no proc file system here says which processes map or
+// hold open a file (OpenBSD has none; others differ from Linux's), so gc
+// never removes objects that are not segments.
+const procRoot = ""

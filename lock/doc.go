@@ -108,26 +108,37 @@
 // the waiters bit was set. Everything else happens in Lock's slow path, in
 // this order:
 //
-//  1. Spin: a few rounds re-reading the word, then a few yielding the
-//     processor, taking the word as soon as it is free and the starving bit
-//     is clear. Most critical sections end within the spin.
+//  1. Spin: a few rounds re-reading the word, taking it as soon as it is
+//     free and the starving bit is clear. If the holder is this process
+//     (another goroutine), then a few rounds yielding the processor to it.
+//     Never yield otherwise: runtime.Gosched wakes another thread of this
+//     process to look for work, which under contention between processes
+//     only takes processor time from the holder and from the sleepers it
+//     wakes.
 //  2. Sleep: set the waiters bit (so that the holder's Unlock issues a
 //     wake) and sleep in futex(2) while the state half still has the value
 //     just seen. A woken waiter takes a free word with the waiters bit set,
-//     since other sleepers may remain ("Futexes Are Tricky", mutex #3).
-//     Every sleep is bounded by the next stale check, so a lost wake-up
-//     costs at most the stale interval.
-//  3. Starve: a waiter that has waited 1 ms sets the starving bit. While it
-//     is set, a free word may be taken only by a waiter that has itself
-//     waited 1 ms; everyone else, the Unlocker's next Lock included, waits.
-//     This bounds barging, as the starvation mode of sync.Mutex does: the
-//     lock changes hands at least about every millisecond under sustained
-//     contention. Unlock keeps the bit and, seeing it, wakes every sleeper.
-//     A starving waiter takes the lock without the bit (others that still
-//     starve set it again), and clears it when it gives up (context, Close).
-//     If a starving waiter is killed, the bit holds the others back until
-//     they have waited 1 ms themselves, and they then take the lock: the
-//     bit never stalls the lock for longer.
+//     since other sleepers may remain ("Futexes Are Tricky", mutex #3). A
+//     woken waiter that finds the lock taken again (the unlocker barged)
+//     sleeps on without setting the bit, until it starves: otherwise every
+//     Unlock of a barging holder would pay a futex wake, and every sleeper
+//     would wake, fail and sleep again, taking processor time from the
+//     holder. Every sleep is bounded: by the next stale check, and by the
+//     waiter's starving time.
+//  3. Starve: a waiter that has waited 1 ms (starveAfter) sets the starving
+//     bit. While it is set, a free word may be taken only by a waiter that
+//     has itself waited 1 ms; everyone else, the Unlocker's next Lock
+//     included, waits. This bounds barging, as the starvation mode of
+//     sync.Mutex does: under sustained contention the lock changes hands at
+//     least about every millisecond. Unlock keeps the bit and, seeing it,
+//     wakes one starving sleeper and no other (starving waiters sleep with
+//     their own futex bitset; the kernel wakes the one that has slept
+//     longest). A starving waiter takes the lock without the bit, and other
+//     starving waiters, which look again at least every millisecond, set
+//     it again; one that gives up (context, Close) clears it. If a starving
+//     waiter is killed, the bit holds the others back until they have
+//     waited 1 ms themselves, and they then take the lock: the bit never
+//     stalls the lock for longer.
 //  4. Check: every stale interval ([WithStaleAfter], default 20 ms) a
 //     waiter asks the identity whether the holder is dead. If it is, the
 //     waiter takes the lock over with one compare-and-swap from the exact

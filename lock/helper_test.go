@@ -219,17 +219,28 @@ func release(tb testing.TB, b []byte, n int) {
 func u32(b []byte, off int) *uint32 { return (*uint32)(unsafe.Pointer(&b[off])) }
 func u64(b []byte, off int) *uint64 { return (*uint64)(unsafe.Pointer(&b[off])) }
 
+// mapFile maps the whole file at path.
 func mapFile(path string) ([]byte, error) {
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	return unix.Mmap(int(f.Fd()), 0, mapSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	return unix.Mmap(int(f.Fd()), 0, int(fi.Size()), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
 }
 
-// newMapping creates a zeroed shared file mapping for one test.
+// newMapping creates a zeroed shared file mapping of mapSize bytes for one
+// test.
 func newMapping(tb testing.TB) (path string, b []byte) {
+	tb.Helper()
+	return newMappingSize(tb, mapSize)
+}
+
+func newMappingSize(tb testing.TB, size int) (path string, b []byte) {
 	tb.Helper()
 	dir := tb.TempDir()
 	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
@@ -240,7 +251,7 @@ func newMapping(tb testing.TB) (path string, b []byte) {
 		}
 	}
 	path = dir + "/seg"
-	if err := os.WriteFile(path, make([]byte, mapSize), 0o600); err != nil {
+	if err := os.WriteFile(path, make([]byte, size), 0o600); err != nil {
 		tb.Fatal(err)
 	}
 	b, err := mapFile(path)

@@ -268,14 +268,15 @@ func (m *Mutex) unlockFlags() error {
 		// starving, ours included, must let the starving one in.
 		if m.cas(v, v&starvingBit) {
 			if v&waitersBit != 0 {
-				n := 1
 				if v&starvingBit != 0 {
-					// Wake every sleeper: one that is not starving would
-					// only sleep again, and the starving one might stay
-					// asleep until its next check.
-					n = maxWake
+					// Wake a starving waiter, the one that has slept
+					// longest (the kernel's queue is FIFO), and no other:
+					// the others may not take the lock and would only
+					// sleep again.
+					futexWakeKind(m.w32, 1, sleepStarving)
+				} else {
+					futexWake(m.w32, 1)
 				}
-				futexWake(m.w32, n)
 			}
 			return nil
 		}

@@ -8,11 +8,12 @@ import (
 	"time"
 )
 
-// Contention tuning. The spin phase covers critical sections of a few
-// hundred nanoseconds without a system call; longer waits sleep.
+// Contention tuning. The spin phase catches a holder that is about to
+// unlock without a system call; longer waits sleep. See doc.go for why it
+// is short.
 const (
 	activeSpins  = 4  // iterations that just re-read the word
-	passiveSpins = 16 // then iterations that yield the P to other goroutines
+	passiveSpins = 16 // then, if the holder is this process, iterations that yield the P
 	minSleep     = time.Microsecond
 	maxSleep     = time.Millisecond // backoff cap: bounds the latency a sleeper adds
 	minFutexWait = 50 * time.Microsecond
@@ -64,16 +65,22 @@ func (m *Mutex) lockContended(ctx context.Context) error {
 	if atomic.LoadUint32(&m.flags)&flagClosed != 0 {
 		return errClosed
 	}
-	// Spin: the holder is probably running and about to unlock.
-	for i := range activeSpins + passiveSpins {
+	// Spin: the holder may be about to unlock. Briefly, and yielding the
+	// processor only to another goroutine of this process that holds the
+	// lock: runtime.Gosched wakes another thread of this process to look
+	// for work, which under contention between processes only takes CPU
+	// time from the holder and the sleepers it wakes.
+	for i := 0; ; i++ {
 		v := m.load()
 		if v&(tagMask|starvingBit) == 0 && m.cas(v, m.self|v&waitersBit) {
 			return nil
 		}
 		if i < activeSpins {
 			spinPause()
-		} else {
+		} else if i < activeSpins+passiveSpins && v&^flagBits == m.self {
 			runtime.Gosched()
+		} else {
+			break
 		}
 	}
 	return m.wait(ctx)
@@ -133,7 +140,14 @@ func (m *Mutex) wait(ctx context.Context) error {
 		if starving && tagOf(v) != 0 {
 			flags |= starvingBit
 		}
-		if useFutex {
+		if useFutex && (!slept || starving) {
+			// Announce the sleeper, so that the holder's Unlock (which
+			// sees the bit in its compare-and-swap) wakes one. Only the
+			// first sleep and a starving waiter do: a waiter that was
+			// woken and found the lock taken again (the unlocker barged)
+			// sleeps quietly until it starves, rather than have every
+			// Unlock of a barging holder pay a wake and every sleeper
+			// wake, fail and sleep again.
 			flags |= waitersBit
 		}
 		if flags != v {
@@ -150,7 +164,11 @@ func (m *Mutex) wait(ctx context.Context) error {
 			sleep = min(2*sleep, maxSleep)
 			continue
 		}
-		d := nextCheck.Sub(now)
+		// Every sleep ends by the next stale check, a non-starving waiter's
+		// by the time it starves, and a starving one's within starveAfter:
+		// another starving waiter may have taken the lock without the bit
+		// meanwhile, and then this one must set it again.
+		d := min(nextCheck.Sub(now), starveAfter)
 		if !starving {
 			d = min(d, starveAt.Sub(now))
 		}
@@ -164,7 +182,11 @@ func (m *Mutex) wait(ctx context.Context) error {
 		// which closes the window between our load and the sleep. Any
 		// return (wake, EAGAIN, EINTR, timeout, spurious) just looks again.
 		slept = true
-		if err := futexWait(m.w32, uint32(v), max(d, minFutexWait)); err != nil {
+		kind := uint32(sleepNormal)
+		if v&starvingBit != 0 && starving {
+			kind = sleepStarving // woken alone by an Unlock that sees the bit
+		}
+		if err := futexWait(m.w32, uint32(v), now.Add(max(d, minFutexWait)), kind); err != nil {
 			useFutex = false // futex unusable here (ENOSYS...): back off instead
 		}
 	}

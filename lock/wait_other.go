@@ -11,8 +11,15 @@ import (
 // where they spin and back off (see lockSlow).
 const haveFutex = false
 
-func futexWait(addr *uint32, val uint32, d time.Duration) error {
+const (
+	sleepNormal   = 1
+	sleepStarving = 2
+)
+
+func futexWait(addr *uint32, val uint32, deadline time.Time, kind uint32) error {
 	return errors.ErrUnsupported
 }
 
 func futexWake(addr *uint32, n int) {}
+
+func futexWakeKind(addr *uint32, n int, kind uint32) {}

@@ -1,0 +1,283 @@
+package lock_test
+
+// The torture harness: N real processes increment a counter under the lock
+// while a killer sends SIGKILL, mostly to the process holding the lock, and
+// starts a new process in the dead one's place. Every increment is also
+// counted in the incrementing worker's slot, through a journal that the
+// next holder rolls back if the writer died half-way, so that at every
+// moment under the lock the counter equals the sum of the slots. A marker
+// set inside the critical section proves that no two processes are ever
+// inside at once. Every ErrOwnerDead is logged; at the end each logged PID
+// must be one the killer killed, and none may appear twice. A worker that
+// does not finish after the stop is a stuck waiter.
+//
+// A short run of every combination (2, 4, 8 processes; 32- and 64-bit
+// words; futex and backoff waiting) is part of the normal tests. Set
+// LOCK_TORTURE to a duration (LOCK_TORTURE=5m) for a long run, split
+// between the combinations.
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strconv"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/posixshm/posixshm/lock"
+)
+
+// Layout of the torture mapping (offsets past the lock word's line).
+const (
+	tCounter   = 64  // the counter, written only under the lock
+	tMarker    = 72  // PID of the process inside the critical section, 0 if none
+	tJValid    = 80  // journal: 1 while an increment is half done
+	tJCounter  = 88  // journal: the counter before it
+	tJSlot     = 96  // journal: the slot being incremented
+	tJSlotVal  = 104 // journal: its value before
+	tStop      = 128 // set by the parent: workers finish
+	tBad       = 136 // violations seen by workers
+	tBadWho    = 144 // the first violation: the marker found, the finder's PID
+	tSlots     = 192 // per worker: its increments
+	tMaxSlots  = 8
+	tLogLen    = 256 // ErrOwnerDead log: entries, then PIDs
+	tLog       = 264
+	tMaxLog    = 64 << 10
+	tortureMap = tLog + 8*tMaxLog
+)
+
+func init() { roles["torture"] = tortureWorker }
+
+// tortureWorker increments until the parent says stop.
+func tortureWorker(b []byte, mu *lock.Mutex) error {
+	idx := envInt("LOCKTEST_IDX")
+	slots := envInt("LOCKTEST_N")
+	me := uint64(os.Getpid())
+	at := func(off int) *uint64 { return u64(b, off) }
+	for atomic.LoadUint64(at(tStop)) == 0 {
+		err := mu.Lock()
+		var od *lock.OwnerDeadError
+		dead := errors.As(err, &od)
+		if err != nil && !dead {
+			return err
+		}
+		if prev := atomic.SwapUint64(at(tMarker), me); prev != 0 && (!dead || prev != uint64(od.PID)) {
+			// Someone else is inside, or was inside and is not the
+			// holder whose death we were told about.
+			if atomic.AddUint64(at(tBad), 1) == 1 {
+				atomic.StoreUint64(at(tBadWho), prev)
+				atomic.StoreUint64(at(tBadWho+8), me)
+			}
+		}
+		if dead {
+			if l := atomic.LoadUint64(at(tLogLen)); l < tMaxLog {
+				atomic.StoreUint64(at(tLog+8*int(l)), uint64(od.PID))
+				atomic.StoreUint64(at(tLogLen), l+1)
+			}
+			if atomic.LoadUint64(at(tJValid)) != 0 {
+				// The dead holder was half-way through an increment.
+				atomic.StoreUint64(at(tCounter), atomic.LoadUint64(at(tJCounter)))
+				atomic.StoreUint64(at(tSlots+8*int(atomic.LoadUint64(at(tJSlot)))), atomic.LoadUint64(at(tJSlotVal)))
+				atomic.StoreUint64(at(tJValid), 0)
+			}
+		}
+		var sum uint64
+		for i := range slots {
+			sum += atomic.LoadUint64(at(tSlots + 8*i))
+		}
+		if c := atomic.LoadUint64(at(tCounter)); c != sum {
+			if atomic.AddUint64(at(tBad), 1) == 1 {
+				atomic.StoreUint64(at(tBadWho), c)
+				atomic.StoreUint64(at(tBadWho+8), sum)
+			}
+		}
+		// Journal first, then the two halves of the update, each a
+		// separate store that a kill can fall between.
+		slot := at(tSlots + 8*idx)
+		atomic.StoreUint64(at(tJCounter), atomic.LoadUint64(at(tCounter)))
+		atomic.StoreUint64(at(tJSlot), uint64(idx))
+		atomic.StoreUint64(at(tJSlotVal), atomic.LoadUint64(slot))
+		atomic.StoreUint64(at(tJValid), 1)
+		atomic.StoreUint64(at(tCounter), atomic.LoadUint64(at(tCounter))+1)
+		atomic.StoreUint64(slot, atomic.LoadUint64(slot)+1)
+		atomic.StoreUint64(at(tJValid), 0)
+		atomic.StoreUint64(at(tMarker), 0)
+		if err := mu.Unlock(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// tortureTotals add up over every run, for the log.
+type tortureTotals struct {
+	increments, kills, holderKills, ownerDead int
+}
+
+func (t tortureTotals) String() string {
+	return fmt.Sprintf("%d increments, %d kills (%d of the holder), %d ErrOwnerDead", t.increments, t.kills, t.holderKills, t.ownerDead)
+}
+
+// tortureBudget is how long each combination runs: a short default, or
+// the LOCK_TORTURE duration split between them.
+func tortureBudget(t *testing.T, combos int) time.Duration {
+	s := os.Getenv("LOCK_TORTURE")
+	if s == "" {
+		return 400 * time.Millisecond
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		t.Fatalf("LOCK_TORTURE=%q: want a duration such as 5m", s)
+	}
+	return d / time.Duration(combos)
+}
+
+func TestTorture(t *testing.T) {
+	type combo struct {
+		n     int
+		width string
+		mode  string
+	}
+	var combos []combo
+	for _, n := range []int{2, 4, 8} {
+		for _, width := range []string{"32", "64"} {
+			for _, mode := range []string{"futex", "backoff"} {
+				combos = append(combos, combo{n, width, mode})
+			}
+		}
+	}
+	budget := tortureBudget(t, len(combos))
+	var all tortureTotals
+	for _, c := range combos {
+		t.Run(fmt.Sprintf("%dp/%s/%s", c.n, c.width, c.mode), func(t *testing.T) {
+			env := append([]string{"LOCKTEST_STALE=5ms", "LOCKTEST_N=" + strconv.Itoa(c.n)}, widths[c.width]...)
+			if c.mode == "backoff" {
+				env = append(env, "LOCKTEST_BACKOFF=1")
+			}
+			tot := torture(t, c.n, budget, env)
+			t.Logf("%v in %v", tot, budget)
+			all.increments += tot.increments
+			all.kills += tot.kills
+			all.holderKills += tot.holderKills
+			all.ownerDead += tot.ownerDead
+		})
+	}
+	t.Logf("torture totals: %v", all)
+}
+
+// torture runs n workers for d under the killer and checks the outcome.
+func torture(t *testing.T, n int, d time.Duration, env []string) tortureTotals {
+	path, b := newMappingSize(t, tortureMap)
+	at := func(off int) *uint64 { return u64(b, off) }
+	workers := make([]*proc, n)
+	spawn := func(i int) {
+		workers[i] = start(t, "torture", path, append(env, "LOCKTEST_IDX="+strconv.Itoa(i))...)
+	}
+	for i := range n {
+		spawn(i)
+	}
+	var tot tortureTotals
+	killed := map[int]bool{}
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
+	// The state half is the first 4 bytes of either width.
+	holderPID := func() int { return lock.HolderPID(atomic.LoadUint32(u32(b, offWord))) }
+	progress, lastMove := atomic.LoadUint64(at(tCounter)), time.Now()
+	for end := time.Now().Add(d); time.Now().Before(end); {
+		time.Sleep(time.Duration(1+rng.IntN(8)) * time.Millisecond)
+		if c := atomic.LoadUint64(at(tCounter)); c != progress {
+			progress, lastMove = c, time.Now()
+		} else if time.Since(lastMove) > 10*time.Second {
+			t.Fatalf("no increment for %v: stuck (word %#x)", time.Since(lastMove), atomic.LoadUint64(u64(b, offWord)))
+		}
+		victim := rng.IntN(n)
+		if rng.IntN(4) != 0 { // mostly the holder
+			h := holderPID()
+			for i, w := range workers {
+				if w.cmd.Process.Pid == h {
+					victim = i
+					tot.holderKills++
+					break
+				}
+			}
+		}
+		w := workers[victim]
+		if err := w.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		w.cmd.Wait()
+		killed[w.cmd.Process.Pid] = true
+		tot.kills++
+		spawn(victim)
+	}
+	atomic.StoreUint64(at(tStop), 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for _, w := range workers {
+			w.finish(t)
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		for _, w := range workers {
+			w.cmd.Process.Signal(syscall.SIGQUIT) // its goroutines, on stderr
+		}
+		t.Fatalf("a worker did not finish within 30s of the stop: stuck waiter (word %#x)", atomic.LoadUint64(u64(b, offWord)))
+	}
+	if bad := atomic.LoadUint64(at(tBad)); bad != 0 {
+		t.Fatalf("%d violations; the first: found %d, by %d (two holders, or counter != sum of slots)",
+			bad, atomic.LoadUint64(at(tBadWho)), atomic.LoadUint64(at(tBadWho+8)))
+	}
+	// The last death may not have been recovered yet: take the lock.
+	var mu *lock.Mutex
+	if slices.Contains(env, "LOCKTEST_WIDE=1") {
+		mu = lock.New64(u64(b, offWord), lock.WithStaleAfter(5*time.Millisecond))
+	} else {
+		mu = lock.New(u32(b, offWord), lock.WithStaleAfter(5*time.Millisecond))
+	}
+	err := mu.Lock()
+	var od *lock.OwnerDeadError
+	if errors.As(err, &od) {
+		if l := atomic.LoadUint64(at(tLogLen)); l < tMaxLog {
+			atomic.StoreUint64(at(tLog+8*int(l)), uint64(od.PID))
+			atomic.StoreUint64(at(tLogLen), l+1)
+		}
+		if atomic.LoadUint64(at(tJValid)) != 0 {
+			atomic.StoreUint64(at(tCounter), atomic.LoadUint64(at(tJCounter)))
+			atomic.StoreUint64(at(tSlots+8*int(atomic.LoadUint64(at(tJSlot)))), atomic.LoadUint64(at(tJSlotVal)))
+		}
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	defer mu.Unlock()
+	var sum uint64
+	for i := range n {
+		sum += atomic.LoadUint64(at(tSlots + 8*i))
+	}
+	if c := atomic.LoadUint64(at(tCounter)); c != sum {
+		t.Fatalf("counter %d, sum of the slots %d", c, sum)
+	}
+	// Every logged death is a process we killed, and none twice.
+	seen := map[uint64]bool{}
+	l := min(atomic.LoadUint64(at(tLogLen)), tMaxLog)
+	for i := range int(l) {
+		p := atomic.LoadUint64(at(tLog + 8*i))
+		if !killed[int(p)] {
+			t.Errorf("ErrOwnerDead named pid %d, which was not killed", p)
+		}
+		if seen[p] {
+			t.Errorf("ErrOwnerDead named pid %d twice", p)
+		}
+		seen[p] = true
+	}
+	if tot.kills > 0 && l == 0 {
+		t.Errorf("%d kills and no ErrOwnerDead at all", tot.kills)
+	}
+	tot.increments, tot.ownerDead = int(atomic.LoadUint64(at(tCounter))), int(l)
+	return tot
+}

@@ -247,6 +247,8 @@ func (m *Mutex) Close() {
 // unlockSlow is Unlock when the fast path's compare-and-swap failed: flags
 // are set (waiters, starving), this handle is closed or may be an heir, or
 // the lock is not ours.
+//
+//go:noinline
 func (m *Mutex) unlockSlow() error {
 	if atomic.LoadUint32(&m.flags) == flagNarrow && atomic.CompareAndSwapUint32(m.w32, uint32(m.self), 0) {
 		return nil // the fast path of 32-bit mode

@@ -35,7 +35,9 @@ const (
 
 // lockSlow is Lock after the fast path failed; a nil ctx is
 // context.Background() (so that Lock need not call it, and stays small
-// enough to inline).
+// enough to inline: for the same reason lockSlow itself is not inlined).
+//
+//go:noinline
 func (m *Mutex) lockSlow(ctx context.Context) error {
 	// The fast path of 32-bit mode, in a function small enough that the
 	// call costs little.

@@ -4,11 +4,14 @@
  *   lock uncontended N        lock+unlock, one process, no contention:
  *                             prints c_cas_uncontended (lockword.h, the
  *                             same two CASes as lock.Mutex) and
- *                             c_pthread_uncontended
+ *                             c_pthread_uncontended; built with
+ *                             -DLW_WORD64, c_cas64_uncontended only (the
+ *                             64-bit word of lock.New64)
  *   lock flock1 N FILE        flock(LOCK_EX) + flock(LOCK_UN), one process
  *   lock incr KIND P M FILE [plain]
  *                             P processes (fork) x M increments of a shared
- *                             counter under KIND = cas | pthread | flock;
+ *                             counter under KIND = cas | pthread | flock
+ *                             (cas: the keys say cas64 with -DLW_WORD64);
  *                             prints the wall time per increment, from the
  *                             first child's start to the last child's end,
  *                             and how the lock changed hands (see record).
@@ -116,7 +119,7 @@ static void child(struct shared *s, int idx, long m, enum kind k, int records, c
 
 	if (k == FLOCK && (fd = open(file, O_RDWR | O_CLOEXEC)) < 0)
 		die("open");
-	lw_init(&l, &s->word, getpid(), 0);
+	lw_init(&l, &s->word, getpid(), 1);
 	__atomic_add_fetch(&s->ready, 1, __ATOMIC_SEQ_CST);
 	while (!__atomic_load_n(&s->go, __ATOMIC_ACQUIRE))
 		usleep(20);
@@ -201,7 +204,7 @@ static int incr(const char *kind, int p, long m, const char *file, int records)
 		if (s->proc[i].maxwait > maxwait)
 			maxwait = s->proc[i].maxwait;
 	}
-	snprintf(key, sizeof(key), "c_incr_%s_%dp%s", kind, p, records ? "" : "_plain");
+	snprintf(key, sizeof(key), "c_incr_%s_%dp%s", k == CAS ? LW_NAME : kind, p, records ? "" : "_plain");
 	printf("%s %.2f ns/increment\n", key, (last - first) / ((double)p * m));
 	if (!records)
 		return 0;
@@ -223,14 +226,17 @@ int main(int argc, char **argv)
 		struct shared *s = mapshared();
 		struct lw l;
 
-		lw_init(&l, &s->word, getpid(), 0);
+		lw_init(&l, &s->word, getpid(), 1);
 		t0 = now_ns();
 		for (i = 0; i < n; i++) {
 			lw_lock(&l);
 			if (lw_unlock(&l) != 0)
 				die("lw_unlock");
 		}
-		printf("c_cas_uncontended %.2f ns/op\n", (now_ns() - t0) / n);
+		printf("c_" LW_NAME "_uncontended %.2f ns/op\n", (now_ns() - t0) / n);
+#ifdef LW_WORD64
+		return 0;
+#endif
 		t0 = now_ns();
 		for (i = 0; i < n; i++) {
 			lockmu(&s->mu);

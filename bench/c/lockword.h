@@ -2,41 +2,40 @@
  * lock/wait_linux.go) in C, the "same algorithm in C" baseline of bench/run:
  * what lock.Mutex would cost if Go added nothing.
  *
- * Word: 32 bits, as lock.New's: bits 0..29 the holder's tag (the PID),
- * bit 30 "waiters" (someone may sleep in futex(2) on the word), bit 31
- * reserved.
+ * Word: as lock.New64's with LW_WORD64 (what bench/run measures, as the Go
+ * side uses New64), else as lock.New's. The 32-bit state half, at the lower
+ * address, is what futex(2) waits on: bits 0..29 the holder's tag (the
+ * PID), bit 30 "waiters" (someone may sleep in futex(2) on the word), bit
+ * 31 "starving" (a waiter waited LW_STARVE_NS: no barging). With LW_WORD64
+ * the other half holds the holder's stamp, and lock and unlock are one
+ * 64-bit CAS of tag and stamp together.
  *   lock    one CAS 0 -> tag; on failure the slow path:
- *           LW_ACTIVE_SPINS re-reads with a pause loop between them, then
- *           the passive phase: lock re-reads the word passiveSpins times
- *           with a runtime.Gosched between them, which lets other
- *           goroutines of the process run but keeps the CPU; a C process
- *           has no such thing (sched_yield(2) would give the CPU away to
- *           other processes, for a whole time slice on a busy machine), so
- *           here the passive phase re-reads the word, with the pause loop,
- *           for as long as lock's takes: LW_SPIN_NS from the environment
- *           (bench/run measures lock.Mutex's spin phase at the start of a
- *           run, benchproc spinbudget), else LW_SPIN_DEFAULT_NS. Then
- *           sleep: set the waiters bit by CAS, FUTEX_WAIT (shared, not
- *           PRIVATE) while the word is unchanged, with the same timeout as
- *           the stale check's, re-examine; a waiter that finds the word free
- *           takes it with the waiters bit, as lock does ("Futexes Are
- *           Tricky", mutex 3).
- *   unlock  one CAS tag -> 0; if the word had the waiters bit, a CAS to 0
- *           and FUTEX_WAKE of one sleeper.
+ *           LW_ACTIVE_SPINS re-reads with a pause loop between them, taking
+ *           a free word whose starving bit is clear. (lock.Mutex then
+ *           yields with runtime.Gosched only if the holder is another
+ *           goroutine of its own process, which a C process has not: no
+ *           passive phase here. LW_SPIN_NS, from the environment, adds a
+ *           timed spin of that length, 0 by default; bench/run sets it to
+ *           lock.Mutex's measured spin phase, benchproc spinbudget.)
+ *           Then sleep: set the waiters bit by CAS and FUTEX_WAIT_BITSET
+ *           (shared, not PRIVATE) while the word is unchanged; a waiter
+ *           that finds the word free takes it with the waiters bit if it
+ *           has slept ("Futexes Are Tricky", mutex 3). A woken waiter that
+ *           finds the word taken again sleeps without setting the bit until
+ *           it starves. A waiter that has waited LW_STARVE_NS sets the
+ *           starving bit (with the waiters bit) and sleeps with its own
+ *           bitset; while the bit is set only starving waiters take a free
+ *           word, and clear the bit when they do. Every sleep ends by the
+ *           stale check (LW_STALE_NS), by the waiter's starving time, and a
+ *           starving waiter's within LW_STARVE_NS.
+ *   unlock  one CAS tag -> 0; if the word had flag bits, a CAS to the
+ *           starving bit alone, and if it had the waiters bit, a
+ *           FUTEX_WAKE_BITSET of one starving sleeper when the starving bit
+ *           was set, else a FUTEX_WAKE of one sleeper.
  * Not mirrored: the check for a dead holder (waiters look at the holder
- * every LW_STALE_NS; no holder dies in a benchmark, and it costs one clock
- * read per futex wake-up, which is mirrored).
- *
- * LW_WORD64 selects the 64-bit word of lock.New64 (CONTRACT.md): the
- * 32-bit half at the lower address is the state half above (futex waits on
- * it), the other half holds the holder's stamp; lock and unlock are one
- * 64-bit CAS of tag and stamp together. bench/run builds it (so it keeps
- * compiling) but measures the 32-bit word while Go's side uses lock.New.
- * When lock.New64 and its anti-barging bit (bit 31) land, make the Go
- * benchmarks use New64, run the LW_WORD64 build, and mirror what bit 31
- * does here; bench/cmd/benchproc's TestLockwordMatchesLock checks that the
- * active spins below still match lock/wait.go's (the passive phase follows
- * lock's by measurement).
+ * every LW_STALE_NS; no holder dies in a benchmark) and the context and
+ * Close checks (two loads). bench/cmd/benchproc's TestLockwordMatchesLock
+ * checks that the constants below still match lock/wait.go's.
  */
 #ifndef LOCKWORD_H
 #define LOCKWORD_H
@@ -51,16 +50,21 @@
 #include <unistd.h>
 
 #define LW_ACTIVE_SPINS 4          /* lock/wait.go activeSpins */
-#define LW_SPIN_DEFAULT_NS 3000L   /* 16 Goscheds on a quiet 2-core VM, about */
 #define LW_PAUSE_LOOP 30           /* lock/wait.go spinPause's loop */
-#define LW_STALE_NS 20000000L      /* lock.DefaultStaleAfter: the futex timeout */
+#define LW_STALE_NS 20000000L      /* lock.DefaultStaleAfter: bounds every sleep */
+#define LW_STARVE_NS 1000000L      /* lock/wait.go starveAfter */
 #define LW_MIN_WAIT_NS 50000L      /* lock/wait.go minFutexWait */
 
 #define LW_TAG_MASK ((1u << 30) - 1)
 #define LW_WAITERS (1u << 30)
+#define LW_STARVING (1u << 31)
+
+#define LW_SLEEP_NORMAL 1   /* lock/wait_linux.go sleepNormal: futex bitsets */
+#define LW_SLEEP_STARVING 2 /* lock/wait_linux.go sleepStarving */
 
 #ifdef LW_WORD64
 typedef uint64_t lw_word;
+#define LW_NAME "cas64"
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 #define LW_STATE(w) ((uint32_t)(w))
 #define LW_MAKE(state, stamp) ((uint64_t)(stamp) << 32 | (state))
@@ -70,6 +74,7 @@ typedef uint64_t lw_word;
 #endif
 #else
 typedef uint32_t lw_word;
+#define LW_NAME "cas"
 #define LW_STATE(w) (w)
 #define LW_MAKE(state, stamp) ((void)(stamp), (state))
 #endif
@@ -78,7 +83,7 @@ typedef uint32_t lw_word;
 struct lw {
 	lw_word *word;
 	lw_word self; /* tag (and stamp): the locked word of this process */
-	long spin_ns; /* length of the passive spin phase */
+	long spin_ns; /* length of the timed spin after the active spins */
 };
 
 static inline void lw_init(struct lw *l, lw_word *word, uint32_t tag, uint32_t stamp)
@@ -87,7 +92,7 @@ static inline void lw_init(struct lw *l, lw_word *word, uint32_t tag, uint32_t s
 
 	l->word = word;
 	l->self = LW_MAKE(tag & LW_TAG_MASK, stamp);
-	l->spin_ns = e != NULL && atol(e) >= 0 ? atol(e) : LW_SPIN_DEFAULT_NS;
+	l->spin_ns = e != NULL && atol(e) >= 0 ? atol(e) : 0;
 }
 
 /* lw_state is the futex word: the state half of *word. */
@@ -118,54 +123,79 @@ static inline long lw_clock(void)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts); /* time.Now() in lockSlow */
+	clock_gettime(CLOCK_MONOTONIC, &ts); /* time.Now() in lock's wait */
 	return ts.tv_sec * 1000000000L + ts.tv_nsec;
+}
+
+static inline long lw_min(long a, long b)
+{
+	return a < b ? a : b;
 }
 
 __attribute__((noinline)) static void lw_lock_slow(struct lw *l)
 {
-	lw_word w, self = l->self, waiters = LW_MAKE(LW_WAITERS, 0);
-	long next, end = 0;
-	int i;
+	const lw_word waiters = LW_MAKE(LW_WAITERS, 0), starving_bit = LW_MAKE(LW_STARVING, 0);
+	lw_word w, flags, self = l->self;
+	long now, next, starve_at, end = 0, d;
+	int i, starving = 0, slept = 0;
 
 	for (i = 0;; i++) {
 		w = __atomic_load_n(l->word, __ATOMIC_SEQ_CST);
-		if ((LW_STATE(w) & LW_TAG_MASK) == 0) {
-			if (lw_cas(l->word, w, self | (w & waiters)))
-				return;
+		if ((LW_STATE(w) & (LW_TAG_MASK | LW_STARVING)) == 0 &&
+		    lw_cas(l->word, w, self | (w & waiters)))
+			return;
+		if (i < LW_ACTIVE_SPINS) {
+			lw_pause();
 			continue;
 		}
+		if (l->spin_ns == 0)
+			break;
 		if (i == LW_ACTIVE_SPINS)
 			end = lw_clock() + l->spin_ns;
-		else if (i > LW_ACTIVE_SPINS && lw_clock() >= end)
+		else if (lw_clock() >= end)
 			break;
 		lw_pause();
 	}
-	next = lw_clock() + LW_STALE_NS;
+	now = lw_clock();
+	next = now + LW_STALE_NS;
+	starve_at = now + LW_STARVE_NS;
 	for (;;) {
 		struct timespec ts;
-		long now, d;
+		uint32_t state;
 
 		w = __atomic_load_n(l->word, __ATOMIC_SEQ_CST);
-		if ((LW_STATE(w) & LW_TAG_MASK) == 0) {
-			if (lw_cas(l->word, w, self | waiters))
+		state = LW_STATE(w);
+		if ((state & LW_TAG_MASK) == 0 && (!(state & LW_STARVING) || starving)) {
+			if (lw_cas(l->word, w, self | (w & waiters) | (slept ? waiters : 0)))
 				return;
 			continue;
 		}
 		now = lw_clock();
-		if (now >= next)
+		if (!starving && now >= starve_at)
+			starving = 1;
+		if ((state & LW_TAG_MASK) != 0 && now >= next)
 			next = now + LW_STALE_NS; /* lock checks the holder here */
-		if (!(LW_STATE(w) & LW_WAITERS)) {
-			if (!lw_cas(l->word, w, w | waiters))
+		flags = w;
+		if (starving && (state & LW_TAG_MASK) != 0)
+			flags |= starving_bit;
+		if (!slept || starving)
+			flags |= waiters;
+		if (flags != w) {
+			if (!lw_cas(l->word, w, flags))
 				continue;
-			w |= waiters;
+			w = flags;
 		}
-		d = next - now;
+		d = lw_min(next - now, LW_STARVE_NS);
+		if (!starving)
+			d = lw_min(d, starve_at - now);
 		if (d < LW_MIN_WAIT_NS)
 			d = LW_MIN_WAIT_NS;
+		d += now; /* FUTEX_WAIT_BITSET: an absolute CLOCK_MONOTONIC time */
 		ts.tv_sec = d / 1000000000L;
 		ts.tv_nsec = d % 1000000000L;
-		syscall(SYS_futex, lw_state(l->word), FUTEX_WAIT, LW_STATE(w), &ts, NULL, 0);
+		slept = 1;
+		syscall(SYS_futex, lw_state(l->word), FUTEX_WAIT_BITSET, LW_STATE(w), &ts, NULL,
+		    starving && (LW_STATE(w) & LW_STARVING) ? LW_SLEEP_STARVING : LW_SLEEP_NORMAL);
 	}
 }
 
@@ -178,17 +208,22 @@ static inline void lw_lock(struct lw *l)
 /* lw_unlock returns -1 if this process does not hold the lock. */
 __attribute__((noinline)) static int lw_unlock_slow(struct lw *l)
 {
+	const lw_word flags = LW_MAKE(LW_WAITERS | LW_STARVING, 0);
 	lw_word w = __atomic_load_n(l->word, __ATOMIC_SEQ_CST);
 
 	for (;;) {
-		if ((w & ~LW_MAKE(LW_WAITERS, 0)) != l->self)
+		if ((w & ~flags) != l->self)
 			return -1;
-		if (lw_cas(l->word, w, 0))
+		if (lw_cas(l->word, w, w & LW_MAKE(LW_STARVING, 0)))
 			break;
 		w = __atomic_load_n(l->word, __ATOMIC_SEQ_CST);
 	}
-	if (LW_STATE(w) & LW_WAITERS)
-		syscall(SYS_futex, lw_state(l->word), FUTEX_WAKE, 1, NULL, NULL, 0);
+	if (LW_STATE(w) & LW_WAITERS) {
+		if (LW_STATE(w) & LW_STARVING)
+			syscall(SYS_futex, lw_state(l->word), FUTEX_WAKE_BITSET, 1, NULL, NULL, LW_SLEEP_STARVING);
+		else
+			syscall(SYS_futex, lw_state(l->word), FUTEX_WAKE, 1, NULL, NULL, 0);
+	}
 	return 0;
 }
 

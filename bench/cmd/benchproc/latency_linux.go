@@ -55,7 +55,7 @@ var pongMu [3]*lock.Mutex
 // line: A (idx 0) holds 0 and 1, B holds 2.
 func pongStart(pg *page, idx int) error {
 	for i := range pongMu {
-		pongMu[i] = lock.New(&pg.words[i][0])
+		pongMu[i] = pg.mutex(i)
 	}
 	hold := []int{2}
 	if idx == 0 {
@@ -189,7 +189,7 @@ func waitFor(p *uint64, v uint64) {
 }
 
 func childWake(pg *page, idx int, o *options) error {
-	mu := lock.New(&pg.words[0][0])
+	mu := pg.mutex(0)
 	n := uint64(o.n)
 	if idx == 0 { // the holder
 		for r := uint64(1); r <= n; r++ {
@@ -249,8 +249,8 @@ func spinBudget(out io.Writer, dir string, o *options) error {
 }
 
 func childSpin(pg *page, idx int, o *options) error {
-	word := &pg.words[0][0]
-	mu := lock.New(word)
+	word := &pg.words[0][0] // its state half
+	mu := pg.mutex(0)
 	n := uint64(o.n)
 	if idx == 1 { // the waiter
 		for r := uint64(1); r <= n; r++ {

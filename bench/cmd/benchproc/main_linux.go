@@ -41,6 +41,12 @@ type page struct {
 	procs                       [maxProcs]procLine
 }
 
+// mutex returns a Mutex over lock word i: a 64-bit word (lock.New64), as a
+// segment's is; its state half is words[i][0], what futex(2) watches.
+func (pg *page) mutex(i int) *lock.Mutex {
+	return lock.New64((*uint64)(unsafe.Pointer(&pg.words[i][0])))
+}
+
 // counterLine is what increments write under the lock: the counter and
 // the records of how the lock changes hands (see record).
 type counterLine struct {
@@ -299,7 +305,7 @@ func increments(out io.Writer, dir string, o *options) error {
 }
 
 func childIncr(pg *page, idx int, o *options) error {
-	mu := lock.New(&pg.words[0][0])
+	mu := pg.mutex(0)
 	me := uint64(idx + 1)
 	c := &pg.counter
 	for range o.m {

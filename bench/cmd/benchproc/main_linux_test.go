@@ -188,36 +188,67 @@ func TestQuantilesMatchC(t *testing.T) {
 }
 
 // TestLockwordMatchesLock checks that bench/c/lockword.h, the "same
-// algorithm in C" baseline, spins like package lock: if lock's contention
-// tuning changes, the baseline must follow, or the handoff rows compare
-// different algorithms. (The passive phase, Gosched calls in Go, is a timed
-// spin in C that bench/run sets to lock's measured length.)
+// algorithm in C" baseline, is tuned like package lock: if lock's
+// contention tuning changes, the baseline must follow, or the handoff rows
+// compare different algorithms.
 func TestLockwordMatchesLock(t *testing.T) {
 	h := cHeader(t, "../../c/lockword.h")
 	consts := goConsts(t, "../../../lock/wait.go")
+	for k, v := range goConsts(t, "../../../lock/wait_linux.go") {
+		consts[k] = v
+	}
 	for _, c := range []struct{ cName, goName string }{
 		{"LW_ACTIVE_SPINS", "activeSpins"},
+		{"LW_STARVE_NS", "starveAfter"},
+		{"LW_MIN_WAIT_NS", "minFutexWait"},
+		{"LW_SLEEP_NORMAL", "sleepNormal"},
+		{"LW_SLEEP_STARVING", "sleepStarving"},
 	} {
-		m := regexp.MustCompile(`#define ` + c.cName + ` +(\d+)`).FindStringSubmatch(h)
+		m := regexp.MustCompile(`#define ` + c.cName + ` +(\d+)L?\b`).FindStringSubmatch(h)
 		if m == nil {
 			t.Fatalf("bench/c/lockword.h: no #define %s", c.cName)
 		}
 		g, ok := consts[c.goName]
 		if !ok {
-			t.Fatalf("lock/wait.go: no constant %s: lock's spin phase changed; update bench/c/lockword.h to mirror it, and this test", c.goName)
+			t.Fatalf("lock: no constant %s: lock's contention tuning changed; update bench/c/lockword.h to mirror it, and this test", c.goName)
 		}
 		if m[1] != g {
-			t.Errorf("bench/c/lockword.h %s = %s, lock/wait.go %s = %s", c.cName, m[1], c.goName, g)
+			t.Errorf("bench/c/lockword.h %s = %s, lock %s = %s", c.cName, m[1], c.goName, g)
 		}
 	}
 }
 
-// goConsts returns the integer constants of a Go file, by name.
+// goConsts returns the integer constants of a Go file, by name: literals,
+// and durations written as time.Unit or N * time.Unit (in nanoseconds).
 func goConsts(t *testing.T, path string) map[string]string {
 	t.Helper()
 	f, err := parser.ParseFile(token.NewFileSet(), path, nil, 0)
 	if err != nil {
 		t.Fatal(err)
+	}
+	units := map[string]int64{"Nanosecond": 1, "Microsecond": 1e3, "Millisecond": 1e6, "Second": 1e9}
+	var eval func(e ast.Expr) (int64, bool)
+	eval = func(e ast.Expr) (int64, bool) {
+		switch e := e.(type) {
+		case *ast.BasicLit:
+			if e.Kind != token.INT {
+				return 0, false
+			}
+			v, ok := constant.Int64Val(constant.MakeFromLiteral(e.Value, e.Kind, 0))
+			return v, ok
+		case *ast.SelectorExpr:
+			if x, ok := e.X.(*ast.Ident); ok && x.Name == "time" {
+				v, ok := units[e.Sel.Name]
+				return v, ok
+			}
+		case *ast.BinaryExpr:
+			a, ok1 := eval(e.X)
+			b, ok2 := eval(e.Y)
+			if ok1 && ok2 && e.Op == token.MUL {
+				return a * b, true
+			}
+		}
+		return 0, false
 	}
 	out := map[string]string{}
 	ast.Inspect(f, func(n ast.Node) bool {
@@ -227,8 +258,8 @@ func goConsts(t *testing.T, path string) map[string]string {
 		}
 		for i, name := range vs.Names {
 			if i < len(vs.Values) {
-				if lit, ok := vs.Values[i].(*ast.BasicLit); ok && lit.Kind == token.INT {
-					out[name.Name] = constant.MakeFromLiteral(lit.Value, lit.Kind, 0).String()
+				if v, ok := eval(vs.Values[i]); ok {
+					out[name.Name] = strconv.FormatInt(v, 10)
 				}
 			}
 		}

@@ -174,9 +174,10 @@
 // which under pledge(2) needs the "proc" promise; without it the kernel
 // kills the caller with SIGABRT the first time a waiter checks a holder
 // (after the stale interval, or at a failed TryLock). Taking, waiting for
-// and releasing the lock need only "stdio" (waiters there back off with
-// nanosleep(2)). A word owner that supplies its own identity decides what
-// its Dead needs.
+// and releasing the lock, and Close, need only "stdio" (waiters there back
+// off with nanosleep(2)). TestPledge checks both in a simulation of pledge
+// on Linux. A word owner that supplies its own identity decides what its
+// Dead needs.
 //
 // Where 64-bit atomics are not atomic between processes ([Atomic64] false:
 // 32-bit MIPS, ARM built for GOARM < 7), New64 works in 32-bit mode on the

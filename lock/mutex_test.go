@@ -570,3 +570,67 @@ func closeRound(t *testing.T, wide, backoff bool) {
 	}
 	mu.Close() // again: nothing to do
 }
+
+// TestMutex_Heir32: a 32-bit word records only the PID, so a word that
+// shows this process's PID when the process makes its first Mutex over it
+// was left by a dead process that had the same PID; a Mutex made while
+// another Mutex of this process holds the word is not an heir.
+func TestMutex_Heir32(t *testing.T) {
+	me := uint32(os.Getpid())
+	w := new(uint32)
+
+	// A predecessor's lock: the first Mutex inherits it, and so does a
+	// second one made before the takeover.
+	atomic.StoreUint32(w, me|1<<30)
+	a := lock.New(w)
+	if err := a.Unlock(); !errors.Is(err, lock.ErrNotHeld) || atomic.LoadUint32(w) != me|1<<30 {
+		t.Fatalf("Unlock of an inherited word = %v (word %#x), want ErrNotHeld and the word unchanged", err, atomic.LoadUint32(w))
+	}
+	b := lock.New(w)
+	ok, err := b.TryLock()
+	var od *lock.OwnerDeadError
+	if !ok || !errors.As(err, &od) || od.PID != int(me) {
+		t.Fatalf("TryLock on an inherited word = %v, %v; want true, ErrOwnerDead naming our own pid", ok, err)
+	}
+	if ok, err := a.TryLock(); ok || err != nil {
+		t.Fatalf("TryLock after the takeover = %v, %v; want false, nil (this process holds it)", ok, err)
+	}
+	if err := a.Unlock(); err != nil { // the process holds it: any Mutex of it may unlock
+		t.Fatalf("Unlock after the takeover = %v", err)
+	}
+	a.Close()
+	b.Close()
+
+	// Our own lock, taken through one Mutex: a Mutex made now is no heir.
+	c := lock.New(w)
+	c.Lock()
+	d := lock.New(w)
+	if ok, err := d.TryLock(); ok || err != nil {
+		t.Fatalf("TryLock through a second Mutex while the first holds = %v, %v; want false, nil", ok, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer cancel()
+	if err := lock.New(w, lock.WithStaleAfter(time.Millisecond)).LockContext(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("LockContext through a third Mutex while the first holds = %v, want to wait", err)
+	}
+	c.Unlock()
+	c.Close()
+	d.Close()
+
+	// A predecessor's lock that another process recovered first: the
+	// inheritance is void, the word is judged as any other.
+	atomic.StoreUint32(w, me)
+	e := lock.New(w)
+	atomic.StoreUint32(w, neverPID)
+	if ok, err := e.TryLock(); !ok || !errors.As(err, &od) || od.PID != neverPID {
+		t.Fatalf("TryLock = %v, %v; want the lock from the dead pid %d", ok, err, neverPID)
+	}
+	if err := e.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+	atomic.StoreUint32(w, me)
+	if ok, err := e.TryLock(); ok || err != nil {
+		t.Fatalf("TryLock after the inheritance ended = %v, %v; want false, nil", ok, err)
+	}
+	e.Close()
+}

@@ -173,7 +173,8 @@ func (m *Mutex) Lock() error {
 
 // LockContext is like Lock but gives up when ctx is done, returning
 // ctx.Err() without the lock. A ctx that is already done always fails. A
-// waiter notices a cancellation without a deadline within ctxPoll.
+// waiter notices the end of a ctx without a deadline within about a
+// millisecond (it has no registration with ctx to be woken by).
 func (m *Mutex) LockContext(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err

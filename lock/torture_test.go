@@ -7,9 +7,12 @@ package lock_test
 // next holder rolls back if the writer died half-way, so that at every
 // moment under the lock the counter equals the sum of the slots. A marker
 // set inside the critical section proves that no two processes are ever
-// inside at once. Every ErrOwnerDead is logged; at the end each logged PID
-// must be one the killer killed, and none may appear twice. A worker that
-// does not finish after the stop is a stuck waiter.
+// inside at once. Every ErrOwnerDead is logged; at the end each logged
+// holder must be one the killer killed, and no death may be recovered twice
+// (no holder twice with a 64-bit word, whose stamp tells two processes with
+// the same PID apart; with a 32-bit word no PID more often than it was
+// killed, since PIDs are reused in a long run). A worker that does not
+// finish after the stop is a stuck waiter.
 //
 // A short run of every combination (2, 4, 8 processes; 32- and 64-bit
 // words; futex and backoff waiting) is part of the normal tests. Set
@@ -41,13 +44,13 @@ const (
 	tJSlotVal  = 104 // journal: its value before
 	tStop      = 128 // set by the parent: workers finish
 	tBad       = 136 // violations seen by workers
-	tBadWho    = 144 // the first violation: the marker found, the finder's PID
+	tBadWhat   = 144 // the first violation: what (badMarker, badSum) and three figures
 	tSlots     = 192 // per worker: its increments
 	tMaxSlots  = 8
-	tLogLen    = 256 // ErrOwnerDead log: entries, then PIDs
+	tLogLen    = 256 // ErrOwnerDead log: entries, then the dead holders' PID and stamp
 	tLog       = 264
 	tMaxLog    = 64 << 10
-	tortureMap = tLog + 8*tMaxLog
+	tortureMap = tLog + 16*tMaxLog
 )
 
 func init() { roles["torture"] = tortureWorker }
@@ -65,35 +68,26 @@ func tortureWorker(b []byte, mu *lock.Mutex) error {
 		if err != nil && !dead {
 			return err
 		}
-		if prev := atomic.SwapUint64(at(tMarker), me); prev != 0 && (!dead || prev != uint64(od.PID)) {
-			// Someone else is inside, or was inside and is not the
-			// holder whose death we were told about.
-			if atomic.AddUint64(at(tBad), 1) == 1 {
-				atomic.StoreUint64(at(tBadWho), prev)
-				atomic.StoreUint64(at(tBadWho+8), me)
+		if prev := atomic.SwapUint64(at(tMarker), me); prev != 0 && (!dead || (prev != uint64(od.PID) && lock.Alive(int(prev)))) {
+			// Someone else is inside: a live process, or one that died
+			// without our being told. (A process that recovered a death
+			// and was killed before it set the marker leaves the marker of
+			// the holder before it: dead, but not the one we are told of.)
+			var told int
+			if dead {
+				told = od.PID
 			}
+			bad(b, badMarker, prev, me, uint64(told))
 		}
 		if dead {
-			if l := atomic.LoadUint64(at(tLogLen)); l < tMaxLog {
-				atomic.StoreUint64(at(tLog+8*int(l)), uint64(od.PID))
-				atomic.StoreUint64(at(tLogLen), l+1)
-			}
-			if atomic.LoadUint64(at(tJValid)) != 0 {
-				// The dead holder was half-way through an increment.
-				atomic.StoreUint64(at(tCounter), atomic.LoadUint64(at(tJCounter)))
-				atomic.StoreUint64(at(tSlots+8*int(atomic.LoadUint64(at(tJSlot)))), atomic.LoadUint64(at(tJSlotVal)))
-				atomic.StoreUint64(at(tJValid), 0)
-			}
+			recovered(b, od)
 		}
 		var sum uint64
 		for i := range slots {
 			sum += atomic.LoadUint64(at(tSlots + 8*i))
 		}
 		if c := atomic.LoadUint64(at(tCounter)); c != sum {
-			if atomic.AddUint64(at(tBad), 1) == 1 {
-				atomic.StoreUint64(at(tBadWho), c)
-				atomic.StoreUint64(at(tBadWho+8), sum)
-			}
+			bad(b, badSum, c, sum, 0)
 		}
 		// Journal first, then the two halves of the update, each a
 		// separate store that a kill can fall between.
@@ -111,6 +105,37 @@ func tortureWorker(b []byte, mu *lock.Mutex) error {
 		}
 	}
 	return nil
+}
+
+// Violations a worker records (the first one's figures are kept).
+const (
+	badMarker = 1 + iota // the marker found, the finder, the death it was told of
+	badSum               // the counter, the sum of the slots
+)
+
+func bad(b []byte, what, x, y, z uint64) {
+	if atomic.AddUint64(u64(b, tBad), 1) == 1 {
+		for i, v := range []uint64{what, x, y, z} {
+			atomic.StoreUint64(u64(b, tBadWhat+8*i), v)
+		}
+	}
+}
+
+// recovered runs under the lock after an ErrOwnerDead: it logs the death
+// (a kill between the entry and the count loses the entry, never adds a
+// false one) and rolls back the increment the dead holder left half done.
+func recovered(b []byte, od *lock.OwnerDeadError) {
+	at := func(off int) *uint64 { return u64(b, off) }
+	if l := int(atomic.LoadUint64(at(tLogLen))); l < tMaxLog {
+		atomic.StoreUint64(at(tLog+16*l), uint64(od.PID))
+		atomic.StoreUint64(at(tLog+16*l+8), uint64(od.Holder.Stamp))
+		atomic.StoreUint64(at(tLogLen), uint64(l+1))
+	}
+	if atomic.LoadUint64(at(tJValid)) != 0 {
+		atomic.StoreUint64(at(tCounter), atomic.LoadUint64(at(tJCounter)))
+		atomic.StoreUint64(at(tSlots+8*int(atomic.LoadUint64(at(tJSlot)))), atomic.LoadUint64(at(tJSlotVal)))
+		atomic.StoreUint64(at(tJValid), 0)
+	}
 }
 
 // tortureTotals add up over every run, for the log.
@@ -181,7 +206,7 @@ func torture(t *testing.T, n int, d time.Duration, env []string) tortureTotals {
 		spawn(i)
 	}
 	var tot tortureTotals
-	killed := map[int]bool{}
+	killed := map[int]int{} // PID → kills: PIDs are reused in long runs
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
 	// The state half is the first 4 bytes of either width.
 	holderPID := func() int { return lock.HolderPID(atomic.LoadUint32(u32(b, offWord))) }
@@ -209,7 +234,7 @@ func torture(t *testing.T, n int, d time.Duration, env []string) tortureTotals {
 			t.Fatal(err)
 		}
 		w.cmd.Wait()
-		killed[w.cmd.Process.Pid] = true
+		killed[w.cmd.Process.Pid]++
 		tot.kills++
 		spawn(victim)
 	}
@@ -229,9 +254,12 @@ func torture(t *testing.T, n int, d time.Duration, env []string) tortureTotals {
 		}
 		t.Fatalf("a worker did not finish within 30s of the stop: stuck waiter (word %#x)", atomic.LoadUint64(u64(b, offWord)))
 	}
-	if bad := atomic.LoadUint64(at(tBad)); bad != 0 {
-		t.Fatalf("%d violations; the first: found %d, by %d (two holders, or counter != sum of slots)",
-			bad, atomic.LoadUint64(at(tBadWho)), atomic.LoadUint64(at(tBadWho+8)))
+	if n := atomic.LoadUint64(at(tBad)); n != 0 {
+		f := func(i int) uint64 { return atomic.LoadUint64(at(tBadWhat + 8*i)) }
+		if f(0) == badMarker {
+			t.Fatalf("%d violations; the first: pid %d found the marker of pid %d inside the critical section (told of the death of %d): two holders", n, f(2), f(1), f(3))
+		}
+		t.Fatalf("%d violations; the first: counter %d, sum of the slots %d", n, f(1), f(2))
 	}
 	// The last death may not have been recovered yet: take the lock.
 	var mu *lock.Mutex
@@ -243,14 +271,7 @@ func torture(t *testing.T, n int, d time.Duration, env []string) tortureTotals {
 	err := mu.Lock()
 	var od *lock.OwnerDeadError
 	if errors.As(err, &od) {
-		if l := atomic.LoadUint64(at(tLogLen)); l < tMaxLog {
-			atomic.StoreUint64(at(tLog+8*int(l)), uint64(od.PID))
-			atomic.StoreUint64(at(tLogLen), l+1)
-		}
-		if atomic.LoadUint64(at(tJValid)) != 0 {
-			atomic.StoreUint64(at(tCounter), atomic.LoadUint64(at(tJCounter)))
-			atomic.StoreUint64(at(tSlots+8*int(atomic.LoadUint64(at(tJSlot)))), atomic.LoadUint64(at(tJSlotVal)))
-		}
+		recovered(b, od)
 	} else if err != nil {
 		t.Fatal(err)
 	}
@@ -263,21 +284,29 @@ func torture(t *testing.T, n int, d time.Duration, env []string) tortureTotals {
 		t.Fatalf("counter %d, sum of the slots %d", c, sum)
 	}
 	// Every logged death is a process we killed, and none twice.
-	seen := map[uint64]bool{}
-	l := min(atomic.LoadUint64(at(tLogLen)), tMaxLog)
-	for i := range int(l) {
-		p := atomic.LoadUint64(at(tLog + 8*i))
-		if !killed[int(p)] {
-			t.Errorf("ErrOwnerDead named pid %d, which was not killed", p)
+	stamps := slices.Contains(env, "LOCKTEST_WIDE=1") && lock.Atomic64
+	perPID, seen := map[int]int{}, map[lock.Holder]bool{}
+	l := int(min(atomic.LoadUint64(at(tLogLen)), tMaxLog))
+	for i := range l {
+		h := lock.Holder{Tag: uint32(atomic.LoadUint64(at(tLog + 16*i))), Stamp: uint32(atomic.LoadUint64(at(tLog + 16*i + 8)))}
+		pid := int(h.Tag)
+		if killed[pid] == 0 {
+			t.Errorf("ErrOwnerDead named pid %d, which was not killed", pid)
 		}
-		if seen[p] {
-			t.Errorf("ErrOwnerDead named pid %d twice", p)
+		if perPID[pid]++; perPID[pid] > killed[pid] {
+			t.Errorf("ErrOwnerDead named pid %d %d times; it was killed %d times", pid, perPID[pid], killed[pid])
 		}
-		seen[p] = true
+		if stamps && h.Stamp == 0 {
+			t.Errorf("ErrOwnerDead named pid %d without its stamp", pid)
+		}
+		if stamps && seen[h] {
+			t.Errorf("ErrOwnerDead named %+v twice", h)
+		}
+		seen[h] = true
 	}
 	if tot.kills > 0 && l == 0 {
 		t.Errorf("%d kills and no ErrOwnerDead at all", tot.kills)
 	}
-	tot.increments, tot.ownerDead = int(atomic.LoadUint64(at(tCounter))), int(l)
+	tot.increments, tot.ownerDead = int(atomic.LoadUint64(at(tCounter))), l
 	return tot
 }

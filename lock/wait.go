@@ -134,7 +134,7 @@ func (m *Mutex) wait(ctx context.Context) error {
 		}
 		if tagOf(v) != 0 && !now.Before(nextCheck) {
 			nextCheck = now.Add(m.staleAfter)
-			if err, done := m.staleCheck(v, mine, starving); done {
+			if done, err := m.staleCheck(v, mine, starving); done {
 				return err
 			}
 		}
@@ -200,25 +200,25 @@ func (m *Mutex) wait(ctx context.Context) error {
 // new holder came), nothing happens. mine says that v shows our own
 // identity. done reports that the lock is ours (err is then the
 // *OwnerDeadError).
-func (m *Mutex) staleCheck(v uint64, mine, starving bool) (err error, done bool) {
+func (m *Mutex) staleCheck(v uint64, mine, starving bool) (done bool, err error) {
 	if mine {
 		return m.inherit(v, starving)
 	}
 	h := holderOf(v)
 	dead, pid := m.id.Dead(h)
 	if dead && m.cas(v, m.stolen(v, starving)) {
-		return &OwnerDeadError{PID: pid, Holder: h}, true
+		return true, &OwnerDeadError{PID: pid, Holder: h}
 	}
-	return nil, false
+	return false, nil
 }
 
 // inherit takes the lock over from a predecessor with our identity (see
 // registry.go), if the word still shows it and no other goroutine of this
 // process did so first. A word that shows our identity while this process
 // is not an heir is held by this process, alive by definition.
-func (m *Mutex) inherit(v uint64, starving bool) (err error, done bool) {
+func (m *Mutex) inherit(v uint64, starving bool) (done bool, err error) {
 	if m.ent == nil || !m.ent.inherited.CompareAndSwap(true, false) {
-		return nil, false
+		return false, nil
 	}
 	h := holderOf(v)
 	for ; v&^flagBits == m.self; v = m.load() {
@@ -227,10 +227,10 @@ func (m *Mutex) inherit(v uint64, starving bool) (err error, done bool) {
 			if m.pids {
 				pid = int(h.Tag)
 			}
-			return &OwnerDeadError{PID: pid, Holder: h}, true
+			return true, &OwnerDeadError{PID: pid, Holder: h}
 		}
 	}
-	return nil, false
+	return false, nil
 }
 
 // endInheritance records that the word was seen without our identity: a
@@ -300,7 +300,7 @@ func (m *Mutex) tryLockSlow() (bool, error) {
 		if mine && (m.ent == nil || !m.ent.inherited.Load()) {
 			return false, nil // held by this process
 		}
-		if err, done := m.staleCheck(v, mine, false); done {
+		if done, err := m.staleCheck(v, mine, false); done {
 			return true, err
 		}
 		if m.load() == v {

@@ -1,6 +1,7 @@
 package lock
 
 import (
+	"sync"
 	"time"
 	"unsafe"
 
@@ -27,9 +28,9 @@ const (
 
 // clock relates Go's monotonic time to CLOCK_MONOTONIC, which
 // FUTEX_WAIT_BITSET's absolute timeouts use: Go reads the same clock, from
-// an origin of its own. Measured once, so that a sleep costs no extra
-// system call.
-var clock = func() (c struct {
+// an origin of its own. Measured at the first sleep, so that a sleep costs
+// no extra system call.
+var clock = sync.OnceValue(func() (c struct {
 	mono int64
 	at   time.Time
 }) {
@@ -37,14 +38,15 @@ var clock = func() (c struct {
 	unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
 	c.mono, c.at = ts.Nano(), time.Now()
 	return c
-}()
+})
 
 // futexWait sleeps while *addr == val, until deadline at most, as a sleeper
 // of the given kind. It returns nil on any wake-up the caller must simply
 // re-check (woken, EAGAIN: word changed, EINTR, ETIMEDOUT) and the errno if
 // futex(2) cannot be used at all.
 func futexWait(addr *uint32, val uint32, deadline time.Time, kind uint32) error {
-	ts := unix.NsecToTimespec(clock.mono + deadline.Sub(clock.at).Nanoseconds())
+	c := clock()
+	ts := unix.NsecToTimespec(c.mono + deadline.Sub(c.at).Nanoseconds())
 	// Syscall6, not RawSyscall6: the thread may block, so the Go scheduler
 	// must see it enter a system call and hand its P to another thread.
 	_, _, e := unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(addr)), futexWaitBitsetOp,

@@ -188,7 +188,7 @@ func (m *Mutex) wait(ctx context.Context) error {
 		if v&starvingBit != 0 && starving {
 			kind = sleepStarving // woken alone by an Unlock that sees the bit
 		}
-		if err := futexWait(m.w32, uint32(v), now.Add(max(d, minFutexWait)), kind); err != nil {
+		if err := futexSleep(m.w32, uint32(v), now.Add(max(d, minFutexWait)), kind); err != nil {
 			useFutex = false // futex unusable here (ENOSYS...): back off instead
 		}
 	}

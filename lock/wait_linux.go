@@ -14,6 +14,7 @@ const haveFutex = true
 // futex(2) operations. Deliberately not FUTEX_PRIVATE_FLAG: the word is
 // shared between processes, and private futexes are keyed by mm.
 const (
+	futexWaitOp       = 0  // FUTEX_WAIT: a sleeper of no particular kind
 	futexWakeOp       = 1  // FUTEX_WAKE: any sleeper
 	futexWaitBitsetOp = 9  // FUTEX_WAIT_BITSET: absolute CLOCK_MONOTONIC timeout
 	futexWakeBitsetOp = 10 // FUTEX_WAKE_BITSET
@@ -40,17 +41,31 @@ var clock = sync.OnceValue(func() (c struct {
 	return c
 })
 
-// futexWait sleeps while *addr == val, until deadline at most, as a sleeper
+// futexSleep sleeps while *addr == val, until deadline at most, as a sleeper
 // of the given kind. It returns nil on any wake-up the caller must simply
 // re-check (woken, EAGAIN: word changed, EINTR, ETIMEDOUT) and the errno if
 // futex(2) cannot be used at all.
-func futexWait(addr *uint32, val uint32, deadline time.Time, kind uint32) error {
+func futexSleep(addr *uint32, val uint32, deadline time.Time, kind uint32) error {
 	c := clock()
 	ts := unix.NsecToTimespec(c.mono + deadline.Sub(c.at).Nanoseconds())
 	// Syscall6, not RawSyscall6: the thread may block, so the Go scheduler
 	// must see it enter a system call and hand its P to another thread.
 	_, _, e := unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(addr)), futexWaitBitsetOp,
 		uintptr(val), uintptr(unsafe.Pointer(&ts)), 0, uintptr(kind))
+	switch e {
+	case 0, unix.EAGAIN, unix.EINTR, unix.ETIMEDOUT:
+		return nil
+	}
+	return e
+}
+
+// futexWait sleeps while *addr == val, for at most d, as a sleeper of no
+// particular kind (FUTEX_WAIT): any wake-up reaches it. Same results as
+// futexSleep. The Mutex's waiters use futexSleep; this is for other words.
+func futexWait(addr *uint32, val uint32, d time.Duration) error {
+	ts := unix.NsecToTimespec(d.Nanoseconds())
+	_, _, e := unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(addr)), futexWaitOp,
+		uintptr(val), uintptr(unsafe.Pointer(&ts)), 0, 0)
 	switch e {
 	case 0, unix.EAGAIN, unix.EINTR, unix.ETIMEDOUT:
 		return nil

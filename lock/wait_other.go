@@ -16,7 +16,11 @@ const (
 	sleepStarving = 2
 )
 
-func futexWait(addr *uint32, val uint32, deadline time.Time, kind uint32) error {
+func futexSleep(addr *uint32, val uint32, deadline time.Time, kind uint32) error {
+	return errors.ErrUnsupported
+}
+
+func futexWait(addr *uint32, val uint32, d time.Duration) error {
 	return errors.ErrUnsupported
 }
 

@@ -134,8 +134,14 @@
 //     wakes one starving sleeper and no other (starving waiters sleep with
 //     their own futex bitset; the kernel wakes the one that has slept
 //     longest). A starving waiter takes the lock without the bit, and other
-//     starving waiters, which look again at least every millisecond, set
-//     it again; one that gives up (context, Close) clears it. If a starving
+//     starving waiters, which look again at least every millisecond while
+//     the word changes, set it again; one that gives up (context, Close)
+//     clears it. A starving waiter whose sleep ends by its timeout with the
+//     word exactly as it left it (one holder in a long critical section:
+//     no handoff happened) doubles its next sleep, up to the stale
+//     interval, so that a waiter behind a lock held for minutes wakes a few
+//     dozen times a second, not a thousand; any change of the word brings
+//     it back to a millisecond. If a starving
 //     waiter is killed, the bit holds the others back until they have
 //     waited 1 ms themselves, and they then take the lock: the bit never
 //     stalls the lock for longer.
@@ -156,8 +162,9 @@
 // A holder killed between the compare-and-swap that frees the word and its
 // futex wake leaves sleepers asleep until their next stale check: at most
 // the stale interval, since no futex(2) sleep is longer. A waiter whose
-// context can be cancelled also wakes every millisecond to look at it
-// (there is no per-wait registration with the context).
+// context can be cancelled also looks at it at least every 20 ms (every
+// millisecond while the lock changes hands): there is no per-wait
+// registration with the context. A context's deadline is met exactly.
 //
 // # Closing
 //

@@ -173,8 +173,9 @@ func (m *Mutex) Lock() error {
 
 // LockContext is like Lock but gives up when ctx is done, returning
 // ctx.Err() without the lock. A ctx that is already done always fails. A
-// waiter notices the end of a ctx without a deadline within about a
-// millisecond (it has no registration with ctx to be woken by).
+// waiter notices a deadline on time, and a cancellation within 20 ms (it
+// has no registration with ctx to be woken by; see the package
+// documentation).
 func (m *Mutex) LockContext(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err

@@ -24,11 +24,12 @@ const (
 	// have waited as long and may take the lock themselves.
 	starveAfter = time.Millisecond
 
-	// ctxPoll bounds each sleep of a waiter whose context can be
+	// maxCtxPoll bounds each sleep of a waiter whose context can be
 	// cancelled: a futex(2) sleep cannot select on ctx.Done(), and waking
 	// the sleeper from a context.AfterFunc would cost an allocation and a
-	// registration per wait.
-	ctxPoll = time.Millisecond
+	// registration per wait. The sleep starts at starveAfter and grows
+	// to this while the holder keeps the lock (see quiet in wait).
+	maxCtxPoll = 20 * time.Millisecond
 
 	maxWake = math.MaxInt32 // futex(2): wake every sleeper
 )
@@ -98,6 +99,15 @@ func (m *Mutex) wait(ctx context.Context) error {
 		starving  bool // waited starveAfter: may take a lock with the starving bit
 		sleep     = minSleep
 		slept     bool // in futex(2) at least once
+		// quiet bounds a sleep of a waiter that has starved. It starts at
+		// starveAfter and doubles, up to the stale interval, each time a
+		// sleep ends by its timeout with the word exactly as it was: the
+		// same holder has held the lock all along (a long critical
+		// section), so there was no handoff to miss, and a waiter behind
+		// it then wakes a few dozen times a second rather than a thousand.
+		// Any change of the word brings it back to starveAfter, so under
+		// contention starving waiters still look every millisecond.
+		quiet = starveAfter
 	)
 	for {
 		if atomic.LoadUint32(&m.flags)&flagClosed != 0 {
@@ -170,12 +180,12 @@ func (m *Mutex) wait(ctx context.Context) error {
 		// by the time it starves, and a starving one's within starveAfter:
 		// another starving waiter may have taken the lock without the bit
 		// meanwhile, and then this one must set it again.
-		d := min(nextCheck.Sub(now), starveAfter)
+		d := min(nextCheck.Sub(now), quiet)
 		if !starving {
 			d = min(d, starveAt.Sub(now))
 		}
 		if ctx.Done() != nil {
-			d = min(d, ctxPoll)
+			d = min(d, maxCtxPoll)
 			if dl, ok := ctx.Deadline(); ok {
 				d = min(d, dl.Sub(now))
 			}
@@ -188,8 +198,14 @@ func (m *Mutex) wait(ctx context.Context) error {
 		if v&starvingBit != 0 && starving {
 			kind = sleepStarving // woken alone by an Unlock that sees the bit
 		}
-		if err := futexSleep(m.w32, uint32(v), now.Add(max(d, minFutexWait)), kind); err != nil {
+		timedOut, err := futexSleep(m.w32, uint32(v), now.Add(max(d, minFutexWait)), kind)
+		if err != nil {
 			useFutex = false // futex unusable here (ENOSYS...): back off instead
+		}
+		if timedOut && starving && m.load() == v {
+			quiet = min(2*quiet, m.staleAfter)
+		} else {
+			quiet = starveAfter
 		}
 	}
 }

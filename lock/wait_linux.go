@@ -43,9 +43,10 @@ var clock = sync.OnceValue(func() (c struct {
 
 // futexSleep sleeps while *addr == val, until deadline at most, as a sleeper
 // of the given kind. It returns nil on any wake-up the caller must simply
-// re-check (woken, EAGAIN: word changed, EINTR, ETIMEDOUT) and the errno if
-// futex(2) cannot be used at all.
-func futexSleep(addr *uint32, val uint32, deadline time.Time, kind uint32) error {
+// re-check (woken, EAGAIN: word changed, EINTR, ETIMEDOUT), timedOut true
+// when the sleep lasted until the deadline, and the errno if futex(2)
+// cannot be used at all.
+func futexSleep(addr *uint32, val uint32, deadline time.Time, kind uint32) (timedOut bool, err error) {
 	c := clock()
 	ts := unix.NsecToTimespec(c.mono + deadline.Sub(c.at).Nanoseconds())
 	// Syscall6, not RawSyscall6: the thread may block, so the Go scheduler
@@ -53,10 +54,12 @@ func futexSleep(addr *uint32, val uint32, deadline time.Time, kind uint32) error
 	_, _, e := unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(addr)), futexWaitBitsetOp,
 		uintptr(val), uintptr(unsafe.Pointer(&ts)), 0, uintptr(kind))
 	switch e {
-	case 0, unix.EAGAIN, unix.EINTR, unix.ETIMEDOUT:
-		return nil
+	case unix.ETIMEDOUT:
+		return true, nil
+	case 0, unix.EAGAIN, unix.EINTR:
+		return false, nil
 	}
-	return e
+	return false, e
 }
 
 // futexWait sleeps while *addr == val, for at most d, as a sleeper of no

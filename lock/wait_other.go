@@ -16,8 +16,8 @@ const (
 	sleepStarving = 2
 )
 
-func futexSleep(addr *uint32, val uint32, deadline time.Time, kind uint32) error {
-	return errors.ErrUnsupported
+func futexSleep(addr *uint32, val uint32, deadline time.Time, kind uint32) (timedOut bool, err error) {
+	return false, errors.ErrUnsupported
 }
 
 func futexWait(addr *uint32, val uint32, d time.Duration) error {

@@ -26,7 +26,7 @@ func validHeader(slots int, dataSize int64, remove bool) []byte {
 		Version: 2, HeaderSize: 256, TableOffset: 256, Slots: slots,
 		DataOffset: (256 + 8*int64(slots) + 63) / 64 * 64, DataSize: dataSize,
 		Created: time.Unix(0, 1700000000000000000), Refreshed: time.Unix(0, 1700000000000000001),
-		RemoveWhenUnused: remove, Overflow: 2, LockWord: 7, LockStamp: 9, Notify: 11,
+		RemoveWhenUnused: remove, Overflow: 2, LockWord: 7, LockStamp: 9, Notify: 11, Notifications: 13,
 		Table: table,
 	}
 	b, err := h.MarshalBinary()
@@ -79,7 +79,7 @@ func FuzzHeader(f *testing.F) {
 			t.Fatalf("re-encoding %+v: %v", h, err)
 		}
 		// Every field but the reserved bytes round-trips exactly.
-		for _, r := range [][2]int{{0, 72}, {128, 132}, {256, end}} {
+		for _, r := range [][2]int{{0, 72}, {128, 136}, {256, end}} {
 			if !bytes.Equal(enc[r[0]:r[1]], b[r[0]:r[1]]) {
 				t.Fatalf("bytes %d..%d: encoded % x, parsed from % x", r[0], r[1], enc[r[0]:r[1]], b[r[0]:r[1]])
 			}
@@ -89,7 +89,8 @@ func FuzzHeader(f *testing.F) {
 			h2.DataOffset != h.DataOffset || h2.DataSize != h.DataSize || h2.LockWord != h.LockWord ||
 			h2.LockStamp != h.LockStamp || h2.LockHolder != h.LockHolder || h2.Version != h.Version ||
 			h2.Slots != h.Slots || h2.RemoveWhenUnused != h.RemoveWhenUnused || h2.Overflow != h.Overflow ||
-			h2.Notify != h.Notify || !slices.Equal(h2.Table, h.Table) {
+			h2.Notify != h.Notify || h2.Notifications != h.Notifications || h2.NotifySeq != h.NotifySeq ||
+			h2.NotifyWaiters != h.NotifyWaiters || !slices.Equal(h2.Table, h.Table) {
 			t.Fatalf("decode(encode(%+v)) = %+v, %v", h, h2, err)
 		}
 		if got := binary.NativeEndian.Uint32(enc[64:]); got != h.LockWord {

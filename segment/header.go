@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"strconv"
 	"time"
+
+	"github.com/posixshm/posixshm/lock"
 )
 
 // Errors about a segment's header. They reach the caller inside an
@@ -67,8 +69,9 @@ var (
 //	    60    4 overflow count: attachments that found no free slot (atomic)
 //	    64    8 lock word (package lock): state half at 64, stamp half at 68
 //	    72   56 reserved, zero
-//	   128    4 notify word (reserved for package lock's notify/wait)
-//	   132  124 reserved, zero
+//	   128    4 notify word (package lock's notify word: lock.Cond, lock.SplitNotify)
+//	   132    4 notification count: added to by every notification (atomic)
+//	   136  120 reserved, zero
 //	   256      attachment table: slot count entries of 8 bytes (see Slot)
 //	            data (data offset), data size bytes; the file ends there
 //
@@ -103,6 +106,7 @@ const (
 	offLockWord    = 64
 	offLockStamp   = 68
 	offNotify      = 128
+	offNotifyCount = 132
 	tableOffset    = HeaderSize
 
 	cacheLine = 64
@@ -149,7 +153,16 @@ type Header struct {
 	// than MaxSlots for a holder without a slot (see the package
 	// documentation).
 	LockHolder int
-	Notify     uint32 // raw notify word
+	Notify     uint32 // raw notify word (package lock's layout)
+	// NotifySeq and NotifyWaiters decode the notify word (see
+	// lock.SplitNotify): its sequence, which moves on every notification
+	// that finds a waiter, and whether some process may be waiting.
+	NotifySeq     uint32
+	NotifyWaiters bool
+	// Notifications counts the notifications made (Segment.Notify,
+	// NotifyAll), waiters or not, modulo 2^32; see
+	// Segment.Notifications.
+	Notifications uint32
 	// Table is the attachment table as recorded, one entry per slot. An
 	// entry that says Attached may belong to a process that has died:
 	// Users tells the live ones.
@@ -318,6 +331,8 @@ func decodeFixed(b []byte, fileSize int64) (Header, *headerError) {
 	h.LockWord = ne.Uint32(b[offLockWord:])
 	h.LockStamp = ne.Uint32(b[offLockStamp:])
 	h.Notify = ne.Uint32(b[offNotify:])
+	h.NotifySeq, h.NotifyWaiters = lock.SplitNotify(h.Notify)
+	h.Notifications = ne.Uint32(b[offNotifyCount:])
 	return h, nil
 }
 
@@ -407,8 +422,8 @@ const maxSegment = 1 << 62
 // AppendBinary appends the encoded header and attachment table to b, with
 // the magic number set, and returns the extended slice (TableOffset +
 // 8*Slots bytes more; the padding up to DataOffset is not included).
-// LockHolder is not encoded: it is derived from the lock word and the
-// table. The header must be valid: Version 2, HeaderSize and TableOffset
+// LockHolder, NotifySeq and NotifyWaiters are not encoded: they are
+// derived from the lock word and the table, and from Notify. The header must be valid: Version 2, HeaderSize and TableOffset
 // 256, Slots between 1 and MaxSlots, Table empty (all slots free) or one
 // entry per slot, each of them possible, DataOffset a multiple of 64 at or
 // after the table's end, DataSize not negative; otherwise b is returned
@@ -458,6 +473,7 @@ func (h Header) AppendBinary(b []byte) ([]byte, error) {
 	ne.PutUint32(e[offLockWord:], h.LockWord)
 	ne.PutUint32(e[offLockStamp:], h.LockStamp)
 	ne.PutUint32(e[offNotify:], h.Notify)
+	ne.PutUint32(e[offNotifyCount:], h.Notifications)
 	for i, s := range h.Table {
 		ne.PutUint64(e[tableOffset+slotSize*i:], s.word())
 	}

@@ -258,7 +258,7 @@ func TestHeader_Layout(t *testing.T) {
 	h := segment.Header{
 		Version: 2, HeaderSize: 256, TableOffset: 256, Slots: 3, DataOffset: 320, DataSize: 5,
 		Created: time.Unix(0, 11), Refreshed: time.Unix(0, 22), RemoveWhenUnused: true, Overflow: 9,
-		LockWord: 0x01020304, LockStamp: 0x05060708, Notify: 0x0a0b0c0d,
+		LockWord: 0x01020304, LockStamp: 0x05060708, Notify: 0x0a0b0c0d, Notifications: 0x11121314,
 		Table: []segment.Slot{{}, {PID: 4242, Attached: true, Generation: 7}, {Generation: 1<<32 - 1}},
 	}
 	b, err := h.MarshalBinary()
@@ -271,10 +271,11 @@ func TestHeader_Layout(t *testing.T) {
 		ne.Uint64(b[24:]) != 5 || ne.Uint64(b[32:]) != 11 || ne.Uint64(b[40:]) != 22 ||
 		ne.Uint32(b[48:]) != 256 || ne.Uint32(b[52:]) != 3 || ne.Uint32(b[56:]) != 1 || ne.Uint32(b[60:]) != 9 ||
 		ne.Uint32(b[64:]) != 0x01020304 || ne.Uint32(b[68:]) != 0x05060708 || ne.Uint32(b[128:]) != 0x0a0b0c0d ||
+		ne.Uint32(b[132:]) != 0x11121314 ||
 		ne.Uint64(b[256:]) != 0 || ne.Uint64(b[264:]) != 7<<32|1<<30|4242 || ne.Uint64(b[272:]) != 0xffffffff<<32 {
 		t.Fatalf("layout:\n% x", b)
 	}
-	for _, r := range [][2]int{{72, 128}, {132, 256}} {
+	for _, r := range [][2]int{{72, 128}, {136, 256}} {
 		if !bytes.Equal(b[r[0]:r[1]], make([]byte, r[1]-r[0])) {
 			t.Errorf("reserved bytes %d..%d not zero", r[0], r[1])
 		}
@@ -331,6 +332,7 @@ func genHeader() *rapid.Generator[segment.Header] {
 			LockWord:         word,
 			LockStamp:        rapid.Uint32().Draw(t, "stamp"),
 			Notify:           rapid.Uint32().Draw(t, "notify"),
+			Notifications:    rapid.Uint32().Draw(t, "notifications"),
 			Table:            table,
 		}
 	})
@@ -342,7 +344,7 @@ func sameHeader(a, b segment.Header) bool {
 		a.DataSize == b.DataSize && a.TableOffset == b.TableOffset && a.Slots == b.Slots &&
 		a.RemoveWhenUnused == b.RemoveWhenUnused && a.Overflow == b.Overflow &&
 		a.LockWord == b.LockWord && a.LockStamp == b.LockStamp && a.LockHolder == b.LockHolder &&
-		a.Notify == b.Notify && slices.Equal(a.Table, b.Table)
+		a.Notify == b.Notify && a.Notifications == b.Notifications && slices.Equal(a.Table, b.Table)
 }
 
 // TestHeader_LockHolder: the lock's holder is found in the table.
@@ -375,7 +377,7 @@ func TestHeader_LockHolder(t *testing.T) {
 }
 
 // TestHeader_RoundTrip: decode(encode(x)) == x (LockHolder, which is
-// derived, aside).
+// derived, aside), and NotifySeq and NotifyWaiters decode Notify.
 func TestHeader_RoundTrip(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		h := genHeader().Draw(t, "h")
@@ -388,6 +390,9 @@ func TestHeader_RoundTrip(t *testing.T) {
 		h.LockHolder = got.LockHolder
 		if err != nil || !sameHeader(got, h) {
 			t.Fatalf("ParseHeader(encode(%+v)) = %+v, %v", h, got, err)
+		}
+		if seq, waiters := lock.SplitNotify(h.Notify); got.NotifySeq != seq || got.NotifyWaiters != waiters {
+			t.Fatalf("notify word %#x decoded as sequence %d, waiters %v", h.Notify, got.NotifySeq, got.NotifyWaiters)
 		}
 		var u segment.Header
 		if err := u.UnmarshalBinary(b); err != nil || !sameHeader(u, h) {

@@ -109,6 +109,49 @@
 // refresh them and "flock" for attachments, the lock's stale check and
 // removal when unused; "proc" is never needed.
 //
+// # Waiting for data
+//
+// The header's notify line holds package lock's notify word and a
+// notification count. [Segment.Wait] and [Segment.WaitContext] make the
+// segment's lock a condition variable (a lock.Cond over the notify word):
+// a process checks a condition on the data under the lock, and while it
+// does not hold, waits, which releases the lock and takes it again once
+// another process has changed the data and called [Segment.Notify] or
+// [Segment.NotifyAll]:
+//
+//	s.Lock()
+//	for !ready(s.Bytes()) {
+//		s.Wait() // releases the lock while it sleeps
+//	}
+//	... take what is ready ...
+//	s.Unlock()
+//	s.NotifyAll() // if others wait for what this changed
+//
+// As with any condition variable, a return from Wait is a hint: check the
+// condition again. There is one notify word per segment, so waiters for
+// different conditions share it: NotifyAll wakes them all (use it when not
+// every waiter can act on the change); Notify wakes one. Nothing is
+// recorded per waiter in shared memory, so a waiter killed at any point
+// leaves nothing behind, and a notifier never waits for anyone; a wake-up
+// lost to a process killed at the wrong moment costs the waiters at most
+// Options.StaleAfter (lock.DefaultRecheck, 100 ms, if 0), after which each
+// looks at the notify word by itself. A notification with nobody waiting
+// makes no system call: it adds 1 to the count and loads the notify word.
+//
+// [Segment.WaitNotification] waits without the lock, for a notification
+// made after a mark taken with [Segment.Notifications]: it is for
+// processes with nothing to check under the lock, such as posixshm wait,
+// which shell scripts and cron jobs use to wake each other. Processes
+// using package lock's Cond and Semaphore on words of their own in the data
+// region coordinate just as well: the notify word is for the common case.
+//
+// Sleeping does not refresh the segment (see [Segment.Refresh]); waking
+// up does, since it takes the lock (or, for WaitNotification, counts as
+// use). A process that may wait longer than the refresh interval while
+// nobody else uses the segment, on a system that cleans /tmp as OpenBSD's
+// daily(8) does, should keep it alive with [Segment.KeepAlive], as
+// posixshm wait does.
+//
 // # Removing unused segments
 //
 // A segment created with [Options].RemoveWhenUnused removes its file when

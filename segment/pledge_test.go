@@ -3,6 +3,7 @@
 package segment_test
 
 import (
+	"context"
 	"errors"
 	"strconv"
 	"syscall"
@@ -24,9 +25,9 @@ const segmentPromises = "stdio rpath wpath cpath fattr flock"
 // as pledge(2) would confine it on OpenBSD without the "proc" promise
 // (simulated with seccomp, /proc hidden): opening, Attached, waiting for a
 // lock whose holder lives in another process, recovering it once that
-// holder is killed, and removal when unused. The stale check asks the
-// kernel about record locks; a kill(2) on the holder would kill the child
-// with SIGSYS, as the control shows.
+// holder is killed, waiting for notifications, and removal when unused.
+// The stale check asks the kernel about record locks; a kill(2) on the
+// holder would kill the child with SIGSYS, as the control shows.
 func TestSegment_Pledged(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns processes")
@@ -64,6 +65,17 @@ func TestSegment_Pledged(t *testing.T) {
 				}
 				if err := s.Lock(); !errors.Is(err, lock.ErrOwnerDead) {
 					t.Fatalf("Lock: %v, want ErrOwnerDead", err)
+				}
+				// Waiting for notifications needs nothing more.
+				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+				defer cancel()
+				if err := s.WaitContext(ctx); !errors.Is(err, context.DeadlineExceeded) {
+					t.Fatalf("WaitContext: %v, want DeadlineExceeded", err)
+				}
+				mark := s.Notifications()
+				go s.NotifyAll()
+				if n, err := s.WaitNotification(context.Background(), mark); err != nil || n != mark+1 {
+					t.Fatalf("WaitNotification: %d, %v", n, err)
 				}
 				if err := s.Unlock(); err != nil {
 					t.Fatal(err)

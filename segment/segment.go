@@ -54,7 +54,9 @@ type Options struct {
 	InitTimeout time.Duration
 	// StaleAfter is how long a locker waits before checking whether the
 	// holder died (lock.WithStaleAfter); 0 means the lock package's
-	// default.
+	// default. It is also how long a waiter for a notification (Wait,
+	// WaitNotification) sleeps at most before it looks at the notify word
+	// by itself; 0 means lock.DefaultRecheck there.
 	StaleAfter time.Duration
 	// Slots is the size of a new segment's attachment table: how many
 	// processes can be attached at once with a slot of their own (more
@@ -95,8 +97,9 @@ func (o *Options) withDefaults() Options {
 }
 
 // A Segment is a shared memory object mapped into this process: a header
-// (see HeaderSize) with a lock word and a table of the processes attached
-// to it, then a data region that every process mapping the object shares.
+// (see HeaderSize) with a lock word, a notify word and a table of the
+// processes attached to it, then a data region that every process mapping
+// the object shares.
 //
 // Using a segment keeps it alive: opening it, and taking its lock, refresh
 // the file's times when they are older than the refresh interval, so that
@@ -128,6 +131,9 @@ type Segment struct {
 	data    []byte
 	stamp   *int64 // refreshed-at, in mem
 	mu      *lock.Mutex
+	cond    *lock.Cond // on the notify word
+	count   *uint32    // the notification count, in mem
+	recheck time.Duration
 	creator bool
 
 	interval int64         // refresh interval in ns; ≤ 0: no refresh on use
@@ -135,11 +141,14 @@ type Segment struct {
 	rmu      sync.Mutex    // serializes refreshes, the timer and Close
 	timer    *time.Timer   // sets stDue when the stamp may have gone stale
 
-	// The lock methods touch the mapping outside rmu, possibly for a long
-	// wait. Close closes mu first, which makes the waiters give up and
-	// waits for them, so the lock word is never unmapped under a waiter
-	// (that would be a fault); done tells KeepAlive to stop.
-	done chan struct{}
+	// The lock and wait methods touch the mapping outside rmu, possibly
+	// for a long wait. Close closes cond and mu first, which makes their
+	// waiters give up and waits for them, then waits until watchers (the
+	// calls of WaitNotification) is 0, so the header is never unmapped
+	// under a waiter (that would be a fault); done tells KeepAlive to
+	// stop.
+	watchers atomic.Int32
+	done     chan struct{}
 }
 
 // Create creates a new segment called name with size bytes of data,
@@ -486,6 +495,14 @@ func newSegment(a *attachment, name, path string, opts Options, creator bool) *S
 	// attachment (identity.go).
 	word := (*uint64)(unsafe.Pointer(&a.mem[offLockWord]))
 	s.mu = lock.New64(word, lock.WithIdentity(a), lock.WithStaleAfter(opts.StaleAfter))
+	// The notify word's waiters look at it by themselves every
+	// StaleAfter too (lock.DefaultRecheck if 0): see notify.go.
+	s.recheck = opts.StaleAfter
+	if s.recheck <= 0 {
+		s.recheck = lock.DefaultRecheck
+	}
+	s.cond = lock.NewCond((*uint32)(unsafe.Pointer(&a.mem[offNotify])), lock.WithStaleAfter(s.recheck))
+	s.count = (*uint32)(unsafe.Pointer(&a.mem[offNotifyCount]))
 	return s
 }
 
@@ -502,7 +519,7 @@ func unpublished(m uint64) bool {
 // table's words are all 64-bit.
 var (
 	atomic64 = [...]int{offRefreshed}
-	atomic32 = [...]int{offOverflow, offLockWord, offLockStamp, offNotify}
+	atomic32 = [...]int{offOverflow, offLockWord, offLockStamp, offNotify, offNotifyCount}
 )
 
 // snapshot copies the start of mem (the header, and the table as far as
@@ -591,12 +608,14 @@ func (s *Segment) Bytes() []byte { return s.data }
 // created with Options.RemoveWhenUnused and no other process is attached:
 // Close then removes it.
 //
-// Calls of Lock and LockContext waiting for the lock give up with an error
-// wrapping fs.ErrClosed, and Close waits for them to return; later calls
-// of the lock methods return such an error. A lock method that has not
-// started to wait when Close runs (an uncontended Lock, a TryLock, an
-// Unlock) may still touch the lock word: do not call them concurrently
-// with Close, as with any use of Bytes.
+// Calls of Lock and LockContext waiting for the lock, and of Wait,
+// WaitContext and WaitNotification waiting for a notification, give up
+// with an error wrapping fs.ErrClosed (Wait and WaitContext without the
+// lock), and Close waits for them to return; later calls of those methods
+// return such an error. A method that has not started to wait when Close
+// runs (an uncontended Lock, a TryLock, an Unlock, a Notify, NotifyAll or
+// Notifications) may still touch the header: do not call them
+// concurrently with Close, as with any use of Bytes.
 //
 // Close does not release a lock this process holds (the lock belongs to
 // the process's attachment, which all its Segments of the file share):
@@ -615,11 +634,15 @@ func (s *Segment) Close() error {
 		s.timer.Stop()
 	}
 	// Refresh, Stat and refreshDue check stClosed under rmu, so they no
-	// longer touch the mapping; the lock methods do until mu is closed.
-	// Not under rmu: a lock method that has just acquired may need rmu to
-	// refresh.
+	// longer touch the mapping; the lock and wait methods do until cond
+	// and mu are closed and the watchers have left. Not under rmu: a lock
+	// method that has just acquired may need rmu to refresh.
 	s.rmu.Unlock()
 	close(s.done)
+	// The Cond first: a waiter it wakes may go on to wait for the lock
+	// (its Wait takes the lock again), and closing mu then ends that.
+	s.cond.Close()
+	s.waitWatchers()
 	s.mu.Close()
 	s.mem, s.data = nil, nil
 	if err := s.att.detach(); err != nil {

@@ -19,6 +19,12 @@ type Info struct {
 	Created    time.Time
 	Refreshed  time.Time // the shared refreshed-at stamp
 	LockHolder int       // PID of the lock's holder (see Header.LockHolder), 0 if free
+	// Notifications is the notification count (see
+	// Segment.Notifications); NotifySeq and NotifyWaiters decode the
+	// notify word (see Header).
+	Notifications uint32
+	NotifySeq     uint32
+	NotifyWaiters bool
 	// Slots is the size of the attachment table.
 	Slots int
 	// RemoveWhenUnused: the file is removed when its last user detaches
@@ -75,6 +81,7 @@ func (s *Segment) Stat() (Info, error) {
 	info.DataOffset, info.DataSize = h.DataOffset, h.DataSize
 	info.Created, info.Refreshed = h.Created, h.Refreshed
 	info.LockHolder = h.LockHolder
+	info.Notifications, info.NotifySeq, info.NotifyWaiters = h.Notifications, h.NotifySeq, h.NotifyWaiters
 	info.Slots, info.RemoveWhenUnused = h.Slots, h.RemoveWhenUnused
 	if info.Users, err = liveUsers(s.att.fd, &h, s.att); err != nil {
 		return info, pathError("fcntl", s.name, path, "", err)

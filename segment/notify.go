@@ -1,0 +1,214 @@
+package segment
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"sync/atomic"
+	"time"
+)
+
+// The header's notify line holds two words (see HeaderSize):
+//
+//   - the notify word (offset 128), package lock's: a lock.Cond over it is
+//     what waiters sleep on, and what wakes them;
+//   - the notification count (offset 132), which every notification adds
+//     1 to before it wakes anyone.
+//
+// The Cond alone serves Wait, under the lock: its waiters check their
+// condition under the lock and need nothing else. WaitNotification has no
+// condition but "a notification came since", and the notify word cannot
+// say that. Its sequence moves only for notifications that find the
+// waiters bit set, and a Signal that finds nobody asleep clears the bit
+// after it moved the sequence: a waiter that reads the word in between
+// finds the bit set, and keeps a value that the next notification (which
+// then finds the bit clear, and writes nothing) leaves as it is. The count
+// moves on every notification, so a count that differs from the mark is
+// proof of one, and a count equal to it proof of none.
+
+// Wait is WaitContext with a context that is never done.
+func (s *Segment) Wait() error { return s.WaitContext(context.Background()) }
+
+// WaitContext releases the segment's lock, which the caller must hold,
+// waits until a process (this one included) calls Notify or NotifyAll (or
+// runs "posixshm notify"), and takes the lock again before it returns;
+// releasing the lock and starting to wait are one step for notifications
+// made after a change under the lock. This is a condition variable: check
+// the condition under the lock, wait while it does not hold, and check
+// again after every return, which is a hint, not a promise:
+//
+//	if err := s.Lock(); err != nil { ... } // lock.ErrOwnerDead: repair
+//	for !ready(s.Bytes()) {
+//		if err := s.WaitContext(ctx); err != nil { ... }
+//	}
+//	... use s.Bytes() ...
+//	s.Unlock()
+//	s.NotifyAll() // if waiters wait for what this changed
+//
+// A return without a notification meant for the caller (a spurious
+// wake-up) is normal: another waiter acted first; or a wake-up was lost to
+// a notifier or a woken waiter killed at the wrong moment, and every
+// waiter then looks at the notify word by itself within Options.StaleAfter
+// (lock.DefaultRecheck, 100 ms, if 0); see lock.Cond.WaitContext.
+//
+// It returns nil with the lock held; ctx's error, with the lock held, when
+// ctx is done first; lock.ErrOwnerDead (test with errors.Is), with the
+// lock held, if a process died holding the lock while this one waited:
+// repair the data, as after Lock; an error wrapping lock.ErrNotHeld,
+// without waiting, if this process did not hold the lock; and an error
+// wrapping fs.ErrClosed, without the lock, if the segment is closed.
+//
+// Taking the lock again counts as use, as Lock does (see Refresh), but
+// sleeping does not: a process that may wait for longer than the refresh
+// interval while nobody else uses the segment should run KeepAlive.
+func (s *Segment) WaitContext(ctx context.Context) error {
+	err := s.cond.WaitContext(ctx, s.mu)
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		s.used() // the lock is held again
+		return err
+	}
+	return s.lockError("wait", err)
+}
+
+// Notify wakes one process waiting in Wait or WaitContext, if there is
+// one, and makes every WaitNotification return (see there). It is
+// lock.Cond's Signal (named after "posixshm notify", and so that nobody
+// reads it as sending a Unix signal): with nobody waiting it makes no
+// system call; it adds 1 to the notification count, which is its one
+// write to shared memory. Make the change that waiters look for under the
+// lock; Notify may come after Unlock.
+//
+// Every waiter of the segment shares its one notify word, so a waiter
+// woken by Notify may not be one that can act on the change. When waiters
+// wait for different conditions (a queue's consumers for items and its
+// producer for room), use NotifyAll, or a lock.Cond of your own for each
+// condition in the data region. Notify counts as use, as Lock does (see
+// Refresh). After Close it does nothing.
+func (s *Segment) Notify() { s.notify(false) }
+
+// NotifyAll wakes every process waiting for a notification: in Wait,
+// WaitContext and WaitNotification. With nobody waiting it makes no
+// system call; it adds 1 to the notification count. See Notify.
+func (s *Segment) NotifyAll() { s.notify(true) }
+
+func (s *Segment) notify(all bool) {
+	st := s.state.Load()
+	if st&stClosed != 0 {
+		return // the header may be unmapped
+	}
+	// The count first: whoever the wake-up reaches finds it moved.
+	atomic.AddUint32(s.count, 1)
+	if all {
+		s.cond.Broadcast()
+	} else {
+		s.cond.Signal()
+	}
+	if st&stDue != 0 {
+		s.refreshDue()
+	}
+}
+
+// Notifications returns the segment's notification count: the number of
+// notifications (Notify, NotifyAll, "posixshm notify") ever made on the
+// segment, modulo 2^32. It is a mark for WaitNotification: every
+// notification made after Notifications returned moves the count away
+// from what it returned. It only reads; after Close it returns 0.
+func (s *Segment) Notifications() uint32 {
+	if s.state.Load()&stClosed != 0 {
+		return 0
+	}
+	return atomic.LoadUint32(s.count)
+}
+
+// WaitNotification waits, without the lock, until the notification count
+// is no longer since, and returns it: at once if it has already moved,
+// else as soon as some process notifies. With since taken from
+// Notifications, no notification made after that call is missed, however
+// soon it comes; and the count returned is the mark for the next call, so
+// a loop misses nothing made while it works on the last one:
+//
+//	seen := s.Notifications()
+//	for {
+//		... look at the data (under the lock, or with atomics) ...
+//		if seen, err = s.WaitNotification(ctx, seen); err != nil { ... }
+//	}
+//
+// It is for processes that have no condition of their own to check under
+// the lock (posixshm wait): a return says that a notification was made,
+// never less, but every waiter returns on every notification. NotifyAll
+// wakes them at once; Notify wakes one of the processes asleep on the
+// notify word at once and the others within Options.StaleAfter
+// (lock.DefaultRecheck, 100 ms, if 0), which is also the longest a wait
+// can take to notice a notification whose wake-up was lost (its process
+// killed after it counted and before it woke anyone).
+//
+// It returns ctx's error when ctx is done first, and an error wrapping
+// fs.ErrClosed when the segment is closed. A return with a notification
+// counts as use (see Refresh); sleeping does not, as for Wait.
+func (s *Segment) WaitNotification(ctx context.Context, since uint32) (uint32, error) {
+	// Announce the call before looking at stClosed: Close either sees it
+	// and waits for it, or it sees Close (waitWatchers).
+	s.watchers.Add(1)
+	defer s.watchers.Add(-1)
+	for {
+		if s.state.Load()&stClosed != 0 {
+			return since, &fs.PathError{Op: "wait", Path: s.name, Err: fs.ErrClosed}
+		}
+		if n := atomic.LoadUint32(s.count); n != since {
+			s.used()
+			return n, nil
+		}
+		if err := ctx.Err(); err != nil {
+			return since, err
+		}
+		s.sleep(ctx, since)
+	}
+}
+
+// sleep sleeps on the notify word until it changes (lock.Cond with no
+// Mutex), ctx is done or the Cond is closed, or the count is seen to move
+// away from since. That last check is a watcher's, a goroutine's: the Cond
+// reads the word when it starts to wait, a moment after the caller looked
+// at the count, and a notification in between that found nobody waiting
+// leaves the word as the Cond read it and sleeps on, with the count moved.
+// The watcher looks 1 ms after the start, then at doubling intervals up
+// to the recheck interval; it also catches a notifier killed between its
+// count and its wake-up. Errors are the caller's to find: it looks again.
+func (s *Segment) sleep(ctx context.Context, since uint32) {
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		d := time.Millisecond
+		t := time.NewTimer(d)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+			// The caller is inside WaitNotification until done is
+			// closed, so Close has not unmapped the count.
+			if atomic.LoadUint32(s.count) != since {
+				cancel()
+				return
+			}
+			d = min(2*d, s.recheck)
+			t.Reset(d)
+		}
+	}()
+	s.cond.WaitContext(wctx, nil)
+	close(stop)
+	<-done
+}
+
+// waitWatchers returns when no call of WaitNotification touches the
+// header any more; stClosed is set and the Cond closed, so each of them
+// is on its way out.
+func (s *Segment) waitWatchers() {
+	for d := 20 * time.Microsecond; s.watchers.Load() != 0; d = min(2*d, time.Millisecond) {
+		time.Sleep(d)
+	}
+}

@@ -90,16 +90,8 @@ func runLock(c *cli, args []string) int {
 		}
 		return exitCannotRun
 	}
-	seg, err := segment.Open(name, c.segOptions())
-	if err != nil {
-		if why := tooShort(c.layout(), name, err); why != "" {
-			c.errorf("lock %s: %s", quoted(name), why)
-			return exitFail
-		}
-		c.fail(err)
-		if errors.Is(err, fs.ErrNotExist) {
-			c.errorf("lock %s: create the segment first: posixshm create%s -- %s", quoted(name), c.dirArg(), shellQuote(name))
-		}
+	seg := c.openSeg(name)
+	if seg == nil {
 		return exitFail
 	}
 	defer seg.Close()

@@ -222,6 +222,8 @@ examples:
   posixshm ls --dir /tmp                   # OpenBSD's objects in /tmp, with their daily(8) risk
   posixshm lock /myseg ./update-counters   # run a command holding the segment's lock
   posixshm keep /myseg &                   # refresh it hourly until interrupted
+  posixshm wait --timeout 1m /myseg        # sleep until another process runs...
+  posixshm notify --all /myseg             # ...this (see "posixshm help wait")
   posixshm gc --dry-run                    # what gc would remove (nobody attached), and why
   posixshm demo                            # N processes count under the lock
 

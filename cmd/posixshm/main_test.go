@@ -46,6 +46,7 @@ func TestScript(t *testing.T) {
 			"waitfile":    cmdWaitFile,
 			"waitfresh":   cmdWaitFresh,
 			"waitwaiter":  cmdWaitWaiter,
+			"waitnotify":  cmdWaitNotify,
 			"sigpid":      cmdSigPid,
 			"jsonhas":     cmdJSONHas,
 			"cleanupshm":  cmdCleanupShm,

@@ -136,13 +136,8 @@ func tooShort(l posixshm.Layout, name string, err error) string {
 // acquire takes seg's lock within timeout (0: no limit), reporting a
 // recovered lock. It returns false and the exit status when it failed.
 func acquire(c *cli, seg *segment.Segment, name string, timeout time.Duration, sigs <-chan os.Signal) (int, bool) {
-	ctx, cancel := context.WithCancelCause(context.Background())
-	defer cancel(nil)
-	if timeout > 0 {
-		var cancelTimeout context.CancelFunc
-		ctx, cancelTimeout = context.WithTimeout(ctx, timeout)
-		defer cancelTimeout()
-	}
+	ctx, cancel, release := timeoutContext(timeout)
+	defer release()
 	stop := make(chan struct{})
 	defer close(stop)
 	go func() {

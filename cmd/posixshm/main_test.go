@@ -127,20 +127,7 @@ func cmdWaitFile(ts *testscript.TestScript, neg bool, args []string) {
 // (OpenBSD's layout in DIR) to show a waiter: a "posixshm lock" started
 // in the background is then inside its wait, its signal handling set up.
 func cmdWaitWaiter(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 2 {
-		ts.Fatalf("usage: waitwaiter DIR NAME")
-	}
-	path, err := posixshm.Dir(ts.MkAbs(args[0])).Path(args[1])
-	ts.Check(err)
-	waitFor(ts, "a waiter on "+args[1], func() bool {
-		f, err := os.Open(path)
-		if err != nil {
-			return false
-		}
-		defer f.Close()
-		h, err := segment.ReadHeader(f)
-		return err == nil && lock.Waiters(h.LockWord)
-	})
+	waitHeader(ts, neg, args, "waitwaiter", "a waiter on ", func(h segment.Header) bool { return lock.Waiters(h.LockWord) })
 }
 
 // sigpid SIGNAL PIDFILE sends SIGNAL (TERM, HUP, INT, QUIT) to the process

@@ -110,13 +110,8 @@ func runWait(c *cli, args []string) int {
 	if !sinceSet {
 		since = seg.Notifications() // the moment wait begins
 	}
-	ctx, cancel := context.WithCancelCause(context.Background())
-	defer cancel(nil)
-	if timeout > 0 {
-		var cancelTimeout context.CancelFunc
-		ctx, cancelTimeout = context.WithTimeout(ctx, timeout)
-		defer cancelTimeout()
-	}
+	ctx, cancel, release := timeoutContext(timeout)
+	defer release()
 	refreshErrs := seg.KeepAlive(ctx, 0)
 	go watchWait(c, seg, name, sigs, refreshErrs, cancel)
 	n, err := seg.WaitNotification(ctx, since)
@@ -137,6 +132,20 @@ func runWait(c *cli, args []string) int {
 	}
 	c.errorf("wait %s: %v", quoted(name), err)
 	return exitFail
+}
+
+// timeoutContext returns a context that cancel ends with a cause, and that
+// times out after timeout (0: never). Call release when done with it.
+func timeoutContext(timeout time.Duration) (ctx context.Context, cancel context.CancelCauseFunc, release func()) {
+	ctx, cancel = context.WithCancelCause(context.Background())
+	if timeout <= 0 {
+		return ctx, cancel, func() { cancel(nil) }
+	}
+	ctx, cancelTimeout := context.WithTimeout(ctx, timeout)
+	return ctx, cancel, func() {
+		cancelTimeout()
+		cancel(nil)
+	}
 }
 
 // watchWait ends the wait (cancel) on a signal, or once the segment's file

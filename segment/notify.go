@@ -70,8 +70,9 @@ func (s *Segment) WaitContext(ctx context.Context) error {
 	return s.lockError("wait", err)
 }
 
-// Notify wakes one process waiting in Wait or WaitContext, if there is
-// one, and makes every WaitNotification return (see there). It is
+// Notify wakes one waiter in Wait or WaitContext (in any process, this
+// one included), if there is one, and makes every WaitNotification return
+// (see there). It is
 // lock.Cond's Signal (named after "posixshm notify", and so that nobody
 // reads it as sending a Unix signal): with nobody waiting it makes no
 // system call; it adds 1 to the notification count, which is its one

@@ -73,10 +73,15 @@ func TestSegment_Pledged(t *testing.T) {
 					t.Fatalf("WaitContext: %v, want DeadlineExceeded", err)
 				}
 				mark := s.Notifications()
-				go s.NotifyAll()
+				notified := make(chan struct{})
+				go func() {
+					defer close(notified)
+					s.NotifyAll()
+				}()
 				if n, err := s.WaitNotification(context.Background(), mark); err != nil || n != mark+1 {
 					t.Fatalf("WaitNotification: %d, %v", n, err)
 				}
+				<-notified // before Close unmaps the word
 				if err := s.Unlock(); err != nil {
 					t.Fatal(err)
 				}

@@ -434,10 +434,8 @@ func TestCreate_KilledBeforePublishing(t *testing.T) {
 	for _, remove := range []bool{true, false} {
 		creator := startServer(t, d, 0, remove, false, "publishwait=60000000")
 		creator.send("open unpublished")
+		creator.expect("publishing")
 		path := segPath(t, d, "unpublished")
-		for !exists(t, path) {
-			time.Sleep(time.Millisecond)
-		}
 		start := time.Now()
 		if _, err := segment.Open("unpublished", opts); !errors.Is(err, segment.ErrNotInitialized) || time.Since(start) < wait {
 			t.Fatalf("Open while the creator lives: %v after %v, want ErrNotInitialized after InitTimeout", err, time.Since(start))

@@ -37,7 +37,8 @@ import (
 // between mapping a file and attaching to it), claimpause=US (a pause
 // between a gated claim and its checks), publishpause=US and
 // publishwait=US (a random pause of up to US, and a pause of US, before a
-// creator publishes the header), detachpause=US (a pause before a
+// creator publishes the header; publishwait first prints "publishing", so
+// that a test can wait for the creator to be there: see expect), detachpause=US (a pause before a
 // last detach releases its claim) and removepause=US (a pause
 // between a removal's check and its unlink), to widen those windows.
 func serve(d posixshm.Dir, args []string) {
@@ -56,7 +57,10 @@ func serve(d posixshm.Dir, args []string) {
 		case "publishpause":
 			segment.SetPublishHook(func() { time.Sleep(time.Duration(rand.IntN(us+1)) * time.Microsecond) })
 		case "publishwait":
-			segment.SetPublishHook(func() { time.Sleep(time.Duration(us) * time.Microsecond) })
+			segment.SetPublishHook(func() {
+				fmt.Println("publishing") // the header is written, the magic not yet
+				time.Sleep(time.Duration(us) * time.Microsecond)
+			})
 		case "detachpause":
 			segment.SetDetachHook(func() { time.Sleep(time.Duration(us) * time.Microsecond) })
 		case "removepause":
@@ -196,6 +200,16 @@ func (s *server) reply() (string, bool) {
 		return strings.TrimSpace(rest), true
 	}
 	return strings.TrimPrefix(line, "err "), false
+}
+
+// expect reads one line of output that is not a reply, such as the
+// "publishing" a publishwait hook prints, and fails unless it is want.
+func (s *server) expect(want string) {
+	s.t.Helper()
+	line, err := s.out.ReadString('\n')
+	if err != nil || line != want+"\n" {
+		s.t.Fatalf("pid %d: read %q, %v; want %q", s.pid, line, err, want)
+	}
 }
 
 // do runs a command that must succeed and returns its reply.

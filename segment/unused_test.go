@@ -163,13 +163,9 @@ func TestRemoveUnused_Unpublished(t *testing.T) {
 	d := segDir(t)
 	creator := startServer(t, d, 0, false, false, "publishwait=60000000")
 	creator.send("open unpub")
-	path := segPath(t, d, "unpub")
-	for {
-		if st, err := os.Stat(path); err == nil && st.Size() > 0 {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
+	// Not just until the file has a size: the header, which the remover
+	// must find intact, is written after that.
+	creator.expect("publishing")
 	f := openRW(t, d, "unpub")
 	start := time.Now()
 	_, removed, err := segment.RemoveUnused(f, d, "unpub", func(segment.Header) bool { return true })

@@ -10,7 +10,12 @@ import (
 )
 
 // eightDaysAgo is older than daily(8)'s -atime +7.
-func eightDaysAgo() time.Time { return time.Now().Add(-8*24*time.Hour - time.Hour) }
+// eightDaysAgo is a time daily(8) would act on, to the microsecond: where
+// there is no O_NOATIME (OpenBSD, the openbsdsim build) looking at a file
+// puts its access time back with futimes(2), which keeps microseconds.
+func eightDaysAgo() time.Time {
+	return time.Now().Add(-8*24*time.Hour - time.Hour).Truncate(time.Microsecond)
+}
 
 // age sets both times of the segment's file to when.
 func age(t *testing.T, s *segment.Segment, when time.Time) {

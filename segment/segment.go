@@ -394,9 +394,16 @@ func adopt(l posixshm.Layout, name string, f *os.File, st *unix.Stat_t, mem []by
 func mapSegment(f *os.File, name string, wantSize int64, opts Options) ([]byte, Header, unix.Stat_t, error) {
 	fd, path := int(f.Fd()), f.Name()
 	unixutil.Noatime(fd)
-	deadline := time.Now().Add(opts.InitTimeout)
+	// Where there is no O_NOATIME, reading the header may move the access
+	// time: put it back, and leave refreshing to the caller, which judges
+	// by st's (so st must be taken after).
+	restore := unixutil.KeepAtime(fd)
 	var st unix.Stat_t
-	fail := func(err error) ([]byte, Header, unix.Stat_t, error) { return nil, Header{}, st, err }
+	fail := func(err error) ([]byte, Header, unix.Stat_t, error) {
+		restore()
+		return nil, Header{}, st, err
+	}
+	deadline := time.Now().Add(opts.InitTimeout)
 	// A creator makes the file and then sizes it with one ftruncate, so an
 	// empty file may be one being created; a short nonempty one never is.
 	for wait := poller(deadline); ; {
@@ -476,6 +483,12 @@ func mapSegment(f *os.File, name string, wantSize int64, opts Options) ([]byte, 
 	if hf != nil {
 		unix.Munmap(mem)
 		return fail(segmentError(name, path, hf))
+	}
+	if restore() {
+		if err := unixutil.Fstat(fd, &st); err != nil {
+			unix.Munmap(mem)
+			return fail(pathError("fstat", name, path, "", err))
+		}
 	}
 	return mem, h, st, nil
 }

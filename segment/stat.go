@@ -166,6 +166,11 @@ func readHeader(fd int, name string) (Header, error) {
 // pread, or through a mapping where the file cannot be read (kernel
 // objects, on macOS).
 func readStart(fd int, name string, n int64) ([]byte, error) {
+	// Looking is not using: where there is no O_NOATIME (preadFull sets
+	// it on Linux), put back the access time that reading may move, before
+	// anyone judges the file by it.
+	restore := unixutil.KeepAtime(fd)
+	defer restore()
 	b := make([]byte, n)
 	m, err := preadFull(fd, b)
 	if err == nil {

@@ -238,10 +238,15 @@
 //     them makes a system call, since it sees the waiters bit), or while
 //     it sleeps without being woken by any.
 //
-// Where futex(2) is missing (systems other than Linux) or with
-// [WithBackoff], waiters poll the word with exponential backoff up to
-// 1 ms, and notifications there only move the sequence (Signal then wakes
-// every waiter). Waiters of both kinds can share a word. A waiter whose
+// Where futex(2) is missing (systems other than Linux, and the openbsdsim
+// build) or with [WithBackoff], waiters poll the word with exponential
+// backoff up to 1 ms while the lock changes hands; a starving waiter that
+// finds the word exactly as at its last look (one holder keeps the lock)
+// keeps doubling its sleep up to the stale interval, so that it wakes some
+// 50 times a second rather than 1000 behind a long hold, and notices the
+// Unlock at most that much later (never later than it had already waited
+// for that holder). Notifications there only move the sequence (Signal then
+// wakes every waiter). Waiters of both kinds can share a word. A waiter whose
 // context can be cancelled is woken by a wake-up of every sleeper of the
 // word (there is nothing to aim at one): other processes' sleepers wake,
 // find the word unchanged and sleep on.

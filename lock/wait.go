@@ -108,6 +108,8 @@ func (m *Mutex) wait(ctx context.Context) error {
 		// Any change of the word brings it back to starveAfter, so under
 		// contention starving waiters still look every millisecond.
 		quiet = starveAfter
+		// prevBackoff is the word at a backoff waiter's last sleep.
+		prevBackoff uint64
 	)
 	for {
 		if atomic.LoadUint32(&m.flags)&flagClosed != 0 {
@@ -172,8 +174,31 @@ func (m *Mutex) wait(ctx context.Context) error {
 			v = flags
 		}
 		if !useFutex {
-			time.Sleep(sleep)
-			sleep = min(2*sleep, maxSleep)
+			// No wake-up comes: the sleep bounds the handoff latency, so
+			// it backs off only to maxSleep while the lock changes hands.
+			// Behind one holder that keeps the lock (the word exactly as
+			// at the last look, starving bit set), it keeps doubling up
+			// to quiet's bound, as a futex sleeper's timeout does: a
+			// waiter behind a long hold then wakes some 50 times a second
+			// rather than 1000, and notices the Unlock at most that much
+			// later than it would have, never later than it already
+			// waited for that holder. Stale checks and deadlines still
+			// bound each sleep.
+			d := sleep
+			if starving && v == prevBackoff {
+				sleep = min(2*sleep, max(maxSleep, m.staleAfter))
+				d = min(sleep, nextCheck.Sub(now))
+				if dl, ok := ctx.Deadline(); ok {
+					d = min(d, dl.Sub(now))
+				}
+				if ctx.Done() != nil {
+					d = min(d, maxCtxPoll)
+				}
+			} else {
+				sleep = min(2*sleep, maxSleep)
+			}
+			prevBackoff = v
+			time.Sleep(max(d, minSleep))
 			continue
 		}
 		// Every sleep ends by the next stale check, a non-starving waiter's

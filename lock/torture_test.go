@@ -211,6 +211,7 @@ func torture(t *testing.T, n int, d time.Duration, env []string) tortureTotals {
 	// The state half is the first 4 bytes of either width.
 	holderPID := func() int { return lock.HolderPID(atomic.LoadUint32(u32(b, offWord))) }
 	progress, lastMove := atomic.LoadUint64(at(tCounter)), time.Now()
+	killedAt := progress // the counter at the last kill
 	for end := time.Now().Add(d); time.Now().Before(end); {
 		time.Sleep(time.Duration(1+rng.IntN(8)) * time.Millisecond)
 		if c := atomic.LoadUint64(at(tCounter)); c != progress {
@@ -218,6 +219,14 @@ func torture(t *testing.T, n int, d time.Duration, env []string) tortureTotals {
 		} else if time.Since(lastMove) > 10*time.Second {
 			t.Fatalf("no increment for %v: stuck (word %#x)", time.Since(lastMove), atomic.LoadUint64(u64(b, offWord)))
 		}
+		if progress == killedAt {
+			// Nothing counted since the last kill: let a worker start
+			// first. (A race-instrumented worker can take longer to start
+			// than the 1-8 ms between kills: then every worker was killed
+			// before its first Lock, and nothing was tested.)
+			continue
+		}
+		killedAt = progress
 		victim := rng.IntN(n)
 		if rng.IntN(4) != 0 { // mostly the holder
 			h := holderPID()
@@ -284,7 +293,7 @@ func torture(t *testing.T, n int, d time.Duration, env []string) tortureTotals {
 		t.Fatalf("counter %d, sum of the slots %d", c, sum)
 	}
 	// Every logged death is a process we killed, and none twice.
-	stamps := slices.Contains(env, "LOCKTEST_WIDE=1") && lock.Atomic64
+	stamps := slices.Contains(env, "LOCKTEST_WIDE=1") && lock.Atomic64 && hasProcStat() // stamps are start times
 	perPID, seen := map[int]int{}, map[lock.Holder]bool{}
 	l := int(min(atomic.LoadUint64(at(tLogLen)), tMaxLog))
 	for i := range l {

@@ -13,6 +13,7 @@ import (
 
 	"pgregory.net/rapid"
 
+	"github.com/posixshm/posixshm/internal/openbsdsim"
 	"github.com/posixshm/posixshm/posixshm"
 )
 
@@ -60,7 +61,7 @@ func checkErr(t *testing.T, err error, op, name string, errno syscall.Errno) {
 // FuzzName checks name → path for any name: no panic; Dir.Path,
 // Dir.SemPath and Dir.AppendPath agree with SHA-256 computed here; a NUL
 // byte is EINVAL; and the package-level Path follows this system's rules
-// (glibc's on Linux, OpenBSD's on OpenBSD).
+// (glibc's on Linux, OpenBSD's on OpenBSD and in the openbsdsim build).
 func FuzzName(f *testing.F) {
 	for _, s := range []string{
 		"", "/", "//", "/foo", "foo", "/foo/bar", ".", "..", "/.", "/..", "/...",
@@ -101,13 +102,13 @@ func FuzzName(f *testing.F) {
 		}
 
 		got, err := posixshm.Path(name)
-		switch runtime.GOOS {
-		case "openbsd":
+		switch {
+		case runtime.GOOS == "openbsd" || openbsdsim.Enabled:
 			want, wantErr := posixshm.OpenBSD.Path(name)
 			if got != want || (err == nil) != (wantErr == nil) {
 				t.Fatalf("Path(%q) = %q, %v; want OpenBSD.Path: %q, %v", name, got, err, want, wantErr)
 			}
-		case "linux":
+		case runtime.GOOS == "linux":
 			want, errno := glibcPath(name)
 			if errno != 0 {
 				checkErr(t, err, "shm_open", name, errno)

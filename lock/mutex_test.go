@@ -6,18 +6,28 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 	"unsafe"
 
+	"github.com/posixshm/posixshm/internal/openbsdsim"
 	"github.com/posixshm/posixshm/lock"
 	"golang.org/x/sys/unix"
 )
 
-// hasProcStat reports whether this system has /proc/PID/stat (Linux).
+// haveFutex reports whether this build's waiters sleep in futex(2):
+// Linux, not the openbsdsim build, which runs OpenBSD's glue (they poll).
+func haveFutex() bool { return runtime.GOOS == "linux" && !openbsdsim.Enabled }
+
+// hasProcStat reports whether this build reads /proc/PID/stat: Linux, not
+// the openbsdsim build.
 func hasProcStat() bool {
+	if !haveFutex() {
+		return false
+	}
 	_, err := os.Stat("/proc/self/stat")
 	return err == nil
 }
@@ -419,8 +429,8 @@ func TestAlive(t *testing.T) {
 // its Unlock wakes the waiters still asleep, which would otherwise sleep
 // until they next look by themselves.
 func TestMutex_RecoveryWakesSleepers(t *testing.T) {
-	if !hasProcStat() {
-		t.Skip("waiters sleep in futex(2) only on Linux")
+	if !haveFutex() {
+		t.Skip("waiters sleep in futex(2) only in the Linux build (not OpenBSD's, nor openbsdsim)")
 	}
 	bothWidths(t, func(t *testing.T, w word) {
 		dead := lock.Holder{Tag: neverPID}

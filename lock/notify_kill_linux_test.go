@@ -1,3 +1,5 @@
+//go:build linux && !openbsdsim
+
 package lock_test
 
 // Deterministic kills around the notify word, on Linux: a waiter killed
@@ -5,6 +7,8 @@ package lock_test
 // killed by seccomp(2) exactly as it enters its FUTEX_WAKE (after it moved
 // the sequence: the wake-up is lost), and a notifier that makes no futex
 // system call at all when nobody waits (seccomp kills it if it does).
+// Not in the openbsdsim build, which like OpenBSD has no futex: its
+// waiters poll, and nothing here would be exercised.
 
 import (
 	"fmt"

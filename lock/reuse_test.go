@@ -293,6 +293,9 @@ func TestReuse_NoGuessFromChangedStart(t *testing.T) {
 // "dead", and the takeover from H1's exact 64-bit value must fail.
 func TestReuse_EvidenceNotTorn(t *testing.T) {
 	needRoot(t)
+	if !hasProcStat() {
+		t.Skip("this build reads no /proc (OpenBSD, openbsdsim): there is no read of the holder's evidence to delay")
+	}
 	if _, err := exec.LookPath("strace"); err != nil {
 		t.Skip("strace(1) not installed: cannot delay the waiter's /proc read")
 	}

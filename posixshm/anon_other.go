@@ -1,4 +1,4 @@
-//go:build unix && !linux && !freebsd
+//go:build unix && (!linux || openbsdsim) && !freebsd
 
 package posixshm
 

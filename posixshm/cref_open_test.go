@@ -215,7 +215,9 @@ func TestHelperOpen(t *testing.T) {
 		flag, _ := strconv.ParseInt(args[3], 0, 64)
 		perm, _ := strconv.ParseUint(args[4], 0, 32)
 		open := posixshm.Open
-		if args[1] != "-" {
+		if dir, ok := strings.CutPrefix(args[1], "glibc:"); ok {
+			open = posixshm.GlibcDir(dir).Open
+		} else if args[1] != "-" {
 			open = posixshm.Dir(args[1]).Open
 		}
 		old := syscall.Umask(int(mask))
@@ -232,7 +234,8 @@ func TestHelperOpen(t *testing.T) {
 	}
 }
 
-// helperCase is a line of helperEnv.
+// helperCase is a line of helperEnv. dir "-" means this build's convention,
+// "glibc:DIR" Linux's rooted at DIR, anything else OpenBSD's rooted at dir.
 func helperCase(umask int, dir, name string, flag int, perm os.FileMode) string {
 	return strings.Join([]string{strconv.Itoa(umask), dir, name, strconv.Itoa(flag), strconv.Itoa(int(perm))}, "\t")
 }

@@ -15,13 +15,27 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/posixshm/posixshm/internal/openbsdsim"
 	"github.com/posixshm/posixshm/posixshm"
 	"golang.org/x/sys/unix"
 )
 
 // These tests run glibc's own shm_open(3) (testdata/interop/shmtool.c,
-// built with gcc) against posixshm.Open, so both sides must reach the
-// same object.
+// built with gcc) against Linux's convention (posixshm.Open, in the Linux
+// build), so both sides must reach the same object. They go through
+// linuxShm, so that the openbsdsim build, whose own convention is
+// OpenBSD's, still checks the glibc rules against glibc.
+var linuxShm = posixshm.GlibcDir("/dev/shm")
+
+func TestSystemIsLinuxShm(t *testing.T) {
+	want := "/dev/shm/x"
+	if openbsdsim.Enabled {
+		want, _ = posixshm.OpenBSD.Path("/x")
+	}
+	if p, err := posixshm.Path("/x"); err != nil || p != want {
+		t.Errorf("Path(\"/x\") = %q, %v; want %q", p, err, want)
+	}
+}
 
 const interopSize = 3*4096 + 123
 
@@ -70,7 +84,7 @@ func uniqueName(t *testing.T) string {
 	var b [6]byte
 	rand.Read(b[:])
 	name := "/posixshm-interop-" + strconv.Itoa(os.Getpid()) + "-" + hex.EncodeToString(b[:])
-	t.Cleanup(func() { posixshm.Unlink(name) })
+	t.Cleanup(func() { linuxShm.Unlink(name) })
 	return name
 }
 
@@ -82,14 +96,14 @@ func TestInterop_CWritesGoReads(t *testing.T) {
 		t.Fatalf("shmtool write: exit %d\n%s", code, out)
 	}
 	// The C object is where Path says.
-	path, err := posixshm.Path(name)
+	path, err := linuxShm.Path(name)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(path); err != nil {
 		t.Fatalf("C's object is not at Path(%q) = %s: %v", name, path, err)
 	}
-	f, err := posixshm.Open(name, os.O_RDONLY, 0)
+	f, err := linuxShm.Open(name, os.O_RDONLY, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +119,7 @@ func TestInterop_CWritesGoReads(t *testing.T) {
 		}
 	}
 	// Go's Unlink removes C's object: C's shm_open now fails with ENOENT.
-	if err := posixshm.Unlink(name); err != nil {
+	if err := linuxShm.Unlink(name); err != nil {
 		t.Fatal(err)
 	}
 	if code, out := run("read", name, strconv.Itoa(interopSize), strconv.Itoa(seed)); code != 2 {
@@ -117,7 +131,7 @@ func TestInterop_GoWritesCReads(t *testing.T) {
 	run := shmtool(t)
 	name := uniqueName(t)
 	const seed = 201
-	f, err := posixshm.Open(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := linuxShm.Open(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +154,7 @@ func TestInterop_GoWritesCReads(t *testing.T) {
 	if code, out := run("unlink", name); code != 0 {
 		t.Fatalf("shmtool unlink: exit %d\n%s", code, out)
 	}
-	if _, err := posixshm.Open(name, os.O_RDONLY, 0); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := linuxShm.Open(name, os.O_RDONLY, 0); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("Open after C's shm_unlink: %v, want ENOENT", err)
 	}
 }
@@ -153,7 +167,7 @@ func TestInterop_SlashlessName(t *testing.T) {
 	if code, out := run("write", name[1:], "10", "3"); code != 0 {
 		t.Fatalf("shmtool write: exit %d\n%s", code, out)
 	}
-	f, err := posixshm.Open(name, os.O_RDONLY, 0)
+	f, err := linuxShm.Open(name, os.O_RDONLY, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,6 +176,14 @@ func TestInterop_SlashlessName(t *testing.T) {
 
 func TestOpenAnonymous(t *testing.T) {
 	f, err := posixshm.OpenAnonymous()
+	if openbsdsim.Enabled {
+		// As on OpenBSD, which has no anonymous shm_open.
+		var pe *fs.PathError
+		if !errors.As(err, &pe) || pe.Op != "shm_open" || !errors.Is(err, syscall.ENOTSUP) {
+			t.Fatalf("OpenAnonymous() = %v, want *fs.PathError shm_open ENOTSUP", err)
+		}
+		return
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +227,7 @@ func TestOpenAnonymous(t *testing.T) {
 func TestInterop_Directory(t *testing.T) {
 	run := shmtool(t)
 	name := uniqueName(t)
-	path, err := posixshm.Path(name)
+	path, err := linuxShm.Path(name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,7 +246,7 @@ func TestInterop_Directory(t *testing.T) {
 			if code != 0 || !ok {
 				t.Fatalf("shmtool open %q %#x: exit %d, %q", n, flag, code, out)
 			}
-			f, err := posixshm.Open(n, flag, 0o600)
+			f, err := linuxShm.Open(n, flag, 0o600)
 			if f != nil {
 				f.Close()
 			}
@@ -302,7 +324,7 @@ func TestInterop_OpenTrunc(t *testing.T) {
 	for i, tt := range tests {
 		for j := range names[i] {
 			names[i][j] = uniqueName(t)
-			path, err := posixshm.Path(names[i][j])
+			path, err := linuxShm.Path(names[i][j])
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -327,7 +349,7 @@ func TestInterop_OpenTrunc(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		goCases = append(goCases, helperCase(tt.umask, "-", names[i][0], tt.flag, tt.perm))
+		goCases = append(goCases, helperCase(tt.umask, "glibc:/dev/shm", names[i][0], tt.flag, tt.perm))
 	}
 	goResults := helperOpens(t, exe, goCases, asNobody)
 	for i, tt := range tests {
@@ -340,7 +362,7 @@ func TestInterop_OpenTrunc(t *testing.T) {
 			}
 			var snaps [2]string
 			for j, n := range names[i] {
-				path, _ := posixshm.Path(n)
+				path, _ := linuxShm.Path(n)
 				snaps[j] = snapshot(t, path)
 			}
 			if goResults[i] != res[0] {

@@ -21,6 +21,7 @@ import (
 
 	"pgregory.net/rapid"
 
+	"github.com/posixshm/posixshm/internal/openbsdsim"
 	"github.com/posixshm/posixshm/posixshm"
 )
 
@@ -211,9 +212,10 @@ func TestDir_Path_NUL(t *testing.T) {
 }
 
 // TestPath_Native checks the package-level Path: OpenBSD's layout in /tmp
-// on OpenBSD, glibc's /dev/shm/<name without leading slashes> elsewhere.
+// on OpenBSD and in the openbsdsim build, glibc's /dev/shm/<name without
+// leading slashes> elsewhere.
 func TestPath_Native(t *testing.T) {
-	if runtime.GOOS == "openbsd" {
+	if runtime.GOOS == "openbsd" || openbsdsim.Enabled {
 		for _, name := range []string{"", "/foo", "a/b"} {
 			got, err := posixshm.Path(name)
 			want, _ := posixshm.OpenBSD.Path(name)

@@ -1,3 +1,5 @@
+//go:build linux && !openbsdsim
+
 package posixshm
 
 // Linux's glibc and musl keep objects in /dev/shm, a tmpfs

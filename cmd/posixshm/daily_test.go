@@ -6,16 +6,18 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/posixshm/posixshm/internal/openbsdsim"
 	"github.com/posixshm/posixshm/posixshm"
 )
 
 // TestDailyApplies: daily(8)'s verdict is for OpenBSD's layout only: any
-// Dir, and this system's convention on OpenBSD (which is a Dir).
+// Dir, and this system's convention on OpenBSD and in the openbsdsim build
+// (which is a Dir).
 func TestDailyApplies(t *testing.T) {
 	if !dailyApplies(posixshm.Dir(t.TempDir())) || !dailyApplies(posixshm.OpenBSD) {
 		t.Errorf("dailyApplies(Dir) = false, want true")
 	}
-	if got, want := dailyApplies(posixshm.System()), runtime.GOOS == "openbsd"; got != want {
+	if got, want := dailyApplies(posixshm.System()), runtime.GOOS == "openbsd" || openbsdsim.Enabled; got != want {
 		t.Errorf("on %s, dailyApplies(System()) = %v, want %v", runtime.GOOS, got, want)
 	}
 }

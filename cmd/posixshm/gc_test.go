@@ -194,9 +194,6 @@ func TestGc_Plain(t *testing.T) {
 // own, at least); it still removes its own unused segments, whose users
 // the kernel's record locks tell, and touches no other user's objects.
 func TestGc_NotRoot(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("reads /proc")
-	}
 	setpriv, err := exec.LookPath("setpriv")
 	if err != nil {
 		t.Skip("needs setpriv(1) to run gc as uid 65534")
@@ -261,16 +258,24 @@ func TestGc_NotRoot(t *testing.T) {
 	wantEntry(t, m, path("/mine"), actRemoved, "unused")
 	wantEntry(t, m, path("/roots"), actKept, "not_owner")
 	wantEntry(t, m, path("/rootsplain"), actKept, "not_owner")
-	e := wantEntry(t, m, path("/plain"), actKept, "unknown_users")
-	if !strings.Contains(e.Detail, "could not be read") || !strings.Contains(e.Detail, "permission denied") {
-		t.Errorf("unknown_users without saying why: %s", e.Detail)
+	if procRoot == "" {
+		// Without /proc (OpenBSD, the openbsdsim build) plain objects are
+		// never removed, whoever runs gc.
+		wantEntry(t, m, path("/plain"), actKept, "no_proc")
+	} else {
+		e := wantEntry(t, m, path("/plain"), actKept, "unknown_users")
+		if !strings.Contains(e.Detail, "could not be read") || !strings.Contains(e.Detail, "permission denied") {
+			t.Errorf("unknown_users without saying why: %s", e.Detail)
+		}
 	}
 	for name, want := range map[string]bool{"/mine": false, "/roots": true, "/plain": true, "/rootsplain": true} {
 		if _, err := os.Lstat(path(name)); (err == nil) != want {
 			t.Errorf("%s: exists %v, want %v", name, err == nil, want)
 		}
 	}
-	if fa, err := lstatFacts(path("/plain")); err != nil || !fa.Atime.Equal(plainBefore.Atime) {
+	// Within a microsecond: where restoring goes through futimes(2)
+	// (OpenBSD, the openbsdsim build), that is its resolution.
+	if fa, err := lstatFacts(path("/plain")); err != nil || fa.Atime.Sub(plainBefore.Atime).Abs() >= time.Microsecond {
 		t.Errorf("/plain: atime %v (%v), want %v: gc refreshed what it kept", fa.Atime, err, plainBefore.Atime)
 	}
 }
@@ -308,9 +313,13 @@ func TestGc_OwnPIDNamespace(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := parseGc(t, unshared(t, "--pid", "--fork", "--mount-proc", bin, "gc", "--json", "--plain", "--dir", string(d)))
-	e := wantEntry(t, m, plain, actKept, "unknown_users")
-	if !strings.Contains(e.Detail, "PID namespace of its own") {
-		t.Errorf("unknown_users without saying why: %s", e.Detail)
+	if procRoot == "" { // OpenBSD, the openbsdsim build: see TestGc_NotRoot
+		wantEntry(t, m, plain, actKept, "no_proc")
+	} else {
+		e := wantEntry(t, m, plain, actKept, "unknown_users")
+		if !strings.Contains(e.Detail, "PID namespace of its own") {
+			t.Errorf("unknown_users without saying why: %s", e.Detail)
+		}
 	}
 	wantEntry(t, m, seg, actRemoved, "unused")
 }
@@ -451,7 +460,12 @@ m.buf[:5] = b"hello"
 os.killpg(0, signal.SIGKILL)  # the program and its resource tracker
 ' || true
 fi
-while [ ! -e "$1/attached.pid" ] || [ ! -e "$1/mapped.pid" ]; do sleep 0.01; done
+i=0
+while [ ! -e "$1/attached.pid" ] || [ ! -e "$1/mapped.pid" ]; do
+	i=$((i + 1))
+	[ $i -lt 1000 ] || { echo "gc test: the holders did not start in 10 s" >&2; exit 1; }
+	sleep 0.01
+done
 posixshm gc --json --plain --min-age 0s
 kill -KILL $(cat "$1/attached.pid") $(cat "$1/mapped.pid")
 `
@@ -463,6 +477,9 @@ kill -KILL $(cat "$1/attached.pid") $(cat "$1/mapped.pid")
 // use, and says why). /dev/shm is a private tmpfs here, so that no other
 // program's objects are touched.
 func TestGc_SystemConvention(t *testing.T) {
+	if !devShm() {
+		t.Skip("this build's convention is not /dev/shm (the openbsdsim build: native_openbsd.txtar covers /tmp)")
+	}
 	m := parseGc(t, unshared(t, "--mount", "--propagation", "private", "sh", "-c", gcSystemScript, "sh", t.TempDir()))
 	wantEntry(t, m, "/dev/shm/unused", actRemoved, "unused")
 	wantEntry(t, m, "/dev/shm/attached", actKept, "attached")

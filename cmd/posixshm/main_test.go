@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -29,6 +30,13 @@ func TestMain(m *testing.M) {
 }
 
 var scriptSeq atomic.Int64
+
+// devShm reports whether this build's convention is Linux's /dev/shm (not
+// so in the openbsdsim build, whose convention is OpenBSD's).
+func devShm() bool {
+	p, err := posixshm.Path("/x")
+	return err == nil && p == "/dev/shm/x"
+}
 
 func TestScript(t *testing.T) {
 	testscript.Run(t, testscript.Params{
@@ -65,6 +73,14 @@ func TestScript(t *testing.T) {
 			case "procreadable":
 				ok, _ := procReadable()
 				return ok, nil
+			case "devshm":
+				return devShm(), nil
+			case "openbsdlayout": // this build's convention is OpenBSD's /tmp/<sha256>.shm
+				return posixshm.System() == posixshm.OpenBSD, nil
+			case "proc": // gc can tell from /proc who uses a plain object
+				return procRoot != "", nil
+			case "pdeathsig": // children die with a killed parent, and /proc shows it
+				return parentDeathSignal && runtime.GOOS == "linux", nil
 			}
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},
@@ -127,7 +143,12 @@ func cmdWaitFile(ts *testscript.TestScript, neg bool, args []string) {
 // (OpenBSD's layout in DIR) to show a waiter: a "posixshm lock" started
 // in the background is then inside its wait, its signal handling set up.
 func cmdWaitWaiter(ts *testscript.TestScript, neg bool, args []string) {
-	waitHeader(ts, neg, args, "waitwaiter", "a waiter on ", func(h segment.Header) bool { return lock.Waiters(h.LockWord) })
+	// A waiter that sleeps in futex(2) sets the waiters bit at once; one
+	// that polls (no futex: OpenBSD, the openbsdsim build) sets the
+	// starving bit after lock's 1 ms, as a sleeper does too.
+	waitHeader(ts, neg, args, "waitwaiter", "a waiter on ", func(h segment.Header) bool {
+		return lock.Waiters(h.LockWord) || lock.Starving(h.LockWord)
+	})
 }
 
 // sigpid SIGNAL PIDFILE sends SIGNAL (TERM, HUP, INT, QUIT) to the process

@@ -1,3 +1,5 @@
+//go:build linux && !openbsdsim
+
 package main
 
 // procRoot is where the proc file system that tells which processes use a

@@ -1,4 +1,4 @@
-//go:build !linux
+//go:build !linux || openbsdsim
 
 package main
 
@@ -8,6 +8,6 @@ import (
 )
 
 func main() {
-	fmt.Fprintln(os.Stderr, "benchproc: Linux only, like bench/run")
+	fmt.Fprintln(os.Stderr, "benchproc: Linux only, like bench/run (and not the openbsdsim build: it measures Linux's futex and /proc paths)")
 	os.Exit(1)
 }

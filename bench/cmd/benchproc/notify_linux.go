@@ -1,3 +1,5 @@
+//go:build linux && !openbsdsim
+
 package main
 
 import (

@@ -218,8 +218,9 @@ func checkFile(fd, dirfd int, base string, st *unix.Stat_t, flag int, p policy) 
 		}
 		return "not a regular file (" + fileKind(kind) + ")", syscall.EINVAL
 	}
+	euid := -1 // asked once per open: geteuid(2) is a system call
 	if p.openbsd {
-		if euid := os.Geteuid(); int64(st.Uid) != int64(euid) {
+		if euid = os.Geteuid(); int64(st.Uid) != int64(euid) {
 			return "owned by uid " + strconv.FormatUint(uint64(st.Uid), 10) +
 				", not by the caller's uid " + strconv.Itoa(euid), syscall.EPERM
 		}
@@ -227,7 +228,7 @@ func checkFile(fd, dirfd int, base string, st *unix.Stat_t, flag int, p policy) 
 	if st.Nlink > 1 {
 		return linksReason(uint64(st.Nlink)), syscall.EPERM
 	}
-	return checkOnlyName(fd, dirfd, base, st)
+	return checkOnlyName(fd, dirfd, base, st, euid)
 }
 
 // checkOnlyName makes sure that the one link fstat(2) showed for fd, the
@@ -240,7 +241,10 @@ func checkFile(fd, dirfd int, base string, st *unix.Stat_t, flag int, p policy) 
 // onlyName (one per system) checks the name itself. The directory itself
 // is trusted, as the caller names it (a Dir, /dev/shm); its entries are
 // not.
-func checkOnlyName(fd, dirfd int, base string, st *unix.Stat_t) (string, error) {
+//
+// euid is the caller's effective uid if the caller already asked for it,
+// else -1.
+func checkOnlyName(fd, dirfd int, base string, st *unix.Stat_t, euid int) (string, error) {
 	var dir unix.Stat_t
 	var err error
 	if dirfd == unix.AT_FDCWD {
@@ -258,7 +262,10 @@ func checkOnlyName(fd, dirfd int, base string, st *unix.Stat_t) (string, error) 
 	if err != nil {
 		return "stat of the directory", err
 	}
-	if !othersMayUnlink(dir.Uid, uint32(dir.Mode), os.Geteuid()) {
+	if euid < 0 {
+		euid = os.Geteuid()
+	}
+	if !othersMayUnlink(dir.Uid, uint32(dir.Mode), euid) {
 		return "", nil
 	}
 	return onlyName(fd, dirfd, base, st)

@@ -10,8 +10,11 @@
  *	2 calls.
  *   open samecalls-openbsd N DIR NAME
  *	the system calls posixshm's Dir.Open + Close make, from C: OpenBSD's
- *	algorithm above plus the fcntl(F_GETFL) of Go's os.NewFile and a
- *	check of st_nlink. 5 calls.
+ *	algorithm above plus the fcntl(F_GETFL) of Go's os.NewFile, a check
+ *	of st_nlink, and the stat(2) of the directory with which the one-link
+ *	check asks whether others may remove names there (Dir.Open caches
+ *	the answer only for root's sticky directories such as /tmp; DIR here
+ *	is a 0700 directory of the caller's). 6 calls.
  *   open samecalls-linux N NAME
  *	the system calls posixshm.Open + Close make on Linux, from C: glibc's
  *	name check and path (/dev/shm/NAME without leading slashes), open,
@@ -39,7 +42,7 @@
 /* samecalls_openbsd: shm_open_dir's work, then what Go adds. */
 static int samecalls_openbsd(const char *dir, const char *name)
 {
-	struct stat sb;
+	struct stat sb, dsb;
 	char path[4096];
 	int fd;
 
@@ -48,7 +51,7 @@ static int samecalls_openbsd(const char *dir, const char *name)
 	if (fd == -1)
 		return -1;
 	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode) || sb.st_uid != geteuid() ||
-	    sb.st_nlink > 1 || fcntl(fd, F_GETFL) == -1) {
+	    sb.st_nlink > 1 || stat(dir, &dsb) == -1 || fcntl(fd, F_GETFL) == -1) {
 		close(fd);
 		errno = EINVAL;
 		return -1;

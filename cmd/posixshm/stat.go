@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/posixshm/posixshm/lock"
@@ -32,8 +33,10 @@ itself in its own PID namespace, and how many attached without a slot in the
 table), and who holds the lock and whether that holder still lives. Both are
 judged as the segment package judges them, from the record locks the kernel
 holds for every live attachment: a process killed with kill -9 never counts,
-and one in another PID namespace (a container) does. Any shared memory object
-can be described; for one that is not a segment it says so.
+and one in another PID namespace (a container) does. It also gives the count of
+notifications made (the COUNT of "posixshm wait --since") and whether a process
+may be waiting for the next. Any shared memory object can be described; for one
+that is not a segment it says so.
 
 stat does not refresh the object and does not attach to it: it opens it
 read-only, reads the header without mapping it for use, asks the kernel which
@@ -121,7 +124,9 @@ type segmentReport struct {
 	LockHeld         bool       `json:"lock_held"`
 	LockHolder       int        `json:"lock_holder"` // the PID the holder recorded; 0: free, or a holder without a slot
 	LockHolderAlive  bool       `json:"lock_holder_alive"`
-	Users            *usersJSON `json:"users"` // nil: not checked (UsersError says why)
+	Notifications    uint32     `json:"notifications"`  // Segment.Notify and NotifyAll calls, modulo 2^32 (posixshm wait --since)
+	NotifyWaiters    bool       `json:"notify_waiters"` // some process may wait for a notification
+	Users            *usersJSON `json:"users"`          // nil: not checked (UsersError says why)
 	UsersError       string     `json:"users_error,omitempty"`
 }
 
@@ -186,6 +191,7 @@ func statObject(l posixshm.Layout, name string, now time.Time) (statReport, erro
 		Version: h.Version, HeaderSize: h.HeaderSize, DataOffset: h.DataOffset, DataSize: h.DataSize,
 		Created: h.Created, Refreshed: h.Refreshed, Slots: h.Slots, RemoveWhenUnused: h.RemoveWhenUnused,
 		LockWord: h.LockWord, LockHeld: lock.HolderPID(h.LockWord) != 0, LockHolder: h.LockHolder,
+		Notifications: h.Notifications, NotifyWaiters: h.NotifyWaiters,
 	}
 	// The holder is judged from the header and the attachments' record
 	// locks, as the segment's own lockers judge it, never by probing its
@@ -267,6 +273,15 @@ func (r *statReport) print(w io.Writer, now time.Time) {
 	default:
 		line("lock", "held by %s, which is dead: the next locker recovers it (word 0x%08x)", holder, s.LockWord)
 	}
+	waiting := "nobody waits"
+	if s.NotifyWaiters {
+		waiting = "a process may wait for the next"
+	}
+	count := strconv.FormatUint(uint64(s.Notifications), 10) + " notifications" // modulo 2^32: no int on 32-bit systems
+	if s.Notifications == 1 {
+		count = "1 notification"
+	}
+	line("notify", "%s; %s", count, waiting)
 	table := "a table of " + plural(s.Slots, "slot")
 	if s.RemoveWhenUnused {
 		table += "; removed when unused"

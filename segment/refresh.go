@@ -47,8 +47,9 @@ const retryAfter = time.Minute
 // Timers follow the monotonic clock, which on some systems stops while the
 // machine sleeps; a refresh may then come up to one interval late, which
 // daily(8)'s days of slack absorb. Linux updates access times on reads and
-// on mmap; the package opens segments with O_NOATIME where it may, so
-// there, as on OpenBSD, only refreshes move them.
+// on mmap, OpenBSD on every read: the package opens segments with
+// O_NOATIME where it may (Linux) and elsewhere puts back an access time
+// that reading the header moved, so that only refreshes move them.
 //
 // If there is an error, it will be of type *fs.PathError.
 func (s *Segment) Refresh() error {

@@ -95,9 +95,11 @@ func (s *Segment) Stat() (Info, error) {
 // cannot be read (macOS kernel objects), never writes to it, never waits
 // and never refreshes it; on Linux it reads with O_NOATIME when it may
 // (briefly setting it on f's open file description), so that looking at a
-// stale segment does not make it look used. Elsewhere, reading may update
-// the access time as the file system's mount options say. The table says
-// who attached, not who lives: see Users.
+// stale segment does not make it look used. Elsewhere (OpenBSD's FFS marks
+// a file accessed on every read) it puts back an access time that reading
+// moved, through f's descriptor, unless the modification time moved too.
+// Both need the caller to own the file (or be root). The table says who
+// attached, not who lives: see Users.
 //
 // The checks come in this order; the first that fails decides the error:
 //

@@ -28,7 +28,7 @@ type segRead struct {
 func readSegment(f *os.File, fa facts) segRead {
 	if euid := geteuid(); euid != 0 && fa.Uid != uint32(euid) {
 		// Only the owner (or root) may read without moving the access
-		// time (O_NOATIME) or put it back afterwards (utimes): for anyone
+		// time (O_NOATIME) or put it back afterwards (futimes): for anyone
 		// else, reading the header would refresh the object.
 		return segRead{notSegment: fmt.Sprintf("header not read: the object belongs to uid %d, and reading it as uid %d would refresh it", fa.Uid, euid)}
 	}

@@ -8,9 +8,10 @@ import "golang.org/x/sys/unix"
 // previous flags. Linux updates a file's access time when it is read and
 // when it is mapped (relatime included, once a day), so without it merely
 // looking at a stale segment, as ReadHeader does, would make it look used,
-// and mapping one would hide whether refreshes work. With it Linux behaves
-// like OpenBSD: only futimes moves the times. Setting it needs the caller
-// to own the file (or CAP_FOWNER); otherwise nothing changes.
+// and mapping one would hide whether refreshes work. With it only futimes
+// moves the times (where there is no O_NOATIME, KeepAtime puts them back
+// instead). Setting it needs the caller to own the file (or CAP_FOWNER);
+// otherwise nothing changes.
 func Noatime(fd int) (restore func()) {
 	fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
 	if err != nil || fl&unix.O_NOATIME != 0 {

@@ -58,8 +58,8 @@ segment whose creator died before publishing its header is removed once idle.
 Objects that are not segments (Python's shared_memory, C programs' shm_open
 objects, glibc's semaphores) keep no record of their users. gc removes one only
 with --plain, only on Linux, only if no other process maps it or holds it open
-(gc reads /proc/PID/maps and /proc/PID/fd of every process, as fuser(1) does)
-and only once idle for --min-age. A process whose entries cannot be read (for a
+(gc reads the maps and every thread's descriptor table, /proc/PID/task/TID/fd,
+of every process) and only once idle for --min-age. A process whose entries cannot be read (for a
 user other than root: other users' processes) makes every such object count as
 in use, and so does running in a PID namespace of its own (a container), whose
 /proc does not show the processes outside it. No lock keeps a program from

@@ -18,7 +18,8 @@ import (
 //	 8       56  reserved, 0
 //	64      8*n  unit i at 64+8*i: its holder, in lock.New64's format (the
 //	             Tag in the 32 bits at the lower address, the Stamp in the
-//	             higher ones); 0 = free
+//	             higher ones; where Atomic64 is false, the lower 32 bits
+//	             alone, as New writes them, narrow bit included); 0 = free
 //
 // SemaphoreSize(n) = 64 + 8*n bytes. Zeroed memory is a semaphore with
 // every unit free.
@@ -121,7 +122,8 @@ func newSemaphore(mem []byte, n int, narrow bool, opts []Option) (*Semaphore, er
 	if s.narrow {
 		self.Stamp = 0
 	}
-	s.self, s.selfMem = pack(self), toMem(pack(self))
+	s.self = pack(self, !s.narrow)
+	s.selfMem = toMem(s.self)
 	s.start = int(self.Tag % uint32(n))
 	s.first = s.unit64(s.start)
 	if s.narrow {

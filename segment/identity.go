@@ -87,7 +87,9 @@ func (a *attachment) slotDead(i int, gen uint32) (bool, int) {
 		return false, 0 // no such slot: not a holder we know how to judge
 	}
 	s := decodeSlot(atomic.LoadUint64(a.slotWord(i)))
-	stamped := lock.Atomic64 // else the word records no generation
+	// Else the word records no generation: 32-bit atomics only here, or
+	// the holder wrote the state half alone (lock.Narrow; a Stamp of 0).
+	stamped := lock.Atomic64 && gen != 0
 	pid := 0
 	if s.Attached && (!stamped || s.Generation == gen) {
 		pid = s.PID

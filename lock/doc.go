@@ -288,7 +288,8 @@
 //
 // A [Semaphore] is a robust counting semaphore in 64+8n bytes
 // ([SemaphoreSize]): a notify word, the count n, and one word per unit
-// that records its holder in [New64]'s format. Taking a unit is one
+// that records its holder in [New64]'s format (New's, narrow bit
+// included, in the state half where [Atomic64] is false). Taking a unit is one
 // compare-and-swap of a free unit's word from 0 to the taker's [Holder],
 // so a unit is never held without its holder written down; Release is one
 // compare-and-swap back, and a notification of the waiters (no system call
@@ -303,5 +304,10 @@
 // no /proc), units that show this process's identity when it makes its
 // first Semaphore over the memory are taken for a dead predecessor's, as
 // with a Mutex (a process that closed all its Semaphores over the memory
-// while it held units and makes a new one looks like its own heir).
+// while it held units and makes a new one looks like its own heir). Such
+// a unit is recovered only while more units show the identity than the
+// process holds: another process that judged the predecessor dead just
+// before this one was given its PID may have taken it over meanwhile. As
+// with a 32-bit Mutex word, one that does so after the recovery takes the
+// unit from this process.
 package lock

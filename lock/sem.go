@@ -294,6 +294,9 @@ func (s *Semaphore) put() bool {
 
 // take is grab with the bookkeeping of semCounted.
 func (s *Semaphore) take() bool {
+	if s.ent.lock() {
+		defer s.ent.mu.Unlock()
+	}
 	if !s.grab() {
 		return false
 	}
@@ -375,13 +378,18 @@ func (s *Semaphore) acquireSlow(ctx context.Context) error {
 // left. ok reports that we got a unit; err is then nil or the error
 // matching ErrOwnerDead.
 func (s *Semaphore) recoverUnit() (err error, ok bool) {
-	if s.ent != nil {
-		for k := s.ent.inherited.Load(); k > 0; k = s.ent.inherited.Load() {
-			if s.ent.inherited.CompareAndSwap(k, k-1) {
-				s.ent.held.Add(1)
-				h := holderOf(s.self)
-				return s.ownerDead(-1, h, s.pidOf(h)), true
-			}
+	if s.ent.lock() {
+		defer s.ent.mu.Unlock()
+		// Count again (semreg.go): units counted as a predecessor's may
+		// have been taken over since by another process.
+		if k := s.showsSelf() - s.ent.held.Load(); k < s.ent.inherited.Load() {
+			s.ent.inherited.Store(max(k, 0))
+		}
+		if s.ent.inherited.Load() > 0 {
+			s.ent.inherited.Add(-1)
+			s.ent.held.Add(1)
+			h := holderOf(s.self)
+			return s.ownerDead(-1, h, s.pidOf(h)), true
 		}
 	}
 	// The verdicts of this scan, so that a holder of several units is
@@ -446,6 +454,18 @@ func (s *Semaphore) releaseSlow() error {
 		}
 		return fmt.Errorf("%w (no unit of the semaphore shows it as holder)", ErrNotHeld)
 	}
+	if err := s.putCounted(); err != nil {
+		return err
+	}
+	s.note.notify(false)
+	return nil
+}
+
+// putCounted is put with the bookkeeping of semCounted.
+func (s *Semaphore) putCounted() error {
+	if s.ent.lock() {
+		defer s.ent.mu.Unlock()
+	}
 	for {
 		h := s.ent.held.Load()
 		if h <= 0 {
@@ -462,7 +482,6 @@ func (s *Semaphore) releaseSlow() error {
 		s.ent.held.Add(1)
 		return fmt.Errorf("%w (no unit of the semaphore shows it as holder)", ErrNotHeld)
 	}
-	s.note.notify(false)
 	return nil
 }
 

@@ -734,3 +734,30 @@ func TestMutex_MixedWidths(t *testing.T) {
 		t.Fatalf("word %#x after the 64-bit Unlock, want 0", v)
 	}
 }
+
+// TestMutex_HeirFreed: a word that showed our identity when the process
+// made its first Mutex over it (a predecessor's lock) and that another
+// process then recovered and released is free: the inheritance is over.
+// A goroutine that takes the free word holds it, and a second goroutine
+// must wait for it, not take it over as the predecessor's.
+func TestMutex_HeirFreed(t *testing.T) {
+	w := new(uint32)
+	atomic.StoreUint32(w, uint32(os.Getpid())|1<<29) // a predecessor's lock
+	a := lock.New(w, lock.WithStaleAfter(time.Millisecond))
+	defer a.Close()
+	atomic.StoreUint32(w, 0) // another process recovered it and unlocked
+	if err := a.Lock(); err != nil {
+		t.Fatalf("Lock of the free word = %v", err)
+	}
+	if ok, err := a.TryLock(); ok || err != nil {
+		t.Fatalf("TryLock while another goroutine holds = %v, %v; want false, nil", ok, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer cancel()
+	if err := a.LockContext(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("LockContext while another goroutine holds = %v, want to wait", err)
+	}
+	if err := a.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -75,8 +75,14 @@ func (m *Mutex) lockContended(ctx context.Context) error {
 	// time from the holder and the sleepers it wakes.
 	for i := 0; ; i++ {
 		v := m.load()
-		if v&(tagMask|starvingBit) == 0 && m.cas(v, m.self|v&waitersBit) {
-			return nil
+		if v&(tagMask|starvingBit) == 0 {
+			// A free word ends an inheritance (registry.go) before we
+			// take it, or another goroutine would take our lock over as
+			// the predecessor's.
+			m.endInheritance()
+			if m.cas(v, m.self|v&waitersBit) {
+				return nil
+			}
 		}
 		if i < activeSpins {
 			spinPause()

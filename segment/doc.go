@@ -44,6 +44,17 @@
 // and in whichever PID namespace it runs. [Segment.Attached] and [Users]
 // ask the kernel (F_GETLK) which of those locks are held, so they never
 // count a dead process, nor miss a live one whose PID they cannot see.
+// On Linux that lock is an open file description lock: it belongs to the
+// descriptor's open file description, not to the process. A process that
+// passes its segment's descriptor to a child (os/exec's ExtraFiles,
+// SCM_RIGHTS; the package's descriptors are close-on-exec, so only a
+// deliberate pass does this) stays attached as long as the child holds
+// the descriptor, even after it was killed: its slot stays taken, Users
+// lists it, the segment is not removed as unused, and a lock it held is
+// recovered only once the child closes the descriptor or exits (in one
+// run, 5.2 s after the kill, when the child exited). Let a child Open the
+// segment itself. Where record locks are POSIX locks (OpenBSD), they
+// belong to the process, and a child never holds its parent's.
 // A process that finds every slot held by a live process attaches all the
 // same, without a slot (the overflow count in the header records it, and
 // it holds a lock on a byte past the end of the segment, so it counts as
@@ -97,7 +108,9 @@
 // the file while holding the lock.
 //
 // Where 64-bit atomics do not reach across processes (lock.Atomic64
-// false: ARM before v7, 32-bit MIPS) the word records the slot alone, and
+// false: ARM before v7, 32-bit MIPS) the word records the slot alone (with
+// lock's narrow bit, so that a process built with 64-bit atomics on the
+// same machine judges such a holder by its record lock alone), and
 // one window is left: a waiter that has just found the holder's record
 // lock gone may take over the lock of a new attachment that, meanwhile,
 // took the same slot after the holder unlocked and detached, and locked
@@ -158,7 +171,11 @@
 // its last live user detaches. If its users all die without closing it,
 // the next process to open it finds every other attachment dead, removes
 // it and starts afresh. Any other segment can be removed once nobody is
-// attached with [RemoveUnused], which is what "posixshm gc" does.
+// attached with [RemoveUnused], which is what "posixshm gc" does. Users
+// are the processes attached through this package: a program that maps
+// the same file by other means (C, Python) takes no slot and is not
+// counted, so the file can be removed while such a program maps it (its
+// mapping stays valid; the name no longer leads to it).
 // Attachment and removal follow one rule, under a record lock on the
 // file's first byte (the removal gate: every opener holds it shared while
 // it attaches, a remover exclusively), so that no process is ever left

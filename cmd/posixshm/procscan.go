@@ -167,8 +167,9 @@ func procFiles(dir string, pid int, want map[fileKey]bool) (map[fileKey]bool, er
 		}
 		return filepath.Join(dir, "task", strconv.Itoa(tid))
 	}
-	// The address space: the leader's maps, or, if they read empty (it
-	// has exited), those of the first live task that shows any.
+	// The address space, which all threads share: the maps of the first
+	// task that shows any (usually the leader; its maps read empty once
+	// it has exited).
 	for _, tid := range tids {
 		maps, err := os.ReadFile(filepath.Join(taskDir(tid), "maps"))
 		if err != nil {

@@ -105,7 +105,17 @@ func (d Dir) Open(name string, flag int, perm os.FileMode) (*os.File, error) {
 		// directory gives EINVAL too.
 		return nil, pathError(opOpen, name, path, "O_TRUNC without write access (O_RDONLY): OpenBSD's open(2) refuses it", syscall.EINVAL)
 	}
-	return openFile(name, path, flag, perm, policy{openbsd: true})
+	return openFile(name, path, flag, perm, policy{openbsd: true, tempDir: string(d)})
+}
+
+// target is where CreateUnnamed builds the object called name.
+func (d Dir) target(name string, perm os.FileMode) (target, error) {
+	path, err := d.Path(name)
+	if err != nil {
+		return target{}, err
+	}
+	// As Open: OpenBSD gives shared memory to its creator only.
+	return target{name: name, dir: string(d), path: path, mode: uint32(perm.Perm()) & 0o600, link: atPath(path)}, nil
 }
 
 // Unlink removes the object called name, as OpenBSD's shm_unlink(3) does:

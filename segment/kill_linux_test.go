@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/posixshm/posixshm/internal/unixutil"
 	"github.com/posixshm/posixshm/posixshm"
 	"github.com/posixshm/posixshm/segment"
 )
@@ -49,6 +50,7 @@ func TestCreation_HelperProcess(t *testing.T) {
 	}
 	args := strings.Split(spec, "\n")
 	d, name := posixshm.Dir(args[0]), args[1]
+	unixutil.NoTmpfile = args[2] == "tempname"
 	opts := &segment.Options{Layout: d, RemoveWhenUnused: true}
 	fmt.Println("ready")
 	for {
@@ -97,14 +99,35 @@ func TestOpenOrCreate_KillLoop(t *testing.T) {
 		t.Skip("spawns and kills processes")
 	}
 	for _, fsys := range []string{"tmpfs", "disk"} {
-		t.Run(fsys, func(t *testing.T) {
-			killLoop(t, killLoopDir(t, fsys == "tmpfs"), killRounds(20))
-		})
+		for _, how := range []string{"default", "tempname"} {
+			t.Run(fsys+"/"+how, func(t *testing.T) {
+				d := killLoopDir(t, fsys == "tmpfs")
+				if how == "tempname" {
+					if !hasTmpfile(string(d)) {
+						t.Skip("no O_TMPFILE in this build or file system: the default run took the temporary-name path")
+					}
+					unixutil.NoTmpfile = true
+					defer func() { unixutil.NoTmpfile = false }()
+				}
+				killLoop(t, d, how, killRounds(20))
+			})
+		}
 	}
 }
 
+// hasTmpfile reports whether new segments in dir are built in O_TMPFILE
+// files (Linux, not the openbsdsim build), rather than under temporary
+// names.
+func hasTmpfile(dir string) bool {
+	fd, err := unixutil.OpenTmpfile(dir, 0o600)
+	if err == nil {
+		unix.Close(fd)
+	}
+	return err == nil
+}
+
 // killLoop runs the kill loop in d and reports what it found.
-func killLoop(t *testing.T, d posixshm.Dir, kills int) {
+func killLoop(t *testing.T, d posixshm.Dir, how string, kills int) {
 	const name = "killed"
 	path := segPath(t, d, name)
 	seed := uint64(time.Now().UnixNano())
@@ -115,7 +138,7 @@ func killLoop(t *testing.T, d posixshm.Dir, kills int) {
 	var other []string
 	for range kills {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestCreation_HelperProcess$", "-test.timeout=60s")
-		cmd.Env = append(os.Environ(), killHelperEnv+"="+string(d)+"\n"+name)
+		cmd.Env = append(os.Environ(), killHelperEnv+"="+string(d)+"\n"+name+"\n"+how)
 		cmd.Stderr = os.Stderr
 		out, err := cmd.StdoutPipe()
 		if err != nil {
@@ -153,8 +176,12 @@ func killLoop(t *testing.T, d posixshm.Dir, kills int) {
 			t.Fatal(err)
 		}
 	}
-	t.Logf("%s: %d kills, %d names the next OpenOrCreate could not open (%d empty, %d sized but unpublished, %d other)",
-		d, kills, bricked, empty, unpublished, len(other))
+	built := "O_TMPFILE"
+	if !hasTmpfile(string(d)) {
+		built = "temporary names"
+	}
+	t.Logf("%s (%s): %d kills, %d names the next OpenOrCreate could not open (%d empty, %d sized but unpublished, %d other)",
+		d, built, kills, bricked, empty, unpublished, len(other))
 	for _, e := range other {
 		t.Log("other:", e)
 	}

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/posixshm/posixshm/internal/inode"
 	"github.com/posixshm/posixshm/posixshm"
 	"github.com/posixshm/posixshm/segment"
 )
@@ -136,6 +137,7 @@ func TestOpen_HardLinkRace(t *testing.T) {
 		t.Fatalf("linker: %q, %v", line, err)
 	}
 	watcher, win, wout := linkHelper(t, "watch", string(d), "attached", strconv.Itoa(os.Getpid()))
+	fds := openFiles(t)
 	refused, opened, accepted := 0, 0, 0
 	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); {
 		if o, err := segment.Open("other", in(d, nil)); err == nil {
@@ -158,6 +160,13 @@ func TestOpen_HardLinkRace(t *testing.T) {
 	}
 	linker.Process.Signal(syscall.SIGKILL)
 	linker.Wait()
+	// Every descriptor the library opened of the file by the name
+	// "other" and did not close is still open: at most MaxParked.
+	if kept := openFiles(t) - fds - accepted; kept > inode.MaxParked {
+		t.Errorf("%d descriptors kept open, more than %d", kept, inode.MaxParked)
+	} else {
+		t.Logf("%d descriptors kept open until the segment is closed", kept)
+	}
 	win.Close()
 	line, err := wout.ReadString('\n')
 	watcher.Wait()
@@ -177,6 +186,16 @@ func TestOpen_HardLinkRace(t *testing.T) {
 	if u, err := s.Attached(); err != nil || len(u.PIDs) != 1 {
 		t.Errorf("after the race: %+v, %v", u, err)
 	}
+}
+
+// openFiles is the number of this process's open descriptors.
+func openFiles(t *testing.T) int {
+	t.Helper()
+	des, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("cannot count descriptors: %v", err)
+	}
+	return len(des)
 }
 
 // TestOpen_RefusesHardLinks: segment.Open refuses a file with more than

@@ -83,7 +83,10 @@ func (d Dir) AppendPath(dst []byte, name string) ([]byte, error) {
 //
 // Beyond OpenBSD, a FIFO at the path cannot block the open; a file with
 // more than one hard link is refused with EPERM, and so is one linked at
-// the path by someone else and unlinked again while it is opened; and
+// the path by someone else and unlinked again while it is opened (but an
+// object that CreateUnnamed is publishing, whose second link is for a
+// moment its temporary name, is waited for, up to a second, and one
+// whose creator died there is opened once that name is removed); and
 // O_TRUNC takes effect only once the file has passed these checks (an
 // existing file is then truncated even if empty, as open(2) does, which
 // sets its modification time).

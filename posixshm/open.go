@@ -70,6 +70,9 @@ func nonblockWhile(flag int) bool {
 //   - Anything but a regular file is refused with EINVAL, as OpenBSD does.
 //   - A file with more than one hard link is refused with EPERM: a link to
 //     some other file of the caller's must not become a shared object.
+//     One exception: an object that CreateUnnamed has just linked onto
+//     its name keeps its temporary name for a moment (publishing); the
+//     open waits for it to go, or removes it if its creator died.
 //     The descriptor's link count alone can be raced (a link made at the
 //     path and removed again between open(2) and fstat(2) leaves one), so
 //     where others may remove names, the path must also have named the

@@ -424,10 +424,10 @@ func (u *Unnamed) finish() {
 	}
 	tempMu.Lock()
 	defer tempMu.Unlock()
-	var at unix.Stat_t
-	if unixutil.IgnoringEINTR(func() error { return unix.Lstat(u.temp, &at) }) == nil && inode.KeyOf(&at) == u.key {
-		unixutil.IgnoringEINTR(func() error { return unix.Unlink(u.temp) })
-	}
+	// The name leads to our file: while we hold the creation lock nobody
+	// removes it but someone who may remove any name in the directory,
+	// and then that is theirs to answer for.
+	unixutil.IgnoringEINTR(func() error { return unix.Unlink(u.temp) })
 	fd := int(u.f.Fd())
 	inode.Unlock(fd, 0)
 	inode.ReleaseCreating(u.key, nil)

@@ -110,6 +110,15 @@ func attachedTo(k fileKey) *attachment {
 // attachment).
 func closeFile(f *os.File, path string) error { return inode.Close(f, path) }
 
+// CloseFile closes f, a descriptor the caller opened (to read a header
+// with ReadHeader, to ask Users...) of a file that may be a segment this
+// process is attached to. Where record locks are POSIX locks (OpenBSD),
+// closing any descriptor of the file drops all of the process's record
+// locks on it, its attachment's included (see the package documentation):
+// CloseFile then keeps f open until the process's last Segment of the
+// file is closed, and closes it then. Otherwise it is f.Close().
+func CloseFile(f *os.File) error { return inode.Close(f, "") }
+
 func (a *attachment) slotWord(i int) *uint64 {
 	return (*uint64)(unsafe.Pointer(&a.mem[tableOffset+slotSize*i]))
 }

@@ -220,3 +220,38 @@ func TestOpen_RefusesHardLinks(t *testing.T) {
 		}
 	}
 }
+
+// TestCloseFile_KeepsAttachment: a descriptor of the segment's file that
+// the user opened and closes with CloseFile does not detach the process
+// (with f.Close it would, under POSIX record locks: TestRecordLockTrap),
+// and is closed once the segment is.
+func TestCloseFile_KeepsAttachment(t *testing.T) {
+	if testing.Short() {
+		t.Skip("spawns processes")
+	}
+	d := segDir(t)
+	s := mustCreate(t, d, "kept", 64, nil)
+	me := strconv.Itoa(os.Getpid())
+	other := startServer(t, d, 0, false, false)
+	before := openFiles(t)
+	f, err := os.Open(s.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := segment.Users(f); err != nil {
+		t.Fatal(err)
+	}
+	if err := segment.CloseFile(f); err != nil {
+		t.Fatal(err)
+	}
+	if got := other.do("fileusers " + s.Path()); got != "pids="+me+" overflow=0" {
+		t.Fatalf("after CloseFile: %s", got)
+	}
+	if n := openFiles(t); n != before+1 {
+		t.Errorf("%d descriptors, want %d (the one CloseFile keeps)", n, before+1)
+	}
+	s.Close()
+	if n := openFiles(t); n != before-1 {
+		t.Errorf("after Close: %d descriptors, want %d", n, before-1)
+	}
+}

@@ -50,8 +50,11 @@ type Options struct {
 	// polling every few milliseconds: while the file is still empty (not
 	// yet sized) and while the header's magic number is still zero (not
 	// yet published) and the creator lives (it holds a record lock until
-	// it has published). Then it gives up with ErrNotInitialized. 0 means
-	// DefaultInitTimeout (1s). A valid segment is never waited for.
+	// it has published). Then it gives up with ErrNotInitialized. It is
+	// also how long Create and OpenOrCreate wait for another process that
+	// is building the same segment under a temporary name (see "Creators
+	// that die" in the package documentation). 0 means DefaultInitTimeout
+	// (1s). A valid segment is never waited for.
 	InitTimeout time.Duration
 	// StaleAfter is how long a locker waits before checking whether the
 	// holder died (lock.WithStaleAfter); 0 means the lock package's
@@ -155,7 +158,9 @@ type Segment struct {
 // Create creates a new segment called name with size bytes of data,
 // zeroed, in the layout opts.Layout names (this system's own shm_open
 // convention if nil), and attaches to it. It fails with fs.ErrExist if the
-// name exists. If there is an error, it will be of type *fs.PathError.
+// name exists. The segment appears under its name complete, or not at
+// all (see "Creators that die" in the package documentation). If there
+// is an error, it will be of type *fs.PathError.
 func Create(name string, size int, opts *Options) (*Segment, error) {
 	return createSegment(name, size, opts.withDefaults())
 }

@@ -99,7 +99,8 @@ type Unnamed struct {
 // sem_open builds its semaphores this way.
 //
 // On Linux the file has no name at all until Link (O_TMPFILE), which
-// links it from /proc/self/fd. Elsewhere, and where the file system
+// links it with linkat(2): from /proc/self/fd, or by its descriptor
+// (AT_EMPTY_PATH) where the process may (CAP_DAC_READ_SEARCH). Elsewhere, and where the file system
 // refuses O_TMPFILE or there is no /proc, it is created under a temporary
 // name in the object's directory: TempPrefix and the SHA-256 of the
 // object's file name, one per object, created with O_EXCL and
@@ -273,27 +274,33 @@ func clearTemp(dirfd int, base, path string, remove bool) (string, error) {
 		// its locks are not a creator's.
 		return "the temporary name leads to a file this process uses", syscall.EEXIST
 	}
-	if !remove {
-		locked, err := inode.Locked(fd, 0)
-		if err != nil {
-			return "fcntl F_GETLK (the creation lock)", err
-		}
-		if locked {
-			return "its creator is building the object (it holds the creation lock)", errBusy
-		}
-		if denied != nil {
-			return "its creator died, and only the file's owner (or root) may remove it", denied
-		}
+	// A creator holds a write lock; read locks are anybody's who may read
+	// the file, and say nothing.
+	locked, err := inode.Locked(fd, 0)
+	switch {
+	case err != nil:
+		return "fcntl F_GETLK (the creation lock)", err
+	case locked:
+		return "its creator is building the object (it holds the creation lock)", errBusy
+	case !remove && denied != nil:
+		return "its creator died, and only the file's owner (or root) may remove it", denied
+	case !remove:
 		return "", nil
 	}
+	// Hold the lock while removing the file, so that a creator between
+	// its open(2) and its lock cannot take it meanwhile (it finds its file
+	// gone and starts again). If read locks keep us from it, no creator
+	// can take it either: remove the file all the same, unless a creator
+	// got there first.
 	ok, err := inode.TryLock(fd, 0)
 	if err != nil {
 		return "fcntl F_SETLK (the creation lock)", err
 	}
-	if !ok {
+	if ok {
+		defer inode.Unlock(fd, 0)
+	} else if locked, err := inode.Locked(fd, 0); err != nil || locked {
 		return "its creator is building the object (it holds the creation lock)", errBusy
 	}
-	defer inode.Unlock(fd, 0)
 	// Remove the name only if it still leads to the file we judged.
 	var at unix.Stat_t
 	if err := unixutil.IgnoringEINTR(func() error { return unix.Fstatat(dirfd, base, &at, unix.AT_SYMLINK_NOFOLLOW) }); err != nil || inode.KeyOf(&at) != k {

@@ -197,13 +197,30 @@ const unnamedHelperEnv = "POSIXSHM_UNNAMED_HELPER"
 // "/held" in DIR under its temporary name, says "ready" and waits to be
 // killed; with "linked" it first links it onto its name itself, as Link
 // does before it removes the temporary name (a creator killed between
-// the two).
+// the two). With "FILE readlock" it holds a read lock on FILE's first
+// byte instead.
 func TestUnnamedHelper(t *testing.T) {
 	spec, ok := os.LookupEnv(unnamedHelperEnv)
 	if !ok {
 		t.Skip("helper process only")
 	}
 	args := strings.Split(spec, "\n")
+	if len(args) > 1 && args[1] == "readlock" {
+		// Not a creator: a reader holding a read lock on the file's
+		// first byte, where a creator holds its write lock.
+		fd, err := unix.Open(args[0], unix.O_RDONLY, 0)
+		lk := unix.Flock_t{Type: unix.F_RDLCK, Start: 0, Len: 1}
+		if err == nil {
+			err = unix.FcntlFlock(uintptr(fd), unix.F_SETLK, &lk)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "helper:", err)
+			os.Exit(2)
+		}
+		fmt.Println("ready")
+		time.Sleep(time.Minute)
+		os.Exit(0)
+	}
 	unixutil.NoTmpfile = true
 	d := Dir(args[0])
 	u, err := CreateUnnamed(d, "/held", 0o600)
@@ -295,6 +312,41 @@ func TestCreateUnnamed_DeadCreator(t *testing.T) {
 	}
 	if err := RemoveTemp(df, tempName("x"), false); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("RemoveTemp of nothing: %v", err)
+	}
+}
+
+// TestCreateUnnamed_ReadLockIsNoCreator: whoever may read a dead
+// creator's temporary file can take a read lock on it, but that does not
+// make it look like a live creator (whose lock is a write lock), nor keep
+// the next creator from removing it.
+func TestCreateUnnamed_ReadLockIsNoCreator(t *testing.T) {
+	if testing.Short() {
+		t.Skip("spawns processes")
+	}
+	unixutil.NoTmpfile = true
+	defer func() { unixutil.NoTmpfile = false }()
+	dir := t.TempDir()
+	path, _ := Dir(dir).Path("/held")
+	temp := filepath.Join(dir, tempName(filepath.Base(path)))
+	if err := os.WriteFile(temp, make([]byte, 4096), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	startCreator(t, temp, "readlock")
+	df, err := os.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer df.Close()
+	if err := RemoveTemp(df, filepath.Base(temp), true); err != nil {
+		t.Fatalf("RemoveTemp dry run: %v, want it abandoned", err)
+	}
+	u, err := CreateUnnamed(Dir(dir), "/held", 0o600)
+	if err != nil {
+		t.Fatalf("CreateUnnamed: %v", err)
+	}
+	defer u.File().Close()
+	if err := u.Link(); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -136,6 +136,10 @@ func killLoop(t *testing.T, d posixshm.Dir, how string, kills int) {
 	opts := &segment.Options{Layout: d, RemoveWhenUnused: true, InitTimeout: 20 * time.Millisecond}
 	var bricked, empty, unpublished int
 	var other []string
+	// What each kill left for the next OpenOrCreate: a temporary file of
+	// a segment being built, a segment linked with its temporary name
+	// still there, a segment (a killed user's, or the dead creator's).
+	var temps, twoLinks, segments int
 	for range kills {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestCreation_HelperProcess$", "-test.timeout=60s")
 		cmd.Env = append(os.Environ(), killHelperEnv+"="+string(d)+"\n"+name+"\n"+how)
@@ -156,13 +160,26 @@ func killLoop(t *testing.T, d posixshm.Dir, how string, kills int) {
 		cmd.Process.Signal(syscall.SIGKILL)
 		cmd.Wait()
 
+		var st unix.Stat_t
+		if des, _ := os.ReadDir(string(d)); len(des) > 0 {
+			for _, de := range des {
+				if posixshm.IsTempName(de.Name()) {
+					temps++
+				}
+			}
+		}
+		if unix.Lstat(path, &st) == nil {
+			segments++
+			if st.Nlink == 2 {
+				twoLinks++
+			}
+		}
 		s, err := segment.OpenOrCreate(name, 4096, opts)
 		if err == nil {
 			s.Close()
 			continue
 		}
 		bricked++
-		var st unix.Stat_t
 		switch {
 		case unix.Lstat(path, &st) == nil && st.Size == 0:
 			empty++
@@ -182,6 +199,7 @@ func killLoop(t *testing.T, d posixshm.Dir, how string, kills int) {
 	}
 	t.Logf("%s (%s): %d kills, %d names the next OpenOrCreate could not open (%d empty, %d sized but unpublished, %d other)",
 		d, built, kills, bricked, empty, unpublished, len(other))
+	t.Logf("the kills left %d temporary files, %d files under the name (%d with two links)", temps, segments, twoLinks)
 	for _, e := range other {
 		t.Log("other:", e)
 	}

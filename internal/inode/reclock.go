@@ -33,10 +33,12 @@ func Unlock(fd int, off int64) error {
 }
 
 // Locked reports whether another process (another open file
-// description, on Linux) holds a lock on the byte at off. A process's own
-// POSIX locks are never reported to it: see Creating.
+// description, on Linux) holds a write lock on the byte at off. It asks
+// F_GETLK about a read lock, which only a write lock conflicts with, so
+// that whoever may read the file cannot fake a creator with a read lock.
+// A process's own POSIX locks are never reported to it: see Creating.
 func Locked(fd int, off int64) (bool, error) {
-	lk := unix.Flock_t{Type: unix.F_WRLCK, Whence: io.SeekStart, Start: off, Len: 1}
+	lk := unix.Flock_t{Type: unix.F_RDLCK, Whence: io.SeekStart, Start: off, Len: 1}
 	if err := unixutil.IgnoringEINTR(func() error { return unix.FcntlFlock(uintptr(fd), cmdGetLk, &lk) }); err != nil {
 		return false, err
 	}

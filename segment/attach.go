@@ -11,35 +11,36 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/posixshm/posixshm/internal/unixutil"
+	"github.com/posixshm/posixshm/internal/inode"
 	"github.com/posixshm/posixshm/lock"
 	"github.com/posixshm/posixshm/posixshm"
 )
 
 // fileKey identifies a file: its device and inode numbers.
-type fileKey struct{ dev, ino uint64 }
+type fileKey = inode.Key
 
-func keyOf(st *unix.Stat_t) fileKey { return fileKey{dev: uint64(st.Dev), ino: uint64(st.Ino)} }
+func keyOf(st *unix.Stat_t) fileKey { return inode.KeyOf(st) }
 
 // An attachment is this process's attachment to one segment file. Every
 // Segment of this process that maps the file shares it, with its one
-// descriptor, its one mapping and its one slot, as SQLite's unix VFS
-// shares one unixInodeInfo per inode: POSIX record locks belong to the
-// process, and the kernel drops all of them when ANY descriptor of the file
-// is closed, so a second descriptor of the file must never be closed while
-// the process is attached (see reclock_other.go). Such descriptors, opened
-// before the process could know that they lead to a file it is attached
-// to, wait in spare and are closed with the attachment's own.
+// descriptor, its one mapping and its one slot. POSIX record locks belong
+// to the process, and the kernel drops all of them when ANY descriptor of
+// the file is closed, so a second descriptor of the file must never be
+// closed while the process is attached (see reclock_other.go): the
+// attachment holds the file's record in package inode (SQLite's
+// unixInodeInfo), from just before it takes its first lock until its
+// descriptor is closed, and every descriptor the library would close goes
+// through that registry (closeFile), which keeps one that leads to the
+// file open until then.
 //
 // The fields are set before the attachment is registered and never change
-// afterwards, except refs and spare, which files.mu guards.
+// afterwards, except refs, which files.mu guards.
 type attachment struct {
-	key   fileKey
-	f     *os.File // the descriptor every record lock of this process on the file goes through
-	fd    int
-	spare []*os.File
-	mem   []byte // the mapping every Segment of the file shares
-	refs  int    // Segments using it
+	key  fileKey
+	f    *os.File // the descriptor every record lock of this process on the file goes through
+	fd   int
+	mem  []byte // the mapping every Segment of the file shares
+	refs int    // Segments using it
 
 	l    posixshm.Layout // how the file was named, for removal
 	name string
@@ -61,12 +62,11 @@ type attachment struct {
 	pids bool
 }
 
-// files holds this process's attachments, by file, and the files it is
-// creating (creation.go).
+// files holds this process's attachments, by file. (The files it is
+// creating are in package inode: creation.go.)
 var files struct {
-	mu       sync.Mutex
-	m        map[fileKey]*attachment
-	creating map[fileKey]bool
+	mu sync.Mutex
+	m  map[fileKey]*attachment
 }
 
 // noRecordLocks makes every attachment of this process judge liveness by
@@ -103,24 +103,21 @@ func attachedTo(k fileKey) *attachment {
 	return files.m[k]
 }
 
-// closeFile closes a descriptor of a file that may be a segment this
-// process is attached to; if it is, the descriptor is kept open until the
-// attachment ends, because closing it would drop the attachment's record
-// locks (POSIX; see attachment).
-func closeFile(f *os.File) error {
-	files.mu.Lock()
-	defer files.mu.Unlock()
-	if len(files.m) > 0 {
-		var st unix.Stat_t
-		if unixutil.Fstat(int(f.Fd()), &st) == nil {
-			if a := files.m[keyOf(&st)]; a != nil {
-				a.spare = append(a.spare, f)
-				return nil
-			}
-		}
-	}
-	return f.Close()
-}
+// closeFile closes a descriptor, opened by the name path, of a file that
+// may be a segment this process is attached to (or is creating); if it
+// is, the descriptor is kept open until the attachment ends, because
+// closing it would drop the attachment's record locks (POSIX; see
+// attachment).
+func closeFile(f *os.File, path string) error { return inode.Close(f, path) }
+
+// CloseFile closes f, a descriptor the caller opened (to read a header
+// with ReadHeader, to ask Users...) of a file that may be a segment this
+// process is attached to. Where record locks are POSIX locks (OpenBSD),
+// closing any descriptor of the file drops all of the process's record
+// locks on it, its attachment's included (see the package documentation):
+// CloseFile then keeps f open until the process's last Segment of the
+// file is closed, and closes it then. Otherwise it is f.Close().
+func CloseFile(f *os.File) error { return inode.Close(f, "") }
 
 func (a *attachment) slotWord(i int) *uint64 {
 	return (*uint64)(unsafe.Pointer(&a.mem[tableOffset+slotSize*i]))
@@ -312,11 +309,11 @@ func (a *attachment) detach() error {
 		err = e
 	}
 	a.mem = nil
-	// Only now: closing any descriptor of the file drops the locks.
-	for _, f := range a.spare {
-		f.Close()
-	}
-	if e := a.f.Close(); e != nil && err == nil {
+	// Only now: closing any descriptor of the file drops the locks. The
+	// registry closes a.f and the descriptors parked on the file's
+	// record, unless this process holds another record lock on it (a
+	// creation, or an attachment being made): then they wait for that.
+	if e := inode.Release(a.key, a.f); e != nil && err == nil {
 		err = e
 	}
 	return err

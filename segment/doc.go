@@ -64,17 +64,30 @@
 // and one attachment. This matters where record locks are POSIX locks
 // (OpenBSD, and elsewhere but Linux): they belong to the process, and the
 // kernel drops ALL of a process's locks on a file when ANY of its
-// descriptors of that file is closed. So while a process has a segment
-// open, it must not open the segment's file by other means and close it:
-// posixshm.Open, os.Open and a posixshm.Dir's Open followed by Close, or
-// ReadHeader or Users on such a descriptor, would silently detach the
-// process in the eyes of every other process (its slot could be taken, a
-// lock it holds taken over by a waiter, its segment removed when unused). Open the segment again with Open
-// instead (which shares the attachment), or keep such a descriptor open
-// until the segment is closed. Linux uses open file description locks
-// (F_OFD_SETLK), which have no such trap; the package still shares one
-// descriptor per file there, so that Linux runs the same code as OpenBSD
-// (the build tag openbsdsim selects POSIX locks on Linux, to test them).
+// descriptors of that file is closed. So the library never closes a
+// descriptor that may lead to a file the process is attached to: as
+// SQLite's unix VFS keeps one record per inode, the process keeps one
+// record per file it holds record locks on (shared with package
+// posixshm), and every descriptor the library opened and then refuses or
+// no longer needs (a file refused because someone made a hard link to
+// it, reached by another name or in a race; a retry; a size mismatch) is
+// kept open on that record until the process's last Segment of the file
+// is closed. At most 16 are kept per name: after that, the library
+// refuses to open that name again (EAGAIN) until then, rather than keep
+// more. Open refuses a file with more than one link, as the layouts'
+// Open do, even one this process is attached to already.
+//
+// What remains is the program's own descriptors: one it opens itself
+// (posixshm.Open, os.Open, a posixshm.Dir's Open, to call ReadHeader or
+// Users on) and closes with Close drops the process's attachment in the
+// eyes of every other process (its slot could be taken, a lock it holds
+// taken over by a waiter, its segment removed when unused). Close such a
+// descriptor with CloseFile, which keeps it open until the attachment
+// ends, or open the segment again with Open (which shares the
+// attachment). Linux uses open file description locks (F_OFD_SETLK),
+// which have no such trap; the package still shares one descriptor per
+// file there, so that Linux runs the same code as OpenBSD (the build tag
+// openbsdsim selects POSIX locks on Linux, to test them).
 //
 // macOS's and FreeBSD's own shm_open objects are kernel objects, not
 // files, and take no record locks (fcntl F_SETLK fails with EBADF). There,
@@ -184,16 +197,45 @@
 //
 // # Creators that die
 //
-// A creator holds a write lock on the file's first byte from just after it
-// creates the file until it has published the header. An opener that
-// finds the header unpublished waits (up to Options.InitTimeout) only
-// while that lock is held; once the creator has died, it removes the file
-// if what the creator wrote says the segment removes itself when unused
-// (nobody can be attached to it yet), and otherwise fails with
-// ErrNotInitialized at once. A creator killed between creating the file
-// and taking the lock leaves an empty file, which cannot be told from
-// another program's new object: openers wait for it and fail, and it
-// stays until it is removed.
+// Creation is atomic where the layout's objects are files in a directory
+// (every posixshm.Dir, and the system conventions of Linux, OpenBSD,
+// NetBSD, DragonFly and illumos): Create and OpenOrCreate build the
+// segment complete, sized, with its header published and the creator
+// attached, in a file its name does not lead to, and then link(2) it
+// onto the name (posixshm.CreateUnnamed); a name that exists by then
+// makes the link fail, as O_EXCL would, and OpenOrCreate opens the
+// segment that is there. A creator killed at any moment leaves no
+// segment, or a complete one: never a name that the next OpenOrCreate
+// cannot open. On Linux the file being built has no name at all
+// (O_TMPFILE). Elsewhere (OpenBSD) it has a temporary name in the same
+// directory, .posixshm-new- and 64 hex digits, one per segment name, and
+// its creator holds a record lock on it until it is linked: the next
+// creator of the name removes one whose creator died, and so does
+// posixshm gc, and a creator that finds a live one waits for it, up to
+// Options.InitTimeout, and then fails with ErrNotInitialized.
+//
+// Layouts that cannot link (macOS's and FreeBSD's kernel objects, and
+// layouts of the caller's own) create the file under its name, empty, and
+// then size it and publish the header. There the creator holds a write
+// lock on the file's first byte from just after it creates the file until
+// it has published the header. An opener that finds the header
+// unpublished waits (up to Options.InitTimeout) only while that lock is
+// held; once the creator has died, it removes the file if what the
+// creator wrote says the segment removes itself when unused (nobody can
+// be attached to it yet), and otherwise fails with ErrNotInitialized at
+// once. A creator killed between creating the file and taking the lock
+// leaves an empty file, and one killed before it wrote the header a file
+// of zeros; macOS's and FreeBSD's objects take no record locks at all, so
+// there every creator that dies before it publishes leaves such a file.
+//
+// An empty file, or one of zeros, cannot be told from another program's
+// new object (shm_open and ftruncate make exactly that), so wherever it
+// comes from (such a layout, another program, an earlier release of this
+// package) nothing removes it: opening it fails with ErrNotInitialized,
+// and it stays until somebody removes it. Only a file that carries a
+// header our creator wrote, with the creation lock free, is taken for
+// abandoned: removed by the next opener if it removes itself when unused,
+// and by posixshm gc once idle.
 //
 // # Errors
 //

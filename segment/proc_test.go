@@ -102,6 +102,10 @@ func TestSegment_HelperProcess(t *testing.T) {
 			fail(err)
 		}
 		fmt.Println(s.Creator(), info.Created.UnixNano(), info.DataSize)
+	case "readlock": // args: path, start, n. Read-locks those bytes until stdin closes.
+		if err := helperReadLock(args); err != nil {
+			fail(err)
+		}
 	case "serve": // args: slots, remove (0/1), pids (0/1); commands on stdin
 		serve(d, args)
 	default:

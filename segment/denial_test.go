@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -16,6 +17,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/posixshm/posixshm/lock"
 	"github.com/posixshm/posixshm/posixshm"
 	"github.com/posixshm/posixshm/segment"
 )
@@ -180,8 +182,8 @@ func TestDenial_CloseGateReadLocked(t *testing.T) {
 	case <-time.After(hangLimit):
 		t.Fatalf("Close of a RemoveWhenUnused segment whose gate a reader holds still blocked after %v", hangLimit)
 	}
-	if err == nil {
-		t.Fatal("Close could not remove the segment, and said nothing")
+	if !errors.Is(err, segment.ErrNotRemoved) {
+		t.Fatalf("Close, with the gate read-locked: %v, want an error wrapping ErrNotRemoved", err)
 	}
 	if !exists(t, path) {
 		t.Fatal("the segment was removed although a reader held the gate")
@@ -292,8 +294,27 @@ func TestDenial_TableReadLocked(t *testing.T) {
 	if string(o.Bytes()[:4]) != "data" {
 		t.Fatalf("data %q", o.Bytes()[:4])
 	}
-	if err := o.Lock(); err != nil {
-		t.Fatal(err)
+	// No byte was free: the owner is attached by holding the removal gate
+	// shared ("pinned"), which Users does not see, and which keeps gc out.
+	if u, err := o.Attached(); err != nil || u.Count() != 1 || u.Overflow != 1 {
+		t.Errorf("Attached of the pinned owner: %+v, %v; want itself, as overflow", u, err)
+	}
+	// gc runs in another process: this one is attached.
+	if out := removeUnusedHelper(t, d, "table"); !strings.Contains(out, "resource temporarily unavailable") {
+		t.Fatalf("gc while the owner is attached: %s; want EAGAIN", out)
+	}
+	if !exists(t, path) {
+		t.Fatal("gc removed a segment in use")
+	}
+
+	// A pinned lock holder that dies is recovered: another process,
+	// pinned too, takes the lock and is killed holding it.
+	b := startServer(t, d, 0, false, false)
+	b.do("openx table")
+	b.do("lock")
+	b.kill()
+	if err := o.Lock(); !errors.Is(err, lock.ErrOwnerDead) {
+		t.Fatalf("Lock after a pinned holder died: %v, want lock.ErrOwnerDead", err)
 	}
 	if err := o.Unlock(); err != nil {
 		t.Fatal(err)
@@ -302,7 +323,7 @@ func TestDenial_TableReadLocked(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// gc, with the reader still there.
+	// gc, with the reader still there and nobody attached.
 	f := openRW(t, d, "table")
 	defer f.Close()
 	u, removed, err := segment.RemoveUnused(f, d, "table", func(segment.Header) bool { return true })
@@ -312,4 +333,31 @@ func TestDenial_TableReadLocked(t *testing.T) {
 	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("after gc: %v", err)
 	}
+}
+
+// removeUnusedHelper runs RemoveUnused of the segment name (removing it if
+// unused) in a helper process, as gc does, and returns what it said.
+func removeUnusedHelper(t *testing.T, d posixshm.Dir, name string) string {
+	t.Helper()
+	out, err := segHelper(t, d, "removeunused", name).Output()
+	if err != nil {
+		t.Fatalf("removeunused helper: %v", err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// helperRemoveUnused is the helper process's "removeunused" mode.
+func helperRemoveUnused(d posixshm.Dir, name string) error {
+	p, err := d.Path(name)
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(p, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	u, removed, err := segment.RemoveUnused(f, d, name, func(segment.Header) bool { return true })
+	fmt.Printf("users %d removed %v err %v\n", u.Count(), removed, err)
+	return nil
 }

@@ -355,6 +355,11 @@ func join(name string, wantSize int64, opts Options) (s *Segment, err error, ok 
 		files.mu.Unlock()
 		return nil, nil, false
 	}
+	if a.closing { // its last Close is at work: open the file afresh after it
+		files.mu.Unlock()
+		<-a.gone
+		return nil, nil, false
+	}
 	if wantSize >= 0 && a.dataSize != wantSize {
 		files.mu.Unlock()
 		return nil, segmentError(name, path, fault(ErrSizeMismatch,
@@ -373,7 +378,15 @@ func join(name string, wantSize int64, opts Options) (s *Segment, err error, ok 
 func adopt(l posixshm.Layout, name string, f *os.File, st *unix.Stat_t, mem []byte, h *Header) (*attachment, error) {
 	files.mu.Lock()
 	defer files.mu.Unlock()
-	if a := files.m[keyOf(st)]; a != nil {
+	for a := files.m[keyOf(st)]; a != nil; a = files.m[keyOf(st)] {
+		if a.closing {
+			// Its last Close is at work; locking through f before it
+			// closed its descriptors would lose our locks (POSIX).
+			files.mu.Unlock()
+			<-a.gone
+			files.mu.Lock()
+			continue
+		}
 		unix.Munmap(mem)
 		a.spare = append(a.spare, f)
 		a.refs++
@@ -619,7 +632,12 @@ func (s *Segment) Bytes() []byte { return s.data }
 // process's attachment (when the last of them closes). Bytes must not be
 // used afterwards. The object itself remains (see Unlink), unless it was
 // created with Options.RemoveWhenUnused and no other process is attached:
-// Close then removes it.
+// Close then removes it, waiting up to a second for the removal gate (see
+// the package documentation). If another process holds the gate longer
+// (anybody who may read the file can), Close detaches all the same and
+// leaves the segment for its next user or gc to remove, with an error
+// wrapping ErrNotRemoved. Close never waits longer than that, and never
+// keeps other Segments of the process from opening or closing meanwhile.
 //
 // Calls of Lock and LockContext waiting for the lock, and of Wait,
 // WaitContext and WaitNotification waiting for a notification, give up

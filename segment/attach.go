@@ -165,11 +165,29 @@ func selfPID() (int, error) {
 // claimGated): segments are removed when unused (by their last user, with
 // Options.RemoveWhenUnused, or by RemoveUnused, as posixshm gc does), and
 // no opener may be left attached to a removed file.
-func (a *attachment) claim(creator bool) error {
-	if creator {
-		return a.claimAny()
+//
+// The table and the overflow count are in the mapping: a file truncated
+// under it gives an error wrapping ErrTruncated (the caller then closes
+// the descriptor, which drops whatever record locks the claim took).
+func (a *attachment) claim(creator bool) (err error) {
+	if !noFault(func() {
+		if creator {
+			err = a.claimAny()
+		} else {
+			err = a.claimGated()
+		}
+	}) {
+		return a.truncated()
 	}
-	return a.claimGated()
+	return err
+}
+
+// truncated is the error of an access to the attachment's mapping that
+// faulted.
+func (a *attachment) truncated() error {
+	hf := fault(ErrTruncated, errTruncatedMapped)
+	hf.File = a.f.Name()
+	return hf
 }
 
 // claimAny takes the first slot whose record lock it gets, preferring
@@ -340,18 +358,26 @@ func (a *attachment) unclaim() error {
 	a.pinned = false
 	if a.slot >= 0 {
 		p := a.slotWord(a.slot)
-		for {
-			w := atomic.LoadUint64(p)
-			if s := decodeSlot(w); !s.Attached || s.Generation != a.gen {
-				break // not ours any more (only a bug or a hostile writer does that)
+		var err error
+		if !noFault(func() {
+			for {
+				w := atomic.LoadUint64(p)
+				if s := decodeSlot(w); !s.Attached || s.Generation != a.gen {
+					break // not ours any more (only a bug or a hostile writer does that)
+				}
+				if atomic.CompareAndSwapUint64(p, w, Slot{Generation: a.gen}.word()) {
+					break
+				}
 			}
-			if atomic.CompareAndSwapUint64(p, w, Slot{Generation: a.gen}.word()) {
-				break
-			}
+		}) {
+			err = a.truncated() // the byte goes all the same
 		}
 		if !a.pids {
-			return unlock(a.fd, slotByte(a.slot), 1)
+			if e := unlock(a.fd, slotByte(a.slot), 1); err == nil {
+				err = e
+			}
 		}
+		return err
 	}
 	if a.over >= 0 {
 		return unlock(a.fd, overflowBase+a.over, 1)

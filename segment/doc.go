@@ -219,4 +219,23 @@
 // which. Version 1 segments, written by earlier releases, give ErrVersion:
 // remove them and create them again. Errors of the layout's shm_open are
 // passed on as package posixshm returns them.
+//
+// A fault is an error, too. Another process that may write a segment's
+// file can truncate it under the mapping, and touching a mapped page past
+// the end of a file raises SIGBUS, which would crash the program. Every
+// access of the package to the header, the table and the words (Lock,
+// Unlock, Wait, Notify, Refresh, Close, Stat, opening a segment this
+// process has open already, ...) runs under debug.SetPanicOnFault and
+// returns an error wrapping ErrTruncated instead; a lock waiter asleep on
+// the word finds out within its stale interval. The calls that return no
+// error do nothing (Notify, NotifyAll) or return 0 (Notifications). What
+// remains the caller's: its own accesses to [Segment.Bytes], which fault
+// as any mapping does, and package lock's words of its own in the data
+// region. [Segment.ReadAt] and [Segment.WriteAt] copy in and out of the
+// data region and return ErrTruncated where Bytes would fault.
+//
+// The guard costs the lock's uncontended Lock and Unlock a runtime call
+// pair and a deferred call each: a few nanoseconds, next to the two
+// compare-and-swaps of a bare lock.Mutex (see
+// BenchmarkSegment_LockUnlockRatio).
 package segment

@@ -112,8 +112,12 @@ func (o *Options) withDefaults() Options {
 //
 // Opening checks the file's size against the header before mapping it, so
 // a short or corrupt file is an error, never a fault. A file that another
-// process truncates while it is mapped still makes touching Bytes fault
-// (SIGBUS), as with any mapping; Stat reports that case as ErrTruncated.
+// process truncates while it is mapped is an error too, wherever the
+// package touches the mapping: every method returns an error wrapping
+// ErrTruncated rather than fault (Notify and NotifyAll do nothing). Only
+// the caller's own use of Bytes faults then (SIGBUS), as with any
+// mapping; ReadAt and WriteAt copy in and out of the data without that
+// risk.
 //
 // Every Segment of one file in a process shares one descriptor, one
 // mapping and one attachment (see the package documentation).
@@ -277,7 +281,12 @@ func initialize(l posixshm.Layout, f *os.File, name string, size int64, slots in
 	a.register()
 	files.mu.Unlock()
 	s := newSegment(a, name, path, opts, true)
-	s.refreshOnOpen(toNanos(h.Created)) // just created: only starts the timer
+	// Just created: only starts the timer (unless the file was truncated
+	// meanwhile).
+	if err := s.refreshOnOpen(toNanos(h.Created)); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -321,7 +330,10 @@ func openOnce(name string, wantSize int64, opts Options) (*Segment, error) {
 		return nil, pathError("fcntl", name, f.Name(), "", err)
 	}
 	s := newSegment(a, name, f.Name(), opts, false)
-	s.refreshOnOpen(st.Atim.Nano())
+	if err := s.refreshOnOpen(st.Atim.Nano()); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -365,10 +377,18 @@ func join(name string, wantSize int64, opts Options) (s *Segment, err error, ok 
 		return nil, segmentError(name, path, fault(ErrSizeMismatch,
 			"segment has "+itoa(a.dataSize)+" data bytes, caller asked for "+itoa(wantSize))), true
 	}
+	if st.Size < int64(len(a.mem)) { // truncated under our mapping
+		files.mu.Unlock()
+		return nil, segmentError(name, path, fault(ErrTruncated,
+			"file has "+itoa(st.Size)+" bytes, the mapping "+itoa(int64(len(a.mem))))), true
+	}
 	a.refs++
 	files.mu.Unlock()
 	s = newSegment(a, name, path, opts, false)
-	s.refreshOnOpen(st.Atim.Nano())
+	if err := s.refreshOnOpen(st.Atim.Nano()); err != nil {
+		s.Close()
+		return nil, err, true
+	}
 	return s, nil, true
 }
 
@@ -624,7 +644,10 @@ func (s *Segment) Creator() bool { return s.creator }
 // Bytes returns the data region: shared with every process that maps the
 // segment, DataSize bytes long, starting on a 64-byte boundary. It stays
 // valid until Close; touching it afterwards faults. Unlink does not
-// invalidate it.
+// invalidate it. Touching it also faults (SIGBUS, which crashes the
+// program) where another process truncated the file under the mapping:
+// the package cannot guard the caller's own accesses; ReadAt and WriteAt
+// can, and return an error wrapping ErrTruncated instead.
 func (s *Segment) Bytes() []byte { return s.data }
 
 // Close detaches from the segment: it unmaps it and closes its file

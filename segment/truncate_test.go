@@ -21,7 +21,8 @@ import (
 // file raises SIGBUS. Each test runs the victim in a helper process, which
 // opens a segment and gets ready for one call; this process truncates the
 // segment's file to 0 bytes; the victim makes the call and reports what it
-// returned. It must not die, and its error must wrap ErrTruncated.
+// returned, then closes the segment. It must not die, and every error must
+// wrap ErrTruncated.
 
 func init() { helperModes["truncvictim"] = truncVictim }
 
@@ -49,6 +50,14 @@ var truncOps = map[string]struct {
 		if err == nil {
 			o.Close()
 		}
+		return err
+	}},
+	"readat": {op: func(s *segment.Segment, _ string, _ *segment.Options) error {
+		_, err := s.ReadAt(make([]byte, 8), 0)
+		return err
+	}},
+	"writeat": {op: func(s *segment.Segment, _ string, _ *segment.Options) error {
+		_, err := s.WriteAt(make([]byte, 8), 0)
 		return err
 	}},
 	"stat":     {op: func(s *segment.Segment, _ string, _ *segment.Options) error { _, err := s.Stat(); return err }},
@@ -146,6 +155,10 @@ func truncVictim(args []string) error {
 	if results != nil {
 		report(results())
 	}
+	if opName != "close" {
+		// Close neither faults nor waits for ever for the waiters above.
+		report(s.Close())
+	}
 	return nil
 }
 
@@ -199,13 +212,16 @@ func TestTruncated(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns processes")
 	}
-	for op, c := range truncOps {
+	for op := range truncOps {
 		t.Run(op, func(t *testing.T) {
 			t.Parallel()
 			got := truncate(t, op)
-			want := 1
-			if c.ready != nil && (op == "lockwait" || op == "wait" || op == "waitnotification") {
-				want = 2
+			want := 2 // the call, then Close
+			switch op {
+			case "close":
+				want = 1
+			case "lockwait", "wait", "waitnotification":
+				want = 3 // the call, the sleeper, Close
 			}
 			if len(got) != want {
 				t.Fatalf("%s: victim said %q, want %d results", op, got, want)

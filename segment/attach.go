@@ -409,7 +409,7 @@ func (a *attachment) detach() error {
 	if a.remove && !a.pids && (err == nil || errors.Is(err, ErrTruncated)) {
 		_, rerr := a.removeIfUnused(gateWait)
 		if rerr == errBusy {
-			rerr = fmt.Errorf("another process held the removal gate for %v (a reader may hold it as long as it likes): the segment stays for its next user or gc to remove: %w", gateWait, ErrNotRemoved)
+			rerr = fmt.Errorf("removal gate held by another process for %v (whoever may read the file may hold it): %w", gateWait, ErrNotRemoved)
 		}
 		if err == nil {
 			err = rerr

@@ -353,11 +353,13 @@ func (a *attachment) release() error {
 }
 
 // unclaim is release, except that a pinned attachment keeps the removal
-// gate (an opener still holds it: see claimNamed).
+// gate (an opener still holds it: see claimNamed). The attachment may
+// claim again afterwards.
 func (a *attachment) unclaim() error {
-	a.pinned = false
-	if a.slot >= 0 {
-		p := a.slotWord(a.slot)
+	slot, over := a.slot, a.over
+	a.pinned, a.slot, a.over = false, -1, -1
+	if slot >= 0 {
+		p := a.slotWord(slot)
 		var err error
 		if !noFault(func() {
 			for {
@@ -373,14 +375,14 @@ func (a *attachment) unclaim() error {
 			err = a.truncated() // the byte goes all the same
 		}
 		if !a.pids {
-			if e := unlock(a.fd, slotByte(a.slot), 1); err == nil {
+			if e := unlock(a.fd, slotByte(slot), 1); err == nil {
 				err = e
 			}
 		}
 		return err
 	}
-	if a.over >= 0 {
-		return unlock(a.fd, overflowBase+a.over, 1)
+	if over >= 0 {
+		return unlock(a.fd, overflowBase+over, 1)
 	}
 	return nil
 }

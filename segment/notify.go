@@ -89,7 +89,8 @@ func (s *Segment) WaitContext(ctx context.Context) (err error) {
 // wait for different conditions (a queue's consumers for items and its
 // producer for room), use NotifyAll, or a lock.Cond of your own for each
 // condition in the data region. Notify counts as use, as Lock does (see
-// Refresh). After Close it does nothing.
+// Refresh). After Close, and on a file truncated under the mapping
+// (see Stat), it does nothing.
 func (s *Segment) Notify() { s.notify(false) }
 
 // NotifyAll wakes every process waiting for a notification: in Wait,

@@ -233,8 +233,11 @@ const gateWait = time.Second
 // if it still leads to f's file. Openers hold the gate shared while they
 // attach and check afterwards that their name still leads to the file
 // they mapped, so none is ever left attached to the removed file. The
-// gate is held for a few system calls at a time; RemoveUnused waits up to
-// a second for it, then gives up with an error wrapping syscall.EAGAIN.
+// gate is held for a few system calls at a time, or for as long as a
+// pinned attachment lives (one that found no slot or overflow byte to
+// lock: see the package documentation) or a process that may read the
+// file likes; RemoveUnused waits up to a second for it, then gives up
+// with an error wrapping syscall.EAGAIN.
 //
 // A file whose header was never published counts as a segment nobody is
 // attached to when what its creator wrote is a valid header (magic number

@@ -87,11 +87,11 @@ func tryLock(fd int, typ int16, start, n int64) (bool, error) {
 // The locks waited for legitimately, the removal gate's, are held for a
 // few system calls at a time (or until their holder dies, when the kernel
 // drops them), and the gate is taken while other processes keep taking it
-// shared, so it tries often: every 100 µs at first, then up to every 2 ms.
+// shared, so it tries often: every 20 µs at first, then up to every 2 ms.
 // It returns errBusy if the lock was still held when wait ran out.
 func waitLock(fd int, typ int16, start, n int64, wait time.Duration) error {
 	deadline := time.Now().Add(wait)
-	for d := 100 * time.Microsecond; ; d = min(2*d, 2*time.Millisecond) {
+	for d := 20 * time.Microsecond; ; d = min(2*d, 2*time.Millisecond) {
 		ok, err := tryLock(fd, typ, start, n)
 		if err != nil || ok {
 			return err

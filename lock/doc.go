@@ -216,6 +216,14 @@
 // Close runs is the caller's job: a call on its way to the word's
 // compare-and-swap is not waited for.
 //
+// Memory that disappears under a word (a file truncated under its
+// mapping) makes every access to the word fault (SIGBUS), as any access to
+// such memory does; a caller that must survive it wraps its calls in
+// runtime/debug.SetPanicOnFault and recovers, as package segment does. A
+// sleeping waiter finds out without touching the word (futex(2) fails
+// with EFAULT) and returns an error wrapping syscall.EFAULT; waiters that
+// fault leave nothing counted that Close would wait for.
+//
 // # OpenBSD pledge(2)
 //
 // The default identity's stale check calls kill(2) on another process,

@@ -362,6 +362,8 @@ func (s *Semaphore) acquireSlow(ctx context.Context) error {
 		}
 		switch err := sl.wait(v, time.Until(nextCheck)); err {
 		case nil, errRecheck:
+		case errFault:
+			return err // the memory is gone: nothing to hand on
 		default:
 			// A Release may have woken us rather than another waiter:
 			// hand its notification on.

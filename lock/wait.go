@@ -5,6 +5,7 @@ import (
 	"math"
 	"runtime"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -230,6 +231,11 @@ func (m *Mutex) wait(ctx context.Context) error {
 			kind = sleepStarving // woken alone by an Unlock that sees the bit
 		}
 		timedOut, err := futexSleep(m.w32, uint32(v), now.Add(max(d, minFutexWait)), kind)
+		if err == syscall.EFAULT {
+			// The word's memory is gone (a file truncated under its
+			// mapping): touching it would fault, leave included.
+			return errFault
+		}
 		if err != nil {
 			useFutex = false // futex unusable here (ENOSYS...): back off instead
 		}

@@ -2,6 +2,7 @@ package segment
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"strconv"
 	"sync"
@@ -51,15 +52,25 @@ type attachment struct {
 
 	// The attachment: a slot (slot ≥ 0, its generation gen), or none
 	// (slot -1: overflow, with the record-lock byte overflowBase+over, or
-	// over -1 where there are no record locks, and gen the overflow count
-	// it drew).
+	// over -1 where there are no record locks or the attachment is
+	// pinned, and gen the overflow count it drew).
 	slot int
 	over int64
 	gen  uint32
 	pid  int // this process's PID, as recorded
+	// pinned: no slot or overflow byte could be locked (others hold
+	// them, or read-lock them), so the attachment holds the removal gate
+	// shared for as long as it lives instead (see claimPinned).
+	pinned bool
 	// pids: the object takes no record locks (macOS and FreeBSD kernel
 	// objects), so liveness is judged by PID, with kill(pid, 0).
 	pids bool
+
+	// closing: the last Segment closed and the attachment is ending;
+	// gone is closed once its descriptors are. It stays in files.m
+	// meanwhile (see detach). files.mu guards closing.
+	closing bool
+	gone    chan struct{}
 }
 
 // files holds this process's attachments, by file. (The files it is
@@ -84,6 +95,7 @@ func newAttachment(l posixshm.Layout, name string, f *os.File, st *unix.Stat_t, 
 		l: l, name: name,
 		slots: h.Slots, dataSize: h.DataSize, remove: h.RemoveWhenUnused,
 		slot: -1, over: -1,
+		gone: make(chan struct{}),
 	}
 }
 
@@ -150,11 +162,29 @@ func selfPID() (int, error) {
 // claimGated): segments are removed when unused (by their last user, with
 // Options.RemoveWhenUnused, or by RemoveUnused, as posixshm gc does), and
 // no opener may be left attached to a removed file.
-func (a *attachment) claim(creator bool) error {
-	if creator {
-		return a.claimAny()
+//
+// The table and the overflow count are in the mapping: a file truncated
+// under it gives an error wrapping ErrTruncated (the caller then closes
+// the descriptor, which drops whatever record locks the claim took).
+func (a *attachment) claim(creator bool) (err error) {
+	if !noFault(func() {
+		if creator {
+			err = a.claimAny()
+		} else {
+			err = a.claimGated()
+		}
+	}) {
+		return a.truncated()
 	}
-	return a.claimGated()
+	return err
+}
+
+// truncated is the error of an access to the attachment's mapping that
+// faulted.
+func (a *attachment) truncated() error {
+	hf := fault(ErrTruncated, errTruncatedMapped)
+	hf.File = a.f.Name()
+	return hf
 }
 
 // claimAny takes the first slot whose record lock it gets, preferring
@@ -173,7 +203,7 @@ func (a *attachment) claimAny() error {
 	// Pass 0 tries the slots recorded free (usually the first succeeds),
 	// pass 1 those recorded attached, whose processes may have died.
 	for pass := range 2 {
-		for i := range a.slots {
+		for i := 0; i < a.slots; i++ {
 			p := a.slotWord(i)
 			if (atomic.LoadUint64(p)&slotAttached != 0) != (pass == 1) {
 				continue
@@ -187,7 +217,18 @@ func (a *attachment) claimAny() error {
 				return err
 			}
 			if !ok {
-				continue // a live process holds it, or is taking it
+				// A live process holds it, or is taking it; or somebody
+				// read-locks it, perhaps with the bytes of many more
+				// slots: pass them all.
+				end, err := lockEnd(a.fd, slotByte(i))
+				if err != nil {
+					return err
+				}
+				if end < 0 {
+					break
+				}
+				i = max(i, int((end-tableOffset+slotSize-1)/slotSize)-1)
+				continue
 			}
 			if a.lockNames(uint32(i) + 1) {
 				// Its last user died holding the lock: keep the slot
@@ -212,27 +253,60 @@ func (a *attachment) claimAny() error {
 }
 
 // claimOverflow attaches without a slot: every slot is held by a live
-// process. The attachment takes the first free record-lock byte from
-// overflowBase on, so that it is seen (and counted) as long as it lives,
-// and draws its stamp from the overflow count.
+// process (or read-locked). The attachment takes the first free
+// record-lock byte from overflowBase on, so that it is seen (and counted)
+// as long as it lives, and draws its stamp from the overflow count. A try
+// that fails skips every byte of the lock in its way, and the search gives
+// up with errNoByte after maxOverflowProbes tries.
 func (a *attachment) claimOverflow() error {
-	for k := range int64(maxOverflow) {
+	k := int64(0)
+	for range maxOverflowProbes {
+		if k >= maxOverflow {
+			break
+		}
 		ok, err := tryLock(a.fd, unix.F_WRLCK, overflowBase+k, 1)
 		if err != nil {
 			return err
 		}
 		if !ok {
+			end, err := lockEnd(a.fd, overflowBase+k)
+			if err != nil {
+				return err
+			}
+			if end < 0 {
+				break // locked to the end of the file and beyond
+			}
+			k = end - overflowBase
 			continue
 		}
 		if a.lockNames(overflowTags + uint32(k)) {
 			unlock(a.fd, overflowBase+k, 1) // as for slots
+			k++
 			continue
 		}
 		a.over = k
 		a.gen = atomic.AddUint32(a.overflowWord(), 1)
 		return nil
 	}
-	return errors.New("every slot and " + strconv.Itoa(maxOverflow) + " overflow attachments taken by live processes")
+	return errNoByte
+}
+
+// errNoByte: claimAny found no slot or overflow byte to lock.
+var errNoByte = errors.New("every slot and overflow attachment tried is locked by another process (live attachments, or read locks of a process that may read the file)")
+
+// claimPinned attaches without a record-lock byte of its own, for an
+// opener that holds the removal gate shared and found none (errNoByte): it
+// keeps the gate shared for as long as the attachment lives. Nobody can
+// remove the segment meanwhile, and Users does not see it. Its lock
+// identity is its PID (pidTags), whose holder is judged dead once nobody
+// holds the gate shared (identity.go).
+func (a *attachment) claimPinned() error {
+	if a.pid > lock.MaxTag-pidTags {
+		return errNoByte
+	}
+	a.pinned = true
+	a.gen = atomic.AddUint32(a.overflowWord(), 1)
+	return nil
 }
 
 // claimByPID attaches where there are no record locks: a slot recorded
@@ -264,47 +338,84 @@ func (a *attachment) claimByPID(pid int) error {
 }
 
 // release ends the attachment's claim: the slot word is marked free (if it
-// still records this attachment), then the record lock is dropped. The
-// order matters: while the byte is held nobody else can take the slot.
+// still records this attachment), then the record lock is dropped (a
+// pinned attachment's, the removal gate's). The order matters: while the
+// byte is held nobody else can take the slot.
 func (a *attachment) release() error {
-	if a.slot >= 0 {
-		p := a.slotWord(a.slot)
-		for {
-			w := atomic.LoadUint64(p)
-			if s := decodeSlot(w); !s.Attached || s.Generation != a.gen {
-				break // not ours any more (only a bug or a hostile writer does that)
+	if a.pinned {
+		a.pinned = false
+		return unlock(a.fd, gateByte, 1)
+	}
+	return a.unclaim()
+}
+
+// unclaim is release, except that a pinned attachment keeps the removal
+// gate (an opener still holds it: see claimNamed). The attachment may
+// claim again afterwards.
+func (a *attachment) unclaim() error {
+	slot, over := a.slot, a.over
+	a.pinned, a.slot, a.over = false, -1, -1
+	if slot >= 0 {
+		p := a.slotWord(slot)
+		var err error
+		if !noFault(func() {
+			for {
+				w := atomic.LoadUint64(p)
+				if s := decodeSlot(w); !s.Attached || s.Generation != a.gen {
+					break // not ours any more (only a bug or a hostile writer does that)
+				}
+				if atomic.CompareAndSwapUint64(p, w, Slot{Generation: a.gen}.word()) {
+					break
+				}
 			}
-			if atomic.CompareAndSwapUint64(p, w, Slot{Generation: a.gen}.word()) {
-				break
-			}
+		}) {
+			err = a.truncated() // the byte goes all the same
 		}
 		if !a.pids {
-			return unlock(a.fd, slotByte(a.slot), 1)
+			if e := unlock(a.fd, slotByte(slot), 1); err == nil {
+				err = e
+			}
 		}
+		return err
 	}
-	if a.over >= 0 {
-		return unlock(a.fd, overflowBase+a.over, 1)
+	if over >= 0 {
+		return unlock(a.fd, overflowBase+over, 1)
 	}
 	return nil
 }
 
 // detach ends one Segment's use of the attachment. The last one releases
-// the slot, removes the file if it removes itself when unused and nobody
-// else is attached, unmaps it and closes its descriptors.
+// the claim, removes the file if it removes itself when unused and nobody
+// else is attached, unmaps it and closes its descriptors. It never holds
+// files.mu while it waits: the removal gate may be held by others (up to
+// gateWait, then it leaves the file and returns an error wrapping
+// ErrNotRemoved). Meanwhile the attachment stays registered, marked
+// closing: this process's openers of the file wait for it to be gone
+// rather than lock through a descriptor of their own that the close below
+// would unlock (POSIX), and closeFile parks descriptors on it.
 func (a *attachment) detach() error {
 	files.mu.Lock()
-	defer files.mu.Unlock()
 	if a.refs--; a.refs > 0 {
+		files.mu.Unlock()
 		return nil
 	}
-	delete(files.m, a.key)
+	a.closing = true
+	files.mu.Unlock()
 	if testHookDetach != nil {
 		testHookDetach()
 	}
 	err := a.release()
-	if a.remove && !a.pids && err == nil {
-		_, err = a.removeIfUnused()
+	if a.remove && !a.pids && (err == nil || errors.Is(err, ErrTruncated)) {
+		_, rerr := a.removeIfUnused(gateWait)
+		if rerr == errBusy {
+			rerr = fmt.Errorf("removal gate held by another process for %v (whoever may read the file may hold it): %w", gateWait, ErrNotRemoved)
+		}
+		if err == nil {
+			err = rerr
+		}
 	}
+	files.mu.Lock()
+	delete(files.m, a.key)
 	if e := unix.Munmap(a.mem); e != nil && err == nil {
 		err = e
 	}
@@ -316,6 +427,8 @@ func (a *attachment) detach() error {
 	if e := inode.Release(a.key, a.f); e != nil && err == nil {
 		err = e
 	}
+	files.mu.Unlock()
+	close(a.gone)
 	return err
 }
 

@@ -17,7 +17,8 @@ import (
 //	Tag                              Stamp                 the holder is
 //	1..MaxSlots                      slot generation       the attachment in slot Tag-1
 //	overflowTags+k                   overflow count drawn  the overflow attachment locking byte overflowBase+k
-//	pidTags+pid                      overflow count drawn  an overflow attachment judged by PID (no record locks)
+//	pidTags+pid                      overflow count drawn  an overflow attachment judged by PID (no record locks),
+//	                                                       or a pinned one (it holds the removal gate shared)
 //
 // A holder is dead when its slot's generation has moved on, or nobody
 // holds the record lock of its slot (or overflow byte). This process's own
@@ -74,7 +75,12 @@ func (a *attachment) Dead(h lock.Holder) (bool, int) {
 	default:
 		pid := int(t - pidTags)
 		if !a.pids {
-			return false, pid // unknown here
+			// A pinned attachment (claimPinned), which holds the removal
+			// gate shared while it lives: dead once nobody but us holds
+			// any lock on the gate; unknown while somebody does (another
+			// pinned attachment, an opener, a reader).
+			_, _, locked, err := lockedBy(a.fd, gateByte, 1)
+			return err == nil && !locked, pid
 		}
 		// Our own PID: a process that had it before us, dead.
 		return pid == a.pid || !pidAlive(pid), pid

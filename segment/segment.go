@@ -116,8 +116,12 @@ func (o *Options) withDefaults() Options {
 //
 // Opening checks the file's size against the header before mapping it, so
 // a short or corrupt file is an error, never a fault. A file that another
-// process truncates while it is mapped still makes touching Bytes fault
-// (SIGBUS), as with any mapping; Stat reports that case as ErrTruncated.
+// process truncates while it is mapped is an error too, wherever the
+// package touches the mapping: every method returns an error wrapping
+// ErrTruncated rather than fault (Notify and NotifyAll do nothing). Only
+// the caller's own use of Bytes faults then (SIGBUS), as with any
+// mapping; ReadAt and WriteAt copy in and out of the data without that
+// risk.
 //
 // Every Segment of one file in a process shares one descriptor, one
 // mapping and one attachment (see the package documentation).
@@ -335,7 +339,12 @@ func initialize(l posixshm.Layout, f *os.File, name string, size int64, slots in
 		}
 	}
 	s := newSegment(a, name, path, opts, true)
-	s.refreshOnOpen(toNanos(h.Created)) // just created: only starts the timer
+	// Just created: only starts the timer (unless the file was truncated
+	// meanwhile).
+	if err := s.refreshOnOpen(toNanos(h.Created)); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -379,7 +388,10 @@ func openOnce(name string, wantSize int64, opts Options) (*Segment, error) {
 		return nil, pathError("fcntl", name, f.Name(), "", err)
 	}
 	s := newSegment(a, name, f.Name(), opts, false)
-	s.refreshOnOpen(st.Atim.Nano())
+	if err := s.refreshOnOpen(st.Atim.Nano()); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -413,6 +425,11 @@ func join(name string, wantSize int64, opts Options) (s *Segment, err error, ok 
 		files.mu.Unlock()
 		return nil, nil, false
 	}
+	if a.closing { // its last Close is at work: open the file afresh after it
+		files.mu.Unlock()
+		<-a.gone
+		return nil, nil, false
+	}
 	// As the layout's Open refuses it (posixshm's one-link rule): a link
 	// someone made to the file, at this name or at another. Unless this
 	// process is publishing the segment, whose temporary name is the
@@ -426,10 +443,18 @@ func join(name string, wantSize int64, opts Options) (s *Segment, err error, ok 
 		return nil, segmentError(name, path, fault(ErrSizeMismatch,
 			"segment has "+itoa(a.dataSize)+" data bytes, caller asked for "+itoa(wantSize))), true
 	}
+	if st.Size < int64(len(a.mem)) { // truncated under our mapping
+		files.mu.Unlock()
+		return nil, segmentError(name, path, fault(ErrTruncated,
+			"file has "+itoa(st.Size)+" bytes, the mapping "+itoa(int64(len(a.mem))))), true
+	}
 	a.refs++
 	files.mu.Unlock()
 	s = newSegment(a, name, path, opts, false)
-	s.refreshOnOpen(st.Atim.Nano())
+	if err := s.refreshOnOpen(st.Atim.Nano()); err != nil {
+		s.Close()
+		return nil, err, true
+	}
 	return s, nil, true
 }
 
@@ -439,7 +464,15 @@ func join(name string, wantSize int64, opts Options) (s *Segment, err error, ok 
 func adopt(l posixshm.Layout, name string, f *os.File, st *unix.Stat_t, mem []byte, h *Header) (*attachment, error) {
 	files.mu.Lock()
 	defer files.mu.Unlock()
-	if a := files.m[keyOf(st)]; a != nil {
+	for a := files.m[keyOf(st)]; a != nil; a = files.m[keyOf(st)] {
+		if a.closing {
+			// Its last Close is at work; locking through f before it
+			// closed its descriptors would lose our locks (POSIX).
+			files.mu.Unlock()
+			<-a.gone
+			files.mu.Lock()
+			continue
+		}
 		unix.Munmap(mem)
 		closeFile(f, f.Name()) // parked until the attachment ends
 		a.refs++
@@ -678,7 +711,10 @@ func (s *Segment) Creator() bool { return s.creator }
 // Bytes returns the data region: shared with every process that maps the
 // segment, DataSize bytes long, starting on a 64-byte boundary. It stays
 // valid until Close; touching it afterwards faults. Unlink does not
-// invalidate it.
+// invalidate it. Touching it also faults (SIGBUS, which crashes the
+// program) where another process truncated the file under the mapping:
+// the package cannot guard the caller's own accesses; ReadAt and WriteAt
+// can, and return an error wrapping ErrTruncated instead.
 func (s *Segment) Bytes() []byte { return s.data }
 
 // Close detaches from the segment: it unmaps it and closes its file
@@ -686,7 +722,12 @@ func (s *Segment) Bytes() []byte { return s.data }
 // process's attachment (when the last of them closes). Bytes must not be
 // used afterwards. The object itself remains (see Unlink), unless it was
 // created with Options.RemoveWhenUnused and no other process is attached:
-// Close then removes it.
+// Close then removes it, waiting up to a second for the removal gate (see
+// the package documentation). If another process holds the gate longer
+// (anybody who may read the file can), Close detaches all the same and
+// leaves the segment for its next user or gc to remove, with an error
+// wrapping ErrNotRemoved. Close never waits longer than that, and never
+// keeps other Segments of the process from opening or closing meanwhile.
 //
 // Calls of Lock and LockContext waiting for the lock, and of Wait,
 // WaitContext and WaitNotification waiting for a notification, give up

@@ -25,6 +25,13 @@ type Attachments struct {
 	// no record locks (macOS and FreeBSD kernel objects) they cannot be
 	// checked, and Overflow is the number ever made (Header.Overflow): a
 	// segment that ever overflowed counts as in use there.
+	//
+	// Read locks count for nothing: anybody who may read the file may
+	// take them, on any byte. An attachment that found every slot and
+	// overflow byte locked, which somebody who may read the file can
+	// make happen, is attached "pinned": it holds the removal gate
+	// shared, which keeps every remover (Close, RemoveUnused, gc) away,
+	// and only this process's own pinned attachment is counted here.
 	Overflow int
 	// LockHeld reports that the lock word names a holder, and
 	// LockOwnerDead that this holder's attachment has ended (it died, or
@@ -143,6 +150,9 @@ func liveUsers(fd int, h *Header, own *attachment) (Attachments, error) {
 		u.Overflow = int(h.Overflow)
 	} else {
 		u.Overflow = len(over)
+		if own != nil && own.pinned {
+			u.Overflow++
+		}
 	}
 	for i, l := range live {
 		if l {

@@ -253,6 +253,12 @@ func checkFile(fd, dirfd int, base string, st *unix.Stat_t, flag int, p policy) 
 		if st.Nlink == 2 && publishing(p.tempDir, base, st) {
 			return "", errPublishing
 		}
+		// A creator that finished publishing between our fstat and the
+		// look at its temporary name (which the next creator of the name
+		// may already have taken again) left one link: open again.
+		if p.tempDir != "" && st.Nlink == 2 && linksNow(fd) == 1 {
+			return "", errReplaced
+		}
 		return linksReason(uint64(st.Nlink)), syscall.EPERM
 	}
 	return checkOnlyName(fd, dirfd, base, st, euid)
@@ -400,4 +406,13 @@ func unlinkFile(name, path string) error {
 		return pathError(opUnlink, name, path, "", err)
 	}
 	return nil
+}
+
+// linksNow is the link count of the file fd now, or 0 if fstat fails.
+func linksNow(fd int) uint64 {
+	var st unix.Stat_t
+	if unixutil.Fstat(fd, &st) != nil {
+		return 0
+	}
+	return uint64(st.Nlink)
 }

@@ -123,8 +123,13 @@ func (a *attachment) lockNames(tag uint32) bool {
 func lockHolderPID(h *Header) int {
 	switch t := uint32(lock.HolderPID(h.LockWord)); {
 	case t >= 1 && t <= uint32(len(h.Table)):
-		// A stamp of 0: a 32-bit word, which records no generation.
-		if s := h.Table[t-1]; s.Attached && (h.LockStamp == 0 || s.Generation == h.LockStamp) {
+		// A stamp of 0, or a narrow holder's: a 32-bit writer, which
+		// records no generation.
+		stamp := h.LockStamp
+		if lock.Narrow(h.LockWord) {
+			stamp = 0
+		}
+		if s := h.Table[t-1]; s.Attached && (stamp == 0 || s.Generation == stamp) {
 			return s.PID
 		}
 	case t >= pidTags:

@@ -174,7 +174,9 @@ func lockOwnerDead(h *Header, live []bool, over []int64, pids bool) (held, dead 
 		s := h.Table[t-1]
 		// The slot moved on (a 64-bit word records its generation), or
 		// nobody holds its record lock.
-		moved := lock.Atomic64 && (!s.Attached || s.Generation != h.LockStamp)
+		// A narrow holder (a 32-bit writer) left no generation: the
+		// other half is nobody's evidence (lock.Narrow).
+		moved := lock.Atomic64 && !lock.Narrow(h.LockWord) && (!s.Attached || s.Generation != h.LockStamp)
 		return true, moved || !live[t-1]
 	case t >= overflowTags && t < pidTags:
 		return true, !pids && !slices.Contains(over, int64(t-overflowTags))

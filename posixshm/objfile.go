@@ -1,0 +1,26 @@
+package posixshm
+
+import (
+	"io/fs"
+	"os"
+)
+
+// OpenObjectFile opens the file at path for a shared object of another
+// kind called name, such as a named semaphore (package sem), with the
+// hardening Open gives shared memory objects: O_NOFOLLOW and O_CLOEXEC
+// always, a FIFO cannot block the open, only a regular file with a single
+// link is accepted (also against a link made and removed while it is
+// opened), and O_TRUNC is applied only after these checks. With openbsd
+// set, OpenBSD's rules apply as well: a new file gets perm & 0600, and the
+// file must be owned by the effective user ID (else EPERM). flag is
+// passed to open(2) as it is; the caller applies its own flag rules.
+//
+// If there is an error, it will be of type *fs.PathError with Op op, Path
+// name and, for errors about the file, a *FileError that names it.
+func OpenObjectFile(op, name, path string, flag int, perm os.FileMode, openbsd bool) (*os.File, error) {
+	f, err := openFile(name, path, flag, perm, policy{openbsd: openbsd})
+	if pe, ok := err.(*fs.PathError); ok {
+		pe.Op = op
+	}
+	return f, err
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -217,15 +218,19 @@ func (f format) goStart(t testing.TB, role string, env ...string) *proc {
 
 // proc is a child process and what it printed.
 type proc struct {
-	cmd  *exec.Cmd
-	out  *bytes.Buffer
-	done chan error
+	cmd   *exec.Cmd
+	out   *bytes.Buffer
+	done  chan error
+	stdin io.WriteCloser // nil if the caller set the command's stdin
 }
 
 func start(t testing.TB, cmd *exec.Cmd) *proc {
 	t.Helper()
 	p := &proc{cmd: cmd, out: new(bytes.Buffer), done: make(chan error, 1)}
 	cmd.Stdout, cmd.Stderr = &syncWriter{b: p.out}, &syncWriter{b: p.out}
+	if cmd.Stdin == nil {
+		p.stdin, _ = cmd.StdinPipe()
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -251,6 +256,19 @@ func (p *proc) wait(t testing.TB, d time.Duration) string {
 		t.Fatalf("%s %s did not finish within %v; output so far:\n%s", p.cmd.Path, strings.Join(p.cmd.Args[1:], " "), d, p.output())
 	}
 	return strings.TrimSpace(p.output())
+}
+
+// stdoutPipe returns a reader of the process's standard output, which
+// then no longer goes to output (only standard error does). It must be
+// called before the process writes anything: roles that read their stdin
+// first are such.
+func (p *proc) stdoutPipe(t testing.TB) io.Reader {
+	t.Helper()
+	r, w := io.Pipe()
+	outMu.Lock()
+	p.cmd.Stdout.(*syncWriter).pipe = w
+	outMu.Unlock()
+	return r
 }
 
 func (p *proc) output() string {
@@ -297,12 +315,20 @@ func errnoOf(err error) int {
 // outMu guards the buffers of children's output.
 var outMu sync.Mutex
 
-type syncWriter struct{ b *bytes.Buffer }
+type syncWriter struct {
+	b    *bytes.Buffer
+	pipe *io.PipeWriter // if set, writes go here instead
+}
 
 func (w *syncWriter) Write(p []byte) (int, error) {
 	outMu.Lock()
-	defer outMu.Unlock()
-	return w.b.Write(p)
+	pipe := w.pipe
+	if pipe == nil {
+		defer outMu.Unlock()
+		return w.b.Write(p)
+	}
+	outMu.Unlock()
+	return pipe.Write(p)
 }
 
 // pathErr checks that err is a *fs.PathError with op and name.

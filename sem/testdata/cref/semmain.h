@@ -15,6 +15,10 @@
  *   timedwait-past NAME          sem_timedwait with the deadline 1970-01-01
  *   value NAME                   sem_getvalue: "value V"
  *   unlink NAME                  sem_unlink
+ *   openloop NAME                for every line "OFLAG VALUE" on stdin, one
+ *                                sem_open(NAME, OFLAG, 0600, VALUE) and
+ *                                sem_close: "ok" or "errno N" (a race's
+ *                                start signal, with no exec in the way)
  *   mixed NAME OPS SEED          OPS operations: batches of k posts then k
  *                                takes (trywait, else wait or a timedwait
  *                                retried), k random in 1..8: no deadlock
@@ -117,6 +121,18 @@ main(int argc, char *argv[])
 		}
 		x_close(s);
 		printf("ok\n");
+	} else if (strcmp(cmd, "openloop") == 0 && argc == 3) {
+		int oflag;
+		unsigned value;
+		while (scanf("%i %u", &oflag, &value) == 2) {
+			s = x_open(argv[2], oflag, 0600, value);
+			if (s == NULL) {
+				printf("errno %d\n", errno);
+				continue;
+			}
+			x_close(s);
+			printf("ok\n");
+		}
 	} else if (strcmp(cmd, "unlink") == 0 && argc == 3) {
 		result(x_unlink(argv[2]));
 	} else if ((strcmp(cmd, "post") == 0 || strcmp(cmd, "wait") == 0) &&

@@ -4,7 +4,7 @@ package sem
 // GlibcDir("/dev/shm") is Linux's convention in every build (the
 // openbsdsim build's own is OpenBSD's), any other directory keeps a test's
 // semaphores apart.
-func GlibcDir(dir string) Layout { return glibcDir(dir) }
+func GlibcDir(dir string) Layout { return GlibcLayout(dir, 0) }
 
 // PageSize is the size of an OpenBSD semaphore's file.
 var PageSize = pageSize

@@ -55,6 +55,8 @@ type format struct {
 	name   string
 	layout sem.Layout
 	csrc   string   // testdata/cref/<csrc>: the C side
+	m32    bool     // built for 32-bit x86 (i686-linux-gnu-gcc -static)
+	want   sem.Format
 	env    []string // for the C side and Go children
 }
 
@@ -65,20 +67,36 @@ func glibcFormat(t testing.TB) format {
 	if runtime.GOOS != "linux" {
 		t.Skip("glibc's layout is tested against glibc on Linux only")
 	}
-	return format{name: "glibc", layout: sem.GlibcDir("/dev/shm"), csrc: "glibcsem.c", env: []string{"SEMTEST_LAYOUT=glibc"}}
+	return format{name: "glibc", layout: sem.GlibcDir("/dev/shm"), csrc: "glibcsem.c", want: map[bool]sem.Format{true: sem.Glibc64, false: sem.Glibc32}[strconv.IntSize == 64], env: []string{"SEMTEST_LAYOUT=glibc"}}
 }
 
 func obsdFormat(t testing.TB) format {
 	dir := t.TempDir()
-	return format{name: "openbsd", layout: sem.Dir(dir), csrc: "obsdsem.c",
+	return format{name: "openbsd", layout: sem.Dir(dir), csrc: "obsdsem.c", want: sem.OpenBSD,
 		env: []string{"SEMTEST_LAYOUT=dir:" + dir, "OBSD_SEM_DIR=" + dir}}
 }
 
-// formats returns both formats, for tests that run over each.
+// glibc32Format is 32-bit glibc's layout (struct new_sem without 64-bit
+// atomics, 16 bytes) in /dev/shm, shared with glibc's own sem_* in a
+// 32-bit x86 program on this 64-bit machine: the Go side uses the 32-bit
+// protocol on a 16-byte file whatever its own architecture. It needs
+// Debian's gcc-i686-linux-gnu (test.sh installs it on x86-64).
+func glibc32Format(t testing.TB) format {
+	if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" {
+		t.Skip("32-bit glibc is tested from linux/amd64 only")
+	}
+	return format{name: "glibc32", layout: sem.GlibcLayout("/dev/shm", sem.Glibc32), csrc: "glibcsem.c", m32: true, want: sem.Glibc32,
+		env: []string{"SEMTEST_LAYOUT=glibc32"}}
+}
+
+// formats returns every format, for tests that run over each.
 func formats(t *testing.T) []format {
 	fs := []format{obsdFormat(t)}
 	if runtime.GOOS == "linux" {
 		fs = append(fs, glibcFormat(t))
+		if runtime.GOARCH == "amd64" {
+			fs = append(fs, glibc32Format(t))
+		}
 	}
 	return fs
 }
@@ -88,6 +106,9 @@ func childLayout() sem.Layout {
 	l := os.Getenv("SEMTEST_LAYOUT")
 	if dir, ok := strings.CutPrefix(l, "dir:"); ok {
 		return sem.Dir(dir)
+	}
+	if l == "glibc32" {
+		return sem.GlibcLayout("/dev/shm", sem.Glibc32)
 	}
 	return sem.GlibcDir("/dev/shm")
 }
@@ -138,19 +159,24 @@ func needCRef(tb testing.TB, why string) {
 // cBins caches the C programs built in this test binary's run.
 var cBins = map[string]string{}
 
-// buildC compiles testdata/cref/<src> with gcc and returns the program,
-// or skips the test (see needCRef) where gcc or libmd is missing.
-func buildC(tb testing.TB, src string) string {
+// buildC compiles testdata/cref/<src> with gcc (for 32-bit x86 with
+// m32) and returns the program, or skips the test (see needCRef) where
+// the compiler or libmd is missing.
+func buildC(tb testing.TB, src string, m32 bool) string {
 	tb.Helper()
 	if runtime.GOOS != "linux" {
 		tb.Skip("the C sides use Linux's futex(2)")
 	}
-	if bin, ok := cBins[src]; ok {
+	key, cc, pkg := src, "gcc", "gcc libmd-dev"
+	if m32 {
+		key, cc, pkg = "m32/"+src, "i686-linux-gnu-gcc", "gcc-i686-linux-gnu"
+	}
+	if bin, ok := cBins[key]; ok {
 		return bin
 	}
-	gcc, err := exec.LookPath("gcc")
+	gcc, err := exec.LookPath(cc)
 	if err != nil {
-		needCRef(tb, "gcc not found in PATH: cannot build testdata/cref/"+src+" (apt-get install gcc libmd-dev)")
+		needCRef(tb, cc+" not found in PATH: cannot build testdata/cref/"+src+" (apt-get install "+pkg+")")
 	}
 	dir, err := os.MkdirTemp("", "semtest-c-")
 	if err != nil {
@@ -162,6 +188,9 @@ func buildC(tb testing.TB, src string) string {
 	if src == "obsdsem.c" {
 		args = append(args, "-lmd")
 	}
+	if m32 {
+		args = append(args, "-static") // no i386 loader and libraries needed to run it
+	}
 	out, err := exec.Command(gcc, args...).CombinedOutput()
 	if err != nil {
 		os.RemoveAll(dir)
@@ -170,7 +199,7 @@ func buildC(tb testing.TB, src string) string {
 		}
 		tb.Fatalf("gcc %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
-	cBins[src] = bin
+	cBins[key] = bin
 	cleanupCBins = append(cleanupCBins, dir)
 	return bin
 }
@@ -181,7 +210,7 @@ var cleanupCBins []string
 // its output (one line, trimmed); it fails the test if it exits non-zero.
 func (f format) ctool(t testing.TB) func(args ...string) string {
 	t.Helper()
-	bin := buildC(t, f.csrc)
+	bin := buildC(t, f.csrc, f.m32)
 	return func(args ...string) string {
 		t.Helper()
 		cmd := exec.Command(bin, args...)
@@ -198,7 +227,7 @@ func (f format) ctool(t testing.TB) func(args ...string) string {
 // its stdout, and kills it at the end of the test.
 func (f format) cStart(t testing.TB, args ...string) *proc {
 	t.Helper()
-	cmd := exec.Command(buildC(t, f.csrc), args...)
+	cmd := exec.Command(buildC(t, f.csrc, f.m32), args...)
 	cmd.Env = append(os.Environ(), f.env...)
 	return start(t, cmd)
 }

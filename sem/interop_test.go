@@ -49,6 +49,9 @@ func TestInterop_GoPostWakesCWait(t *testing.T) {
 		t.Run(f.name, func(t *testing.T) {
 			name := uniqueName(t, f.layout)
 			s := mustOpen(t, f.layout, name, os.O_CREATE|os.O_EXCL, 0)
+			if got := s.Format(); got != f.want {
+				t.Fatalf("created in format %v, want %v", got, f.want)
+			}
 			c := f.cStart(t, "wait", name)
 			waitFor(t, 10*time.Second, "the C waiter to be counted", func() bool { return info(t, s).Waiters == 1 })
 			asleep(t, c.cmd.Process.Pid)
@@ -208,7 +211,7 @@ func TestInterop_Overflow(t *testing.T) {
 			out := c("post", name)
 			v, _ := s.Value()
 			switch f.name {
-			case "glibc":
+			case "glibc", "glibc32":
 				if out != "errno "+strconv.Itoa(int(syscall.EOVERFLOW)) || v != int(max) {
 					t.Errorf("glibc sem_post at SEM_VALUE_MAX: %s, value %d", out, v)
 				}
@@ -239,8 +242,8 @@ func TestInterop_Unlink(t *testing.T) {
 				t.Fatalf("C sem_open O_CREAT|O_EXCL: %s", out)
 			}
 			s := mustOpen(t, f.layout, name, 0, 0)
-			if v, _ := s.Value(); v != 2 {
-				t.Errorf("Go Open of C's semaphore: value %d, want 2", v)
+			if got := info(t, s); got.Value != 2 || got.Format != f.want {
+				t.Errorf("Go Open of C's semaphore: %+v, want value 2, format %v", got, f.want)
 			}
 			if err := f.layout.Unlink(name); err != nil {
 				t.Fatal(err)
@@ -404,7 +407,7 @@ func describeOBSD(path string) string {
 // compares the errno and the file left behind. The one difference is the
 // hardening: a file with two links is refused (EPERM), which OpenBSD opens.
 func TestInterop_OpenBSDOpen(t *testing.T) {
-	bin := buildC(t, "obsdsem.c")
+	bin := buildC(t, "obsdsem.c", false)
 	old := unix.Umask(0o022)
 	defer unix.Umask(old)
 	flags := []int{0, unix.O_CREAT, unix.O_CREAT | unix.O_EXCL, unix.O_EXCL, unix.O_RDWR, unix.O_CREAT | unix.O_TRUNC}

@@ -24,7 +24,7 @@ type Layout interface {
 
 var (
 	_ Layout = Dir("")
-	_ Layout = glibcDir("")
+	_ Layout = glibcDir{}
 	_ Layout = unsupported("")
 )
 
@@ -97,8 +97,26 @@ func (d Dir) Unlink(name string) error {
 }
 
 // glibcDir is glibc's layout rooted at a directory (/dev/shm on Linux):
-// the semaphore "/name" is the file dir/sem.name.
-type glibcDir string
+// the semaphore "/name" is the file dir/sem.name. create is the format of
+// the semaphores it creates.
+type glibcDir struct {
+	dir    string
+	create Format
+}
+
+// GlibcLayout returns glibc's layout rooted at dir (Linux's own is
+// "/dev/shm", which System returns there) whose Open creates semaphores in
+// format create, Glibc64 or Glibc32 (anything else is taken as this
+// architecture's own): the format of glibc on the architecture of the C
+// programs that will share them, say a 32-bit program on a 64-bit machine.
+// Opening an existing semaphore picks its format from the file's size,
+// whatever create says.
+func GlibcLayout(dir string, create Format) Layout {
+	if create != Glibc64 && create != Glibc32 {
+		create = nativeGlibc()
+	}
+	return glibcDir{dir: dir, create: create}
+}
 
 // glibcSemName applies glibc's sem_open name rules (__shm_get_name with
 // the "sem." prefix, glibc 2.34 and later) and returns the file name:
@@ -145,7 +163,7 @@ func (d glibcDir) path(op, name string) (string, error) {
 	if err != nil {
 		return "", &fs.PathError{Op: op, Path: name, Err: err}
 	}
-	return string(d) + "/" + n, nil
+	return d.dir + "/" + n, nil
 }
 
 // Open opens the semaphore as glibc's sem_open does (nptl/sem_open.c):
@@ -159,7 +177,7 @@ func (d glibcDir) Open(name string, flag int, perm os.FileMode, value uint32) (*
 	if err != nil {
 		return nil, err
 	}
-	return openGlibc(name, string(d), path, flag, perm, value)
+	return openGlibc(name, d.dir, path, flag, perm, value, d.create)
 }
 
 func (d glibcDir) Unlink(name string) error {
@@ -196,7 +214,7 @@ var native = func() Layout {
 		return Dir(d)
 	}
 	if runtime.GOOS == "linux" {
-		return glibcDir("/dev/shm")
+		return glibcDir{dir: "/dev/shm", create: nativeGlibc()}
 	}
 	return unsupported(runtime.GOOS)
 }()

@@ -45,7 +45,7 @@ var errLinkExists = errors.New("name taken while the semaphore was built")
 // either width (glibc maps whatever it finds); see glibcFormatOf. Like
 // glibc, and unlike OpenBSD, it opens other users' semaphores where the
 // file's mode lets it: sharing across users is how /dev/shm is used.
-func openGlibc(name, dir, path string, flag int, perm os.FileMode, value uint32) (*Semaphore, error) {
+func openGlibc(name, dir, path string, flag int, perm os.FileMode, value uint32, create Format) (*Semaphore, error) {
 	if err := checkFlags(flag); err != nil {
 		return nil, pathError(opOpen, name, "", "", err)
 	}
@@ -61,7 +61,7 @@ func openGlibc(name, dir, path string, flag int, perm os.FileMode, value uint32)
 		if value > glibcValueMax {
 			return nil, pathError(opOpen, name, path, "initial value above SEM_VALUE_MAX (2147483647)", syscall.EINVAL)
 		}
-		s, err := createGlibc(name, dir, path, perm, value)
+		s, err := createGlibc(name, dir, path, perm, value, create)
 		if err != errLinkExists {
 			return s, err
 		}
@@ -102,10 +102,10 @@ func openGlibcFile(name, path string) (*Semaphore, error) {
 	return newSemaphore(name, path, f, mem, format), nil
 }
 
-// createGlibc builds a semaphore with value in a temporary file in dir and
-// links it to path, as glibc does; errLinkExists if path exists by then.
-func createGlibc(name, dir, path string, perm os.FileMode, value uint32) (*Semaphore, error) {
-	format := nativeGlibc()
+// createGlibc builds a semaphore of format with value in a temporary file
+// in dir and links it to path, as glibc does; errLinkExists if path exists
+// by then.
+func createGlibc(name, dir, path string, perm os.FileMode, value uint32, format Format) (*Semaphore, error) {
 	f, tmp, err := createTemp(name, dir+"/"+glibcPrefix, perm, false)
 	if err != nil {
 		return nil, err

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -22,7 +23,8 @@ import (
 // directory: OpenBSD's format (Dir) and glibc's (its 64-bit or 32-bit
 // struct, as this architecture's glibc has it).
 func goLayouts(t *testing.T) map[string]sem.Layout {
-	return map[string]sem.Layout{"openbsd": sem.Dir(t.TempDir()), "glibc": sem.GlibcDir(t.TempDir())}
+	return map[string]sem.Layout{"openbsd": sem.Dir(t.TempDir()), "glibc64": sem.GlibcLayout(t.TempDir(), sem.Glibc64),
+		"glibc32": sem.GlibcLayout(t.TempDir(), sem.Glibc32)}
 }
 
 func TestOpen_CreateAndOpen(t *testing.T) {
@@ -356,6 +358,9 @@ func TestOpen_Hardening(t *testing.T) {
 			side := t.TempDir()
 			target := filepath.Join(side, "target")
 			os.WriteFile(target, make([]byte, 32), 0o600)
+			musl := make([]byte, 128)
+			musl[8] = 0 // __val[2]: 0, a shared musl semaphore
+			os.WriteFile(path("/musl"), musl, 0o600)
 			os.Symlink(target, path("/link"))
 			unix.Mkfifo(path("/fifo"), 0o600)
 			os.Mkdir(path("/dir"), 0o700)
@@ -375,6 +380,7 @@ func TestOpen_Hardening(t *testing.T) {
 				{"/short", 0, syscall.EINVAL},
 				{"/short", os.O_CREATE, syscall.EINVAL},
 				{"/empty", 0, syscall.EINVAL},
+				{"/musl", 0, syscall.EINVAL},
 			} {
 				_, err := l.Open(c.name, c.flag, 0o600, 5)
 				if !errors.Is(err, c.errno) {
@@ -517,4 +523,44 @@ func repeat(n int) string {
 		b[i] = 'x'
 	}
 	return string(b)
+}
+
+// TestOpen_Musl: a musl program's semaphore (128 bytes) is refused, saying
+// whose it is; so is a glibc-sized file whose private field is not
+// FUTEX_SHARED.
+func TestOpen_Musl(t *testing.T) {
+	g := sem.GlibcDir(t.TempDir())
+	p, _ := g.Path("/m")
+	os.WriteFile(p, make([]byte, 128), 0o600)
+	_, err := g.Open("/m", 0, 0, 0)
+	if !errors.Is(err, syscall.EINVAL) || !strings.Contains(err.Error(), "musl") {
+		t.Errorf("Open of a musl semaphore: %v, want EINVAL naming musl", err)
+	}
+	q, _ := g.Path("/z")
+	os.WriteFile(q, make([]byte, 32), 0o600)
+	if _, err := g.Open("/z", 0, 0, 0); !errors.Is(err, syscall.EINVAL) || !strings.Contains(err.Error(), "private") {
+		t.Errorf("Open of 32 zero bytes: %v, want EINVAL about the private field", err)
+	}
+}
+
+// TestOpen_OtherWidth: a 64-bit glibc semaphore is opened in its own
+// format by a layout that creates 32-bit ones, and the other way round.
+func TestOpen_OtherWidth(t *testing.T) {
+	dir := t.TempDir()
+	g64, g32 := sem.GlibcLayout(dir, sem.Glibc64), sem.GlibcLayout(dir, sem.Glibc32)
+	a := mustOpen(t, g64, "/a", os.O_CREATE, 4)
+	b := mustOpen(t, g32, "/b", os.O_CREATE, 5)
+	if got := info(t, mustOpen(t, g32, "/a", 0, 0)); got.Format != sem.Glibc64 || got.Value != 4 {
+		t.Errorf("64-bit semaphore opened by a 32-bit layout: %+v", got)
+	}
+	if got := info(t, mustOpen(t, g64, "/b", 0, 0)); got.Format != sem.Glibc32 || got.Value != 5 {
+		t.Errorf("32-bit semaphore opened by a 64-bit layout: %+v", got)
+	}
+	for name, want := range map[string]int64{"/a": 32, "/b": 16} {
+		p, _ := g64.Path(name)
+		if st, err := os.Stat(p); err != nil || st.Size() != want {
+			t.Errorf("%s: %v, want %d bytes", name, err, want)
+		}
+	}
+	_, _ = a, b
 }

@@ -54,8 +54,8 @@ func TestMain(m *testing.M) {
 type format struct {
 	name   string
 	layout sem.Layout
-	csrc   string   // testdata/cref/<csrc>: the C side
-	m32    bool     // built for 32-bit x86 (i686-linux-gnu-gcc -static)
+	csrc   string // testdata/cref/<csrc>: the C side
+	m32    bool   // built for 32-bit x86 (i686-linux-gnu-gcc -static)
 	want   sem.Format
 	env    []string // for the C side and Go children
 }

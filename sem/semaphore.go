@@ -53,8 +53,15 @@ const (
 
 func newSemaphore(name, path string, f *os.File, mem []byte, format Format) *Semaphore {
 	s := &Semaphore{format: format, name: name, path: path, f: f, mem: mem}
+	bindWords(s, mem)
+	s.startRefresh()
+	return s
+}
+
+// bindWords points s's words into mem, by s.format.
+func bindWords(s *Semaphore, mem []byte) {
 	word := func(off int) *uint32 { return (*uint32)(unsafe.Pointer(&mem[off])) }
-	switch format {
+	switch s.format {
 	case Glibc64:
 		s.w64 = (*uint64)(unsafe.Pointer(&mem[0]))
 		s.futex = word(glibcValueOff())
@@ -63,8 +70,6 @@ func newSemaphore(name, path string, f *os.File, mem []byte, format Format) *Sem
 	case OpenBSD:
 		s.value, s.futex, s.count = word(obsdValueOff), word(obsdValueOff), word(obsdWaitcountOff)
 	}
-	s.startRefresh()
-	return s
 }
 
 // Name returns the name the semaphore was opened by.

@@ -38,9 +38,9 @@ const (
 func (f Format) String() string {
 	switch f {
 	case Glibc64:
-		return "glibc (64-bit atomics)"
+		return "glibc 64-bit"
 	case Glibc32:
-		return "glibc (32-bit atomics)"
+		return "glibc 32-bit"
 	case OpenBSD:
 		return "OpenBSD"
 	}

@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"sync/atomic"
 	"syscall"
 	"unsafe"
@@ -106,7 +107,7 @@ func openGlibcFile(name, path string) (*Semaphore, error) {
 // in dir and links it to path, as glibc does; errLinkExists if path exists
 // by then.
 func createGlibc(name, dir, path string, perm os.FileMode, value uint32, format Format) (*Semaphore, error) {
-	f, tmp, err := createTemp(name, dir+"/"+glibcPrefix, perm, false)
+	f, tmp, err := createTemp(name, path, dir+"/"+glibcPrefix, perm, false)
 	if err != nil {
 		return nil, err
 	}
@@ -201,7 +202,7 @@ func openOpenBSDFile(name, path string, f *os.File, creat bool, value uint32) (*
 // get EINVAL without O_CREAT) or at value 0; a semaphore made here is
 // complete before it has a name.
 func createOpenBSD(name, path string, value uint32) (*Semaphore, error) {
-	f, tmp, err := createTemp(name, path+".", 0o600, true)
+	f, tmp, err := createTemp(name, path, path+".", 0o600, true)
 	if err != nil {
 		return nil, err
 	}
@@ -242,8 +243,8 @@ const maxTempTries = 50
 
 // createTemp creates a new file prefix+<6 random characters> with perm,
 // as sem_open's mktemp and open(O_RDWR|O_CREAT|O_EXCL) do, and returns it
-// and its path.
-func createTemp(name, prefix string, perm os.FileMode, openbsd bool) (*os.File, string, error) {
+// and its path. Its errors name path, the semaphore's own file.
+func createTemp(name, path, prefix string, perm os.FileMode, openbsd bool) (*os.File, string, error) {
 	var err error
 	for range maxTempTries {
 		b := []byte(prefix + "XXXXXX")
@@ -257,10 +258,18 @@ func createTemp(name, prefix string, perm os.FileMode, openbsd bool) (*os.File, 
 			return f, tmp, nil
 		}
 		if !errors.Is(err, fs.ErrExist) {
+			var fe *posixshm.FileError
+			if errors.As(err, &fe) {
+				reason := "creating it as " + filepath.Base(tmp) + " first"
+				if fe.Reason != "" {
+					reason += ": " + fe.Reason
+				}
+				return nil, "", pathError(opOpen, name, path, reason, fe.Errno)
+			}
 			return nil, "", err
 		}
 	}
-	return nil, "", pathError(opOpen, name, prefix+"XXXXXX", "no unused temporary name after 50 tries", syscall.EAGAIN)
+	return nil, "", pathError(opOpen, name, path, "no unused temporary name "+prefix+"XXXXXX after 50 tries", syscall.EAGAIN)
 }
 
 // link is link(2), retried on EINTR.

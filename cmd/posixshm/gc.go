@@ -56,7 +56,8 @@ whose creator holds its creation lock and has not yet published the header. A
 segment whose creator died before publishing its header is removed once idle.
 
 Objects that are not segments (Python's shared_memory, C programs' shm_open
-objects, glibc's semaphores) keep no record of their users. gc removes one only
+objects, named semaphores: glibc's sem.NAME, OpenBSD's <sha256>.sem) keep no
+record of their users. gc removes one only
 with --plain, only on Linux, only if no other process maps it or holds it open
 (gc reads /proc/PID/maps and /proc/PID/fd of every process, as fuser(1) does)
 and only once idle for --min-age. A process whose entries cannot be read (for a
@@ -247,7 +248,7 @@ func (g *gc) run() ([]*gcEntry, error) {
 	want := map[fileKey]bool{}
 	for _, de := range des {
 		name := de.Name()
-		if kind := g.sc.kind(name); kind == "" || g.sc.hashed && kind != "shm" {
+		if g.sc.kind(name) == "" {
 			continue
 		}
 		if e := g.look(name); e != nil {
@@ -343,17 +344,23 @@ func (g *gc) check(e *gcEntry, pu procUsers, remove bool) {
 	}
 	e.f = f
 	defer func() { e.f = nil }()
-	_, err = segment.ReadHeader(f)
-	g.restoreAtime(e, before)
-	switch {
-	case err == nil:
-		e.Kind, e.unpublished = "segment", false
-	case errors.Is(err, segment.ErrNotInitialized):
-		// A creator at work or dead, or another program's object that
-		// begins with zeros: RemoveUnused tells them apart.
-		e.Kind, e.unpublished = "segment", true
-	default:
-		e.Kind, e.why = "plain", notSegmentText(err)
+	if g.sc.kind(e.name) == "sem" {
+		// sem_open's file: a plain object, never read as a segment (an
+		// OpenBSD semaphore with nothing posted begins with zeros).
+		e.Kind, e.why = "plain", "a named semaphore"
+	} else {
+		_, err = segment.ReadHeader(f)
+		g.restoreAtime(e, before)
+		switch {
+		case err == nil:
+			e.Kind, e.unpublished = "segment", false
+		case errors.Is(err, segment.ErrNotInitialized):
+			// A creator at work or dead, or another program's object
+			// that begins with zeros: RemoveUnused tells them apart.
+			e.Kind, e.unpublished = "segment", true
+		default:
+			e.Kind, e.why = "plain", notSegmentText(err)
+		}
 	}
 	if e.Kind == "segment" {
 		g.checkSegment(e, pu, remove)

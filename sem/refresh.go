@@ -61,10 +61,10 @@ func (s *Semaphore) SetRefreshInterval(d time.Duration) {
 		if s.timer != nil {
 			s.timer.Stop()
 		}
-		s.state.And(^uint32(stDue))
+		s.setState(0, stDue)
 		return
 	}
-	s.state.Or(stDue)
+	s.setState(stDue, 0)
 }
 
 // Refresh sets the semaphore file's access and modification times to now,
@@ -90,7 +90,7 @@ func (s *Semaphore) refreshDue() {
 	if st := s.state.Load(); st&stClosed != 0 || st&stDue == 0 {
 		return // closed, or another goroutine got here first
 	}
-	s.state.And(^uint32(stDue))
+	s.setState(0, stDue)
 	s.arm(s.refreshIfStale())
 }
 
@@ -129,8 +129,17 @@ func (s *Semaphore) arm(atime time.Time) {
 		d = min(max(time.Until(atime.Add(s.interval)), time.Second), s.interval)
 	}
 	if s.timer == nil {
-		s.timer = time.AfterFunc(d, func() { s.state.Or(stDue) })
+		s.timer = time.AfterFunc(d, s.due)
 	} else {
 		s.timer.Reset(d)
+	}
+}
+
+// due raises stDue: the timer's function.
+func (s *Semaphore) due() {
+	s.rmu.Lock()
+	defer s.rmu.Unlock()
+	if s.state.Load()&stClosed == 0 {
+		s.setState(stDue, 0)
 	}
 }

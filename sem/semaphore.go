@@ -19,9 +19,13 @@ import (
 // run while a Post, TryWait or Value is on its way to the mapping (see
 // Close).
 type Semaphore struct {
-	// state holds stDue and stClosed: the fast paths of Post and TryWait
-	// load it once and go on only when it is 0.
+	// state holds stDue, stClosed and stSlow. While it is 0, fast points
+	// to the 64-bit data word, else to idle, whose value sends both fast
+	// paths to the slow ones: a Post or TryWait with nothing to do but its
+	// compare-and-swap loads one pointer and one word (see setState).
+	// Both change under rmu.
 	state  atomic.Uint32
+	fast   atomic.Pointer[uint64]
 	format Format
 	// w64 is glibc's 64-bit data word (Glibc64); value is the 32-bit
 	// word that holds the value (Glibc32: shifted; OpenBSD: as is), and
@@ -31,6 +35,9 @@ type Semaphore struct {
 	value *uint32
 	futex *uint32
 	count *uint32
+	// idle is what fast points to when the fast paths are off: as a
+	// data word it says "no unit" to TryWait and "waiters" to Post.
+	idle uint64
 
 	name, path string
 	f          *os.File
@@ -49,6 +56,7 @@ type Semaphore struct {
 const (
 	stDue    = 1 << iota // the file may need a refresh: Post and the waits check
 	stClosed             // Close was called
+	stSlow               // the format has no inlined fast path (all but Glibc64)
 )
 
 func newSemaphore(name, path string, f *os.File, mem []byte, format Format) *Semaphore {
@@ -61,6 +69,14 @@ func newSemaphore(name, path string, f *os.File, mem []byte, format Format) *Sem
 // bindWords points s's words into mem, by s.format.
 func bindWords(s *Semaphore, mem []byte) {
 	word := func(off int) *uint32 { return (*uint32)(unsafe.Pointer(&mem[off])) }
+	s.idle = idleWord
+	defer func() {
+		if s.format != Glibc64 {
+			s.setState(stSlow, 0)
+		} else {
+			s.setState(0, 0)
+		}
+	}()
 	switch s.format {
 	case Glibc64:
 		s.w64 = (*uint64)(unsafe.Pointer(&mem[0]))
@@ -94,13 +110,13 @@ var errClosed = fs.ErrClosed
 // If there is an error, it will be of type *fs.PathError with Op
 // "sem_post".
 func (s *Semaphore) Post() error {
-	if s.state.Load() == 0 && s.format == Glibc64 {
-		// glibc's sem_post, 64-bit: one compare-and-swap adds a unit
-		// and reads nwaiters; with none there is nobody to wake.
-		d := atomic.LoadUint64(s.w64)
-		if d>>32 == 0 && uint32(d) < glibcValueMax && atomic.CompareAndSwapUint64(s.w64, d, d+1) {
-			return nil
-		}
+	// glibc's sem_post, 64-bit: one compare-and-swap adds a unit and
+	// reads nwaiters. Below glibcValueMax as a whole, the word says both
+	// "no waiter" (the high half is 0) and "room for a unit": there is
+	// nobody to wake. (s.fast points to idle when the fast path is off.)
+	p := s.fast.Load()
+	if d := atomic.LoadUint64(p); d < glibcValueMax && atomic.CompareAndSwapUint64(p, d, d+1) {
+		return nil
 	}
 	return s.postSlow()
 }
@@ -110,14 +126,29 @@ func (s *Semaphore) Post() error {
 // never makes a system call. If there is an error, it will be of type
 // *fs.PathError with Op "sem_trywait".
 func (s *Semaphore) TryWait() (bool, error) {
-	if s.state.Load() == 0 && s.format == Glibc64 {
-		d := atomic.LoadUint64(s.w64)
-		if uint32(d) != 0 && atomic.CompareAndSwapUint64(s.w64, d, d-1) {
-			return true, nil
-		}
+	p := s.fast.Load()
+	if d := atomic.LoadUint64(p); uint32(d) != 0 && atomic.CompareAndSwapUint64(p, d, d-1) {
+		return true, nil
 	}
 	return s.tryWaitSlow()
 }
+
+// setState sets the bits or and clears the bits andNot of s.state, and
+// turns the fast paths on or off to match. It needs s.rmu once s is
+// shared.
+func (s *Semaphore) setState(or, andNot uint32) {
+	s.state.Or(or)
+	s.state.And(^andNot)
+	if s.state.Load() == 0 {
+		s.fast.Store(s.w64)
+	} else {
+		s.fast.Store(&s.idle)
+	}
+}
+
+// idleWord is idle's value: no unit (low half 0), and a waiter (high half
+// not 0, so Post does not take the fast path).
+const idleWord = 1 << 32
 
 //go:noinline
 func (s *Semaphore) postSlow() error {
@@ -284,10 +315,11 @@ func (s *Semaphore) Stat() (fs.FileInfo, error) {
 // "sem_close".
 func (s *Semaphore) Close() error {
 	s.rmu.Lock()
-	if s.state.Or(stClosed)&stClosed != 0 {
+	if s.state.Load()&stClosed != 0 {
 		s.rmu.Unlock()
 		return &fs.PathError{Op: opClose, Path: s.name, Err: errClosed}
 	}
+	s.setState(stClosed, 0)
 	if s.timer != nil {
 		s.timer.Stop()
 	}

@@ -7,13 +7,14 @@
 //   - uncontended: sem.Semaphore's Post+TryWait against sem_post+
 //     sem_trywait, n pairs in a plain loop on each side, in one process,
 //     both on CPU 1;
+//
 //   - wake-up: a waiter asleep in Wait (sem_wait) until a poster in another
 //     process posts, from just before the post to the waiter's return, with
 //     the poster sleeping gap (nanosleep on both sides) before each post so
 //     that the waiter is asleep; waiter and poster pinned to the same two
 //     CPUs on both sides.
 //
-//	go run ./bench/semcmp [-rounds 15] [-n 500000] [-wakes 2000] [-gaps 100us,1ms]
+//     go run ./bench/semcmp [-rounds 15] [-n 500000] [-wakes 2000] [-gaps 100us,1ms]
 //
 // It builds bench/c/semcmp.c with gcc, and uses a semaphore and a page in /dev/shm,
 // which it removes again. Figures from a shared machine vary from run to
@@ -63,7 +64,7 @@ func main() {
 
 type env struct {
 	cbin, self, name, page string
-	s                     *sem.Semaphore
+	s                      *sem.Semaphore
 }
 
 func run(rounds, n, wakes int, gapList string) error {

@@ -4,21 +4,20 @@
 // in the same run, and prints paired ratios (Go / C, each pair measured
 // back to back):
 //
-//   - uncontended: sem.Semaphore's Post+TryWait against sem_post+
-//     sem_trywait, n pairs in a plain loop on each side, in one process,
-//     both on CPU 1;
+//	go run ./bench/semcmp [-rounds 15] [-n 500000] [-wakes 2000] [-gaps 100us,1ms]
 //
-//   - wake-up: a waiter asleep in Wait (sem_wait) until a poster in another
-//     process posts, from just before the post to the waiter's return, with
-//     the poster sleeping gap (nanosleep on both sides) before each post so
-//     that the waiter is asleep; waiter and poster pinned to the same two
-//     CPUs on both sides.
+// Uncontended: sem.Semaphore's Post+TryWait against sem_post+sem_trywait,
+// n pairs in a plain loop on each side, in one process, both on CPU 1.
 //
-//     go run ./bench/semcmp [-rounds 15] [-n 500000] [-wakes 2000] [-gaps 100us,1ms]
+// Wake-up: a waiter asleep in Wait (sem_wait) until a poster in another
+// process posts, from just before the post to the waiter's return, with the
+// poster sleeping gap (nanosleep on both sides) before each post so that
+// the waiter is asleep; waiter and poster pinned to the same two CPUs on
+// both sides.
 //
-// It builds bench/c/semcmp.c with gcc, and uses a semaphore and a page in /dev/shm,
-// which it removes again. Figures from a shared machine vary from run to
-// run: compare the ratios of one run, not figures across runs.
+// It builds bench/c/semcmp.c with gcc, and uses a semaphore and a page in
+// /dev/shm, which it removes again. Figures from a shared machine vary from
+// run to run: compare the ratios of one run, not figures across runs.
 package main
 
 import (

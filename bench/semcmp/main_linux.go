@@ -54,6 +54,7 @@ func main() {
 	n := flag.Int("n", 500000, "uncontended post+trywait pairs per measurement")
 	wakes := flag.Int("wakes", 2000, "wake-ups per measurement")
 	gaps := flag.String("gaps", "100us,1ms", "the poster's sleeps before each post, comma-separated")
+	flag.BoolVar(&pinWake, "pin", true, "pin the wake-up's waiter to CPU 0 and poster to CPU 1 (else the scheduler places them)")
 	flag.Parse()
 	if err := run(*rounds, *n, *wakes, *gaps); err != nil {
 		fmt.Fprintln(os.Stderr, "semcmp:", err)
@@ -121,7 +122,11 @@ func run(rounds, n, wakes int, gapList string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Printf("\nwake-up, poster sleeps %v before each post, %d wake-ups, waiter on CPU 0, poster on CPU 1; median (p90) ns:\n", gap, wakes)
+		where := "waiter on CPU 0, poster on CPU 1"
+		if !pinWake {
+			where = "not pinned"
+		}
+		fmt.Printf("\nwake-up, poster sleeps %v before each post, %d wake-ups, %s; median (p90) ns:\n", gap, wakes, where)
 		var ratios []float64
 		for r := range rounds {
 			var g, c [2]uint64
@@ -224,10 +229,14 @@ func (e *env) wake(c bool, n int, gap time.Duration) ([2]uint64, error) {
 	waiter.Stderr = os.Stderr
 	poster := cmd("poster", 1, strconv.FormatInt(gap.Nanoseconds(), 10), "-1")
 	poster.Stderr = os.Stderr
-	if err := startPinned(waiter, 0); err != nil {
+	wcpu, pcpu := 0, 1
+	if !pinWake {
+		wcpu, pcpu = -1, -1
+	}
+	if err := startPinned(waiter, wcpu); err != nil {
 		return [2]uint64{}, err
 	}
-	if err := startPinned(poster, 1); err != nil {
+	if err := startPinned(poster, pcpu); err != nil {
 		waiter.Process.Kill()
 		return [2]uint64{}, err
 	}
@@ -241,9 +250,16 @@ func (e *env) wake(c bool, n int, gap time.Duration) ([2]uint64, error) {
 	return r, err
 }
 
+// pinWake is -pin.
+var pinWake = true
+
 // startPinned starts cmd on CPU cpu: the child inherits the CPU mask of
-// the thread that forks it, which is this locked one for the moment.
+// the thread that forks it, which is this locked one for the moment. cpu
+// -1 starts it where the scheduler likes.
 func startPinned(cmd *exec.Cmd, cpu int) error {
+	if cpu < 0 {
+		return cmd.Start()
+	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	var old, set unix.CPUSet

@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/posixshm/posixshm/sem"
 )
 
@@ -61,13 +63,30 @@ type format struct {
 }
 
 // glibcFormat is glibc's layout in /dev/shm, where glibc's sem_open keeps
-// semaphores; obsdFormat is OpenBSD's in a test directory, shared with the
-// C reference of rthread_sem.c.
+// semaphores, creating them in the format of the C programs gcc builds
+// here: the 64-bit one on a 64-bit machine, even for a 32-bit Go test
+// binary (GOARCH=386 on x86-64), which then uses 64-bit atomics on it.
+// obsdFormat is OpenBSD's in a test directory, shared with the C
+// reference of rthread_sem.c.
 func glibcFormat(t testing.TB) format {
 	if runtime.GOOS != "linux" {
 		t.Skip("glibc's layout is tested against glibc on Linux only")
 	}
-	return format{name: "glibc", layout: sem.GlibcDir("/dev/shm"), csrc: "glibcsem.c", want: map[bool]sem.Format{true: sem.Glibc64, false: sem.Glibc32}[strconv.IntSize == 64], env: []string{"SEMTEST_LAYOUT=glibc"}}
+	f := format{name: "glibc", layout: sem.GlibcLayout("/dev/shm", sem.Glibc64), csrc: "glibcsem.c", want: sem.Glibc64, env: []string{"SEMTEST_LAYOUT=glibc64"}}
+	if !machine64() {
+		f.layout, f.want, f.env = sem.GlibcLayout("/dev/shm", sem.Glibc32), sem.Glibc32, []string{"SEMTEST_LAYOUT=glibc32"}
+	}
+	return f
+}
+
+// machine64 reports whether the machine (not this binary) is 64-bit.
+func machine64() bool {
+	var u unix.Utsname
+	if unix.Uname(&u) != nil {
+		return strconv.IntSize == 64
+	}
+	m := unix.ByteSliceToString(u.Machine[:])
+	return strings.Contains(m, "64") || m == "s390x"
 }
 
 func obsdFormat(t testing.TB) format {
@@ -82,8 +101,8 @@ func obsdFormat(t testing.TB) format {
 // protocol on a 16-byte file whatever its own architecture. It needs
 // Debian's gcc-i686-linux-gnu (test.sh installs it on x86-64).
 func glibc32Format(t testing.TB) format {
-	if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" {
-		t.Skip("32-bit glibc is tested from linux/amd64 only")
+	if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" && runtime.GOARCH != "386" {
+		t.Skip("32-bit glibc is tested from linux/amd64 and linux/386 only")
 	}
 	return format{name: "glibc32", layout: sem.GlibcLayout("/dev/shm", sem.Glibc32), csrc: "glibcsem.c", m32: true, want: sem.Glibc32,
 		env: []string{"SEMTEST_LAYOUT=glibc32"}}
@@ -94,7 +113,7 @@ func formats(t *testing.T) []format {
 	fs := []format{obsdFormat(t)}
 	if runtime.GOOS == "linux" {
 		fs = append(fs, glibcFormat(t))
-		if runtime.GOARCH == "amd64" {
+		if runtime.GOARCH == "amd64" || runtime.GOARCH == "386" && machine64() {
 			fs = append(fs, glibc32Format(t))
 		}
 	}
@@ -110,7 +129,7 @@ func childLayout() sem.Layout {
 	if l == "glibc32" {
 		return sem.GlibcLayout("/dev/shm", sem.Glibc32)
 	}
-	return sem.GlibcDir("/dev/shm")
+	return sem.GlibcLayout("/dev/shm", sem.Glibc64)
 }
 
 // uniqueName returns a semaphore name no other run uses, and removes the

@@ -8,9 +8,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/posixshm/posixshm/sem"
 )
@@ -22,11 +23,11 @@ func eightDaysAgo() time.Time {
 // atime returns the access time of the file at path.
 func atime(t *testing.T, path string) time.Time {
 	t.Helper()
-	st, err := os.Stat(path)
-	if err != nil {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
 		t.Fatal(err)
 	}
-	return time.Unix(st.Sys().(*syscall.Stat_t).Atim.Unix())
+	return time.Unix(st.Atim.Unix())
 }
 
 func fresh(at time.Time) bool { return time.Since(at) < time.Hour }

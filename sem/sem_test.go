@@ -118,7 +118,7 @@ func TestOpen_Value(t *testing.T) {
 	}
 	d := sem.Dir(t.TempDir())
 	s := mustOpen(t, d, "/big", os.O_CREATE, 1<<32-1)
-	if v, _ := s.Value(); v != 1<<32-1 {
+	if v, _ := s.Value(); uint32(v) != 1<<32-1 {
 		t.Errorf("OpenBSD, value UINT_MAX: got %d", v)
 	}
 }
@@ -128,13 +128,13 @@ func TestOpen_Value(t *testing.T) {
 func TestPost_Overflow(t *testing.T) {
 	for lname, c := range map[string]struct {
 		l   sem.Layout
-		max int
+		max uint32
 	}{
 		"glibc":   {sem.GlibcDir(t.TempDir()), 1<<31 - 1},
 		"openbsd": {sem.Dir(t.TempDir()), 1<<32 - 1},
 	} {
 		t.Run(lname, func(t *testing.T) {
-			s := mustOpen(t, c.l, "/o", os.O_CREATE, uint32(c.max-1))
+			s := mustOpen(t, c.l, "/o", os.O_CREATE, c.max-1)
 			if err := s.Post(); err != nil {
 				t.Fatal(err)
 			}
@@ -143,7 +143,7 @@ func TestPost_Overflow(t *testing.T) {
 				t.Fatalf("Post at SEM_VALUE_MAX: %v, want EOVERFLOW", err)
 			}
 			pathErr(t, err, "sem_post", "/o")
-			if v, _ := s.Value(); v != c.max {
+			if v, _ := s.Value(); uint32(v) != c.max {
 				t.Errorf("value after the refused Post: %d, want %d", v, c.max)
 			}
 		})

@@ -19,6 +19,11 @@ import (
 // run while a Post, TryWait or Value is on its way to the mapping (see
 // Close).
 type Semaphore struct {
+	// idle is what fast points to when the fast paths are off: as a
+	// data word it says "no unit" to TryWait and "waiters" to Post. First,
+	// so that it is 64-bit aligned on 32-bit systems too, as the atomics
+	// of the fast paths need (sync/atomic's "Bugs").
+	idle uint64
 	// state holds stDue, stClosed and stSlow. While it is 0, fast points
 	// to the 64-bit data word, else to idle, whose value sends both fast
 	// paths to the slow ones: a Post or TryWait with nothing to do but its
@@ -35,9 +40,6 @@ type Semaphore struct {
 	value *uint32
 	futex *uint32
 	count *uint32
-	// idle is what fast points to when the fast paths are off: as a
-	// data word it says "no unit" to TryWait and "waiters" to Post.
-	idle uint64
 
 	name, path string
 	f          *os.File

@@ -1,4 +1,4 @@
-//go:build linux
+//go:build linux && !openbsdsim
 
 // Command semcmp measures package sem against glibc's own semaphores in C,
 // in the same run, and prints paired ratios (Go / C, each pair measured

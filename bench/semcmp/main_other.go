@@ -1,4 +1,4 @@
-//go:build !linux
+//go:build !linux || openbsdsim
 
 // Command semcmp compares package sem with glibc's semaphores; it runs on
 // Linux only (glibc, futex).

@@ -32,11 +32,10 @@
 //     semaphores in one format everywhere, and how the OpenBSD code is
 //     tested on Linux.
 //   - Elsewhere System's methods fail with ENOTSUP, naming the system:
-//     FreeBSD's sem_open keeps semaphores in libc's own format over
-//     umtx, NetBSD's in the kernel (ksem), macOS's in the kernel (its
-//     sem_wait cannot be interrupted to honour a context, and sem_getvalue
-//     is missing); none of them is reproduced yet. Dir works there, shared
-//     with Go programs; its waiters poll (below).
+//     FreeBSD's sem_open (libc over _umtx_op), NetBSD's (the kernel's
+//     ksem) and macOS's (kernel system calls 268-273) are not reproduced
+//     yet. Dir works there, shared with Go programs; its waiters poll
+//     (below).
 //
 // Opening an existing glibc semaphore picks the format from the file's
 // size, so a 64-bit process shares one made by a 32-bit program, which

@@ -564,3 +564,17 @@ func TestOpen_OtherWidth(t *testing.T) {
 	}
 	_, _ = a, b
 }
+
+// TestAllocs: the uncontended Post and TryWait allocate nothing, in any
+// format (CI runs this without the race detector too).
+func TestAllocs(t *testing.T) {
+	for lname, l := range goLayouts(t) {
+		s := mustOpen(t, l, "/a", os.O_CREATE, 0)
+		if n := testing.AllocsPerRun(1000, func() {
+			s.Post()
+			s.TryWait()
+		}); n != 0 {
+			t.Errorf("%s: Post+TryWait allocate %v times", lname, n)
+		}
+	}
+}

@@ -121,7 +121,8 @@
 // posixshm.FileError that names it), so errors.Is(err, fs.ErrNotExist)
 // and errors.Is(err, syscall.EOVERFLOW) work. Close ends the process's use
 // of a semaphore (waiters in it return fs.ErrClosed); the semaphore stays
-// until Unlink, and its value with it.
+// until Unlink, and its value with it. Each open Semaphore keeps its
+// file's descriptor (C's sem_open closes it) for refreshing.
 //
 // Hardening beyond the C libraries, as for shared memory objects: symbolic
 // links are never followed, a FIFO cannot block the open, only a regular

@@ -124,6 +124,11 @@
 // until Unlink, and its value with it. Each open Semaphore keeps its
 // file's descriptor (C's sem_open closes it) for refreshing.
 //
+// A creator killed between making its temporary file and linking it to
+// the name leaves that file behind, as glibc's does: sem.XXXXXX beside
+// glibc's semaphores ("posixshm gc --plain" removes it once idle),
+// <sha256>.sem.XXXXXX beside OpenBSD's (daily(8) does, after a week).
+//
 // Hardening beyond the C libraries, as for shared memory objects: symbolic
 // links are never followed, a FIFO cannot block the open, only a regular
 // file with one link is accepted, and a file too short to hold the format

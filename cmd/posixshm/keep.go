@@ -67,6 +67,10 @@ func runKeep(c *cli, names []string) int {
 		return c.usageError("--every must be positive")
 	}
 	verbose := c.flag("verbose").(bool)
+	// Before anything is opened: opening refreshes (a semaphore's Open
+	// does), and a script that sees the refresh may interrupt us at once.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
 	l := c.layout()
 	var objs []*kept
 	defer func() {
@@ -94,8 +98,6 @@ func runKeep(c *cli, names []string) int {
 	if len(objs) != len(names) {
 		return exitFail
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {

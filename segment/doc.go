@@ -276,7 +276,10 @@
 // [ErrSizeMismatch], [ErrNotInitialized] and [ErrCorrupt], wrapped in an
 // error that names the file; [ReadHeader] documents which check gives
 // which. Version 1 segments, written by earlier releases, give ErrVersion:
-// remove them and create them again. Errors of the layout's shm_open are
+// remove them and create them again. Version 2 segments, written by the
+// release before this one, open and work as before; they lack what
+// version 3 added (see [HeaderSize]): the name they were created under
+// and an undo log, so [Segment.Begin] refuses them with [ErrNoTxLog]. Errors of the layout's shm_open are
 // passed on as package posixshm returns them.
 //
 // A fault is an error, too. Another process that may write a segment's

@@ -84,13 +84,17 @@ func (s *Segment) Unlock() (err error) {
 }
 
 // lockError finishes a lock call that returned err: ErrOwnerDead comes
-// with the lock held, so the use counts; a closed Mutex means a closed
-// Segment; a sleeping waiter that found the word's memory gone, a
+// with the lock held, so the use counts, and the dead holder's
+// transaction, if any, is rolled back (tx.go); a closed Mutex means a
+// closed Segment; a sleeping waiter that found the word's memory gone, a
 // truncated file.
 func (s *Segment) lockError(op string, err error) error {
 	switch {
 	case errors.Is(err, lock.ErrOwnerDead):
 		s.used()
+		if s.tx.head != nil {
+			return s.recoverTx(err)
+		}
 	case errors.Is(err, fs.ErrClosed):
 		return &fs.PathError{Op: op, Path: s.name, Err: fs.ErrClosed}
 	}

@@ -165,6 +165,8 @@ type Segment struct {
 	// stop.
 	watchers atomic.Int32
 	done     chan struct{}
+
+	tx Tx // the transaction Begin starts (tx.go); tx.head is nil without an undo log
 }
 
 // Create creates a new segment called name with size bytes of data,
@@ -632,6 +634,7 @@ func newSegment(a *attachment, name, path string, opts Options, creator bool) *S
 	}
 	s.cond = lock.NewCond((*uint32)(unsafe.Pointer(&a.mem[offNotify])), lock.WithStaleAfter(s.recheck))
 	s.count = (*uint32)(unsafe.Pointer(&a.mem[offNotifyCount]))
+	s.setupTx(a)
 	return s
 }
 

@@ -14,6 +14,10 @@ import (
 // It returns nil, or lock.ErrOwnerDead (test with errors.Is) if the
 // previous holder died holding it. With ErrOwnerDead the lock IS held: the
 // data it protects may be half-updated, so repair it, then Unlock as usual.
+// On a segment with an undo log (Options.TxLog) the error is a
+// *RollbackError: the transaction the holder left open has been rolled
+// back first (see Begin), so only changes it made outside a transaction
+// can be half-done.
 // Exactly one locker gets ErrOwnerDead for each death. A holder counts as
 // dead once a waiter has waited Options.StaleAfter and the kernel no longer
 // holds its attachment's record lock (see the package documentation); the

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io/fs"
+	"math"
 	"os"
 	"sync"
 	"testing"
@@ -111,7 +112,7 @@ func TestTx_Errors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range [][2]int{{-1, 1}, {100, 1}, {0, 101}, {99, 2}, {1, -1}, {1 << 62, 1 << 62}, {50, 1<<63 - 1}} {
+	for _, r := range [][2]int{{-1, 1}, {100, 1}, {0, 101}, {99, 2}, {1, -1}, {math.MaxInt / 2, math.MaxInt / 2}, {50, math.MaxInt}} {
 		wantErr(t, "Snapshot out of range", tx.Snapshot(r[0], r[1]), "snapshot", segment.ErrTxRange)
 	}
 	wantErr(t, "Write out of range", tx.Write(99, []byte("xx")), "write", segment.ErrTxRange)

@@ -6,6 +6,10 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/posixshm/posixshm/posixshm"
@@ -118,4 +122,40 @@ func BenchmarkTx(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkTxC: BenchmarkTx's four measures in C (bench/c/txundo.c): a
+// robust process-shared pthread mutex, and the same undo log written by
+// hand with release stores. It builds the program with gcc (skipped
+// without it) and reports, as ns/op, what the program measured over b.N
+// operations. Run it in the same invocation as BenchmarkTx for ratios:
+//
+//	go test -run '^$' -bench 'BenchmarkTx' ./bench/gobench
+func BenchmarkTxC(b *testing.B) {
+	gcc, err := exec.LookPath("gcc")
+	if err != nil {
+		b.Skip("no gcc")
+	}
+	bin := filepath.Join(b.TempDir(), "txundo")
+	if out, err := exec.Command(gcc, "-O2", "-pthread", "-o", bin, "../c/txundo.c").CombinedOutput(); err != nil {
+		b.Fatalf("gcc: %v\n%s", err, out)
+	}
+	for _, what := range []string{"lock", "tx8", "transfer16-lock", "transfer16-tx"} {
+		arg := map[string]string{"transfer16-lock": "t16_lock", "transfer16-tx": "t16_tx"}[what]
+		if arg == "" {
+			arg = what
+		}
+		b.Run(what, func(b *testing.B) {
+			out, err := exec.Command(bin, strconv.Itoa(max(b.N, 1)), arg).Output()
+			if err != nil {
+				b.Fatalf("txundo: %v", err)
+			}
+			f := strings.Fields(string(out)) // c_tx_<what> <ns> ns
+			ns, err := strconv.ParseFloat(f[1], 64)
+			if len(f) != 3 || err != nil {
+				b.Fatalf("txundo said %q", out)
+			}
+			b.ReportMetric(ns, "ns/op")
+		})
+	}
 }

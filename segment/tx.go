@@ -46,11 +46,14 @@ var (
 // a transaction: while one is open, Begin and Lock of the process's other
 // goroutines wait, as they would for Lock. A Tx is for one goroutine at a
 // time (it may be handed over, as a locked lock may); other goroutines
-// must not touch the data while it is open. End it with Commit or Abort,
-// never with Segment.Unlock: that leaves the transaction in the log, and
-// the next transaction's first Snapshot fails with ErrTxAbandoned until an
-// Abort rolls it back. A Tx must not be used after Commit or Abort has
-// returned: the segment's next Begin returns the same Tx.
+// must not touch the data while it is open. The lock is not reentrant:
+// Begin while the process holds the lock waits for ever, as Lock would.
+// End a transaction with Commit or Abort, never with Segment.Unlock, and
+// do not Wait in one (Wait releases the lock): that leaves the transaction
+// in the log while others take the lock, and the next transaction's first
+// Snapshot fails with ErrTxAbandoned until an Abort rolls it back. A Tx
+// must not be used after Commit or Abort has returned: the segment's next
+// Begin returns the same Tx (Begin allocates nothing).
 type Tx struct {
 	s    *Segment
 	head *uint32 // the undo log's head word (txlog.go), in the mapping
@@ -123,7 +126,8 @@ func (tx *Tx) start() {
 func (tx *Tx) Snapshot(off, n int) error { return tx.record("snapshot", off, n, nil) }
 
 // Write records Bytes()[off:off+len(b)] as Snapshot does, then copies b
-// there. It fails as Snapshot does, and then copies nothing.
+// there. It fails as Snapshot does, and then copies nothing (but for
+// ErrTruncated, which may stop the copy part-way: Abort puts it back).
 func (tx *Tx) Write(off int, b []byte) error { return tx.record("write", off, len(b), b) }
 
 // record is Snapshot (b nil) and Write.
@@ -136,10 +140,10 @@ func (tx *Tx) record(op string, off, n int, b []byte) error {
 	}
 	// Inside the newest entry's range: its old bytes are older still.
 	covered := n == 0 || tx.lastN != 0 && off >= tx.lastOff && off+n <= tx.lastOff+tx.lastN
-	size := entrySize(n)
-	if !covered && size > len(tx.ent)-tx.end {
+	// (n first: entrySize of a huge n would overflow a 32-bit int.)
+	if !covered && (n > len(tx.ent) || entrySize(n) > len(tx.ent)-tx.end) {
 		return tx.error(op, fmt.Errorf("%d bytes need %d bytes of the undo log, %d of %d are left: %w",
-			n, size, len(tx.ent)-tx.end, len(tx.ent), ErrTxLogFull))
+			n, entryHeader+(int64(n)+7)&^7, len(tx.ent)-tx.end, len(tx.ent), ErrTxLogFull))
 	}
 	abandoned := false
 	if !noFault(func() {

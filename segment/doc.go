@@ -297,9 +297,21 @@
 // TryLock, LockContext or Wait) replays the dead holder's log, newest
 // entry first, before it returns: it gets a [*RollbackError], which
 // matches lock.ErrOwnerDead and says how many bytes were put back, and
-// consistent data, not a repair job. Memory outlives a process, so unlike
-// persistent memory nothing needs flushing: only the order of the stores
-// matters, and it is this (the log's layout is in txlog.go):
+// consistent data, not a repair job.
+//
+// The log lies at the header's TxLogOffset, TxLogSize bytes: a 64-byte
+// control line, whose first 4 bytes are the head word (0: empty; else 1 +
+// the offset of the newest entry in the entry area), then the entry area,
+// entries one after another from its offset 0, each at a multiple of 8:
+//
+//	offset size field
+//	     0    8 data offset of the recorded bytes, in the data region
+//	     8    4 their length n
+//	    12    4 link: 1 + the offset of the entry before, 0 for the first
+//	    16    n the bytes as they were, then padding to a multiple of 8
+//
+// Memory outlives a process, so unlike persistent memory nothing needs
+// flushing: only the order of the stores matters, and it is this:
 //
 //	Begin     B1  lock word: the compare-and-swap that takes the lock
 //	Snapshot  S1  the entry's header (data offset, length, link to the

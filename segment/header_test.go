@@ -628,7 +628,7 @@ func TestCreate_RecordsName(t *testing.T) {
 			t.Fatal(err)
 		}
 		h, err := segment.ReadHeader(f)
-		f.Close()
+		segment.CloseFile(f)
 		want, cut := name, false
 		if len(name) > segment.MaxName {
 			want, cut = name[:segment.MaxName], true

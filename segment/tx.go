@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"runtime/debug"
 	"strconv"
 	"sync/atomic"
 	"unsafe"
@@ -131,7 +132,7 @@ func (tx *Tx) Snapshot(off, n int) error { return tx.record("snapshot", off, n, 
 func (tx *Tx) Write(off int, b []byte) error { return tx.record("write", off, len(b), b) }
 
 // record is Snapshot (b nil) and Write.
-func (tx *Tx) record(op string, off, n int, b []byte) error {
+func (tx *Tx) record(op string, off, n int, b []byte) (err error) {
 	if err := tx.usable(op); err != nil {
 		return err
 	}
@@ -145,25 +146,22 @@ func (tx *Tx) record(op string, off, n int, b []byte) error {
 		return tx.error(op, fmt.Errorf("%d bytes need %d bytes of the undo log, %d of %d are left: %w",
 			n, entryHeader+(int64(n)+7)&^7, len(tx.ent)-tx.end, len(tx.ent), ErrTxLogFull))
 	}
-	abandoned := false
-	if !noFault(func() {
-		if !covered {
-			if abandoned = tx.end == 0 && atomic.LoadUint32(tx.head) != 0; abandoned {
-				return
-			}
-			tx.append(off, n)
+	// The log and the data are in the mapping: a file truncated under
+	// them is an error (fault.go), with the cheap guard of the lock's
+	// paths, since Snapshot is as hot.
+	g := faultGuard{old: debug.SetPanicOnFault(true)}
+	defer g.end(tx.s, op, &err)
+	if !covered {
+		if tx.end == 0 && atomic.LoadUint32(tx.head) != 0 {
+			g.done = true
+			return tx.error(op, ErrTxAbandoned)
 		}
-		if b != nil {
-			tx.copyIn(off, b)
-		}
-	}) {
-		hf := fault(ErrTruncated, "file was truncated under the undo log or the data")
-		hf.File = tx.s.path
-		return tx.error(op, hf)
+		tx.append(off, n)
 	}
-	if abandoned {
-		return tx.error(op, ErrTxAbandoned)
+	if b != nil {
+		tx.copyIn(off, b)
 	}
+	g.done = true
 	return nil
 }
 
@@ -213,14 +211,19 @@ func (tx *Tx) Commit() error {
 	var err error
 	if tx.end != 0 {
 		txStep("commit: about to empty the log")
-		if !noFault(func() { atomic.StoreUint32(tx.head, 0) }) { // the commit point
-			hf := fault(ErrTruncated, "file was truncated under the undo log")
-			hf.File = tx.s.path
-			err = tx.error("commit", hf)
-		}
+		err = tx.empty()
 		txStep("commit: log emptied")
 	}
 	return tx.finish("commit", err)
+}
+
+// empty stores 0 into the log's head: Commit's commit point.
+func (tx *Tx) empty() (err error) {
+	g := faultGuard{old: debug.SetPanicOnFault(true)}
+	defer g.end(tx.s, "commit", &err)
+	atomic.StoreUint32(tx.head, 0)
+	g.done = true
+	return nil
 }
 
 // Abort ends the transaction, putting back every byte it recorded, newest
@@ -296,7 +299,7 @@ func (s *Segment) rollback(steps string) (entries, n int, hf *headerError) {
 		atomic.StoreUint32(tx.head, 0)
 		txStep(steps + "log emptied")
 	}) {
-		hf = fault(ErrTruncated, "file was truncated under the undo log or the data")
+		hf = fault(ErrTruncated, errTruncatedMapped)
 	}
 	return entries, n, hf
 }

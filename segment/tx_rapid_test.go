@@ -37,13 +37,13 @@ func TestTx_CutAnywhere(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A second descriptor of the file, closed after the segment: closing
-	// it before would drop the attachment's record locks (POSIX locks).
+	// A second descriptor of the file (CloseFile keeps the attachment's
+	// record locks).
 	f, err := os.OpenFile(s.Path(), os.O_RDWR, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer segment.CloseFile(f)
 	defer s.Close()
 	h, err := segment.ReadHeader(f)
 	if err != nil {
@@ -214,7 +214,7 @@ func TestTx_HostileLog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer segment.CloseFile(f)
 	defer s.Close()
 	h, err := segment.ReadHeader(f)
 	if err != nil {

@@ -266,7 +266,7 @@ func TestTx_ReadHeader(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer segment.CloseFile(f)
 	h, err := segment.ReadHeader(f)
 	// Table 256..264, name 264..267, log at 320: a control line and 128
 	// bytes of entries (100 rounded up), data at 512.

@@ -385,15 +385,17 @@
 // remove them and create them again. Version 2 segments, written by the
 // release before this one, open and work as before; they lack what
 // version 3 added (see [HeaderSize]): the name they were created under
-// and an undo log, so [Segment.Begin] refuses them with [ErrNoTxLog]. Errors of the layout's shm_open are
-// passed on as package posixshm returns them.
+// and an undo log, so [Segment.Begin] refuses them with [ErrNoTxLog].
+// Errors of the layout's shm_open are passed on as package posixshm
+// returns them.
 //
 // A fault is an error, too. Another process that may write a segment's
 // file can truncate it under the mapping, and touching a mapped page past
 // the end of a file raises SIGBUS, which would crash the program. Every
 // access of the package to the header, the table and the words (Lock,
 // Unlock, Wait, Notify, Refresh, Close, Stat, opening a segment this
-// process has open already, ...) runs under debug.SetPanicOnFault and
+// process has open already, a transaction's methods and the undo log's
+// replay, ...) runs under debug.SetPanicOnFault and
 // returns an error wrapping ErrTruncated instead; a lock waiter asleep on
 // the word finds out within its stale interval. The calls that return no
 // error do nothing (Notify, NotifyAll) or return 0 (Notifications). What

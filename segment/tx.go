@@ -37,8 +37,8 @@ var (
 )
 
 // A Tx is a transaction on a segment's data: changes that other processes
-// see all or none of, even if the process making them is killed half-way
-// (see the package documentation). Begin starts it and takes the lock;
+// taking the lock see all or none of, even if the process making them is
+// killed half-way (see the package documentation). Begin starts it and takes the lock;
 // before changing bytes of the data region, record them with Snapshot (or
 // change them with Write, which does both); Commit keeps the changes,
 // Abort rolls them back, and both release the lock.

@@ -49,6 +49,8 @@ type attachment struct {
 	slots    int   // table size
 	dataSize int64 // size of the data region
 	remove   bool  // the header's remove-when-unused flag
+	// The undo log (tx.go): where in mem, and how long; 0, 0 if none.
+	logOff, logSize int64
 
 	// The attachment: a slot (slot ≥ 0, its generation gen), or none
 	// (slot -1: overflow, with the record-lock byte overflowBase+over, or
@@ -94,6 +96,7 @@ func newAttachment(l posixshm.Layout, name string, f *os.File, st *unix.Stat_t, 
 		key: keyOf(st), f: f, fd: int(f.Fd()), mem: mem, refs: 1,
 		l: l, name: name,
 		slots: h.Slots, dataSize: h.DataSize, remove: h.RemoveWhenUnused,
+		logOff: h.TxLogOffset, logSize: h.TxLogSize,
 		slot: -1, over: -1,
 		gone: make(chan struct{}),
 	}

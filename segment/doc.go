@@ -1,8 +1,9 @@
 // Package segment maps POSIX shared memory objects with a small versioned
 // header in front of their data: magic, version, sizes, created-at, a
 // shared refreshed-at stamp, on cache lines of their own a crash-robust
-// lock word (package lock) and a notify word, and a table of the processes
-// attached to the segment.
+// lock word (package lock) and a notify word, a table of the processes
+// attached to the segment, the name it was created under, and optionally
+// an undo log for crash-atomic transactions.
 //
 // [Create], [Open] and [OpenOrCreate] create and attach to a segment by
 // name; many processes may call OpenOrCreate at once and exactly one
@@ -17,7 +18,8 @@
 //	}
 //	defer s.Close()
 //	if err := s.Lock(); errors.Is(err, lock.ErrOwnerDead) {
-//		// the previous holder died holding the lock: repair s.Bytes()
+//		// the previous holder died holding the lock: repair s.Bytes(),
+//		// or use transactions, which repair themselves (see below)
 //	}
 //	defer s.Unlock()
 //
@@ -268,6 +270,110 @@
 // abandoned: removed by the next opener if it removes itself when unused,
 // and by posixshm gc once idle.
 //
+// # Transactions: updates a crash cannot leave half-done
+//
+// A segment created with [Options].TxLog has an undo log (located by the
+// header, see [HeaderSize]), and its data can be changed in transactions,
+// as PMDK's libpmemobj changes persistent memory with
+// pmemobj_tx_add_range: [Segment.Begin] takes the lock; [Tx.Snapshot]
+// records bytes of the data region before the caller changes them
+// ([Tx.Write] records and writes); [Tx.Commit] keeps the changes and
+// [Tx.Abort] puts the recorded bytes back, and both release the lock.
+//
+//	tx, err := s.Begin()
+//	if err != nil && !errors.Is(err, lock.ErrOwnerDead) {
+//		return err // (with ErrOwnerDead a dead holder's transaction was rolled back)
+//	}
+//	b := s.Bytes()
+//	tx.Snapshot(from, 8) // before changing b[from:from+8]
+//	tx.Snapshot(to, 8)
+//	put(b[from:], get(b[from:])-amount)
+//	put(b[to:], get(b[to:])+amount)
+//	return tx.Commit()
+//
+// A process killed at any instant of a transaction leaves the log able to
+// put back exactly the bytes the data had before it, or an empty log and
+// the transaction's bytes. The next process to take the lock (Begin, Lock,
+// TryLock, LockContext or Wait) replays the dead holder's log, newest
+// entry first, before it returns: it gets a [*RollbackError], which
+// matches lock.ErrOwnerDead and says how many bytes were put back, and
+// consistent data, not a repair job.
+//
+// The log lies at the header's TxLogOffset, TxLogSize bytes: a 64-byte
+// control line, whose first 4 bytes are the head word (0: empty; else 1 +
+// the offset of the newest entry in the entry area), then the entry area,
+// entries one after another from its offset 0, each at a multiple of 8:
+//
+//	offset size field
+//	     0    8 data offset of the recorded bytes, in the data region
+//	     8    4 their length n
+//	    12    4 link: 1 + the offset of the entry before, 0 for the first
+//	    16    n the bytes as they were, then padding to a multiple of 8
+//
+// Memory outlives a process, so unlike persistent memory nothing needs
+// flushing: only the order of the stores matters, and it is this:
+//
+//	Begin     B1  lock word: the compare-and-swap that takes the lock
+//	Snapshot  S1  the entry's header (data offset, length, link to the
+//	              entry before) into the log, past its published entries
+//	          S2  the old bytes of the range into the entry
+//	          S3  the log's head word := 1 + the entry's offset: an atomic
+//	              (release) store, after S1 and S2 in program order
+//	(caller)  W   the caller's own stores into the range, only after
+//	              Snapshot has returned (Write makes them itself, after S3)
+//	Commit    C1  head := 0, atomically: the commit point
+//	          C2  lock word: the compare-and-swap that releases the lock
+//	Abort and R1  for each entry the head reaches, newest first: its old
+//	recovery      bytes into the data region
+//	          R2  head := 0, atomically
+//	          R3  (Abort) the lock word is released; (recovery) the lock
+//	              call returns
+//
+// Why a crash between any two instructions is safe: a process killed by
+// SIGKILL stops between two instructions, and every store it made before
+// is in the shared memory (the stores of one thread reach memory in the
+// order it made them as far as anyone who learns of its death can tell:
+// the kernel releases its record locks, by which a waiter judges it dead,
+// only after it has stopped, and the atomics order the compiler's stores).
+// Take any point:
+//
+//   - Before S3 of entry k, the head reaches entries 1 to k-1, each written
+//     whole before its own S3; the bytes of entry k may be torn, but no link
+//     leads to them. The caller has changed no byte outside ranges 1 to k-1
+//     (it changes a range only after its Snapshot returned), and the first
+//     entry that covers a byte recorded it before any change: so replaying
+//     1 to k-1 newest first leaves every byte with its value from before
+//     the transaction. Between S3 of entry k and C1 the same holds with
+//     entries 1 to k.
+//   - After C1 the log is empty and the data are the transaction's: a
+//     holder killed before C2 leaves nothing to roll back, and its
+//     successor is told so (RollbackError.Entries 0).
+//   - During R1, nothing changes the log (entries lie outside the data
+//     region, and R1 writes only there), so a recovery killed half-way is
+//     redone whole by the next process to take the lock: replaying is
+//     idempotent. After R2 the log is empty and the data are as before.
+//
+// The head word is 32 bits, atomic on every platform, 32-bit ones without
+// 64-bit atomics included. The log's entries are checked before they are
+// replayed (inside the log, one after another from its start, ranges inside
+// the data region): a log another writer scribbled on gives ErrCorrupt
+// (inside the RollbackError) and is emptied unreplayed, never a fault. A
+// file truncated under the log makes the transaction's methods fail with
+// ErrTruncated.
+//
+// What stays the caller's job: changes made without a transaction (under
+// Lock) are not recorded, so a process that dies in the middle of them
+// leaves them half-done, as before; effects outside the segment (files
+// written, messages sent, memory of the process) are not rolled back, so
+// make them after Commit, or make them repeatable; and a range must be
+// recorded before it is changed. The lock belongs to the process's
+// attachment, and so does a transaction: while one is open, Begin and Lock
+// of the process's other goroutines wait; a Tx is used by one goroutine at
+// a time. Where 64-bit atomics do not reach across processes (lock.Atomic64
+// false) the lock's one window (see above) is also a transaction's: a
+// waiter that took over a live holder's lock would roll back that
+// holder's transaction under it.
+//
 // # Errors
 //
 // Errors are *fs.PathError values whose Path is the caller's name. A file
@@ -276,15 +382,20 @@
 // [ErrSizeMismatch], [ErrNotInitialized] and [ErrCorrupt], wrapped in an
 // error that names the file; [ReadHeader] documents which check gives
 // which. Version 1 segments, written by earlier releases, give ErrVersion:
-// remove them and create them again. Errors of the layout's shm_open are
-// passed on as package posixshm returns them.
+// remove them and create them again. Version 2 segments, written by the
+// release before this one, open and work as before; they lack what
+// version 3 added (see [HeaderSize]): the name they were created under
+// and an undo log, so [Segment.Begin] refuses them with [ErrNoTxLog].
+// Errors of the layout's shm_open are passed on as package posixshm
+// returns them.
 //
 // A fault is an error, too. Another process that may write a segment's
 // file can truncate it under the mapping, and touching a mapped page past
 // the end of a file raises SIGBUS, which would crash the program. Every
 // access of the package to the header, the table and the words (Lock,
 // Unlock, Wait, Notify, Refresh, Close, Stat, opening a segment this
-// process has open already, ...) runs under debug.SetPanicOnFault and
+// process has open already, a transaction's methods and the undo log's
+// replay, ...) runs under debug.SetPanicOnFault and
 // returns an error wrapping ErrTruncated instead; a lock waiter asleep on
 // the word finds out within its stale interval. The calls that return no
 // error do nothing (Notify, NotifyAll) or return 0 (Notifications). What

@@ -60,3 +60,11 @@ const (
 	OverflowBase      = overflowBase
 	MaxOverflowProbes = maxOverflowProbes
 )
+
+// SetTxHook makes every step of this process's transactions (Snapshot,
+// Write, Commit, Abort, recovery) call f with the step's name, and returns
+// a function that undoes it.
+func SetTxHook(f func(step string)) (undo func()) {
+	testHookTx = f
+	return func() { testHookTx = nil }
+}

@@ -1,12 +1,15 @@
 package segment
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
+	"math"
 	"math/bits"
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/posixshm/posixshm/lock"
@@ -48,8 +51,9 @@ var (
 	ErrCorrupt = errors.New("segment header corrupt")
 )
 
-// HeaderSize is the size of the fixed part of a version 2 segment header.
-// The attachment table follows it, then the data region.
+// HeaderSize is the size of the fixed part of a segment header. The
+// attachment table follows it; in version 3 the name the segment was
+// created under and the undo log follow the table; then the data region.
 //
 // The header is native endian (shared memory never leaves its machine) and
 // laid out in 64-byte cache lines, so that lock traffic, notifications
@@ -57,31 +61,62 @@ var (
 //
 //	offset size field
 //	     0    8 magic "\x89SHM\r\n\x1a\n" (the same bytes on every machine)
-//	     8    4 version, 2
+//	     8    4 version: 3 (this package writes it), or 2 (it reads it too)
 //	    12    4 header size, 256
-//	    16    8 data offset: a multiple of 64, at or after the table's end
+//	    16    8 data offset: a multiple of 64, at or after the end of the
+//	            undo log (version 3 with a log), of the name (version 3)
+//	            or of the table
 //	    24    8 data size in bytes
 //	    32    8 created at, Unix nanoseconds
 //	    40    8 refreshed at, Unix nanoseconds; updated atomically (see Refresh)
 //	    48    4 table offset, 256
 //	    52    4 slot count: entries in the table, 1 to MaxSlots
-//	    56    4 flags: bit 0 remove when unused; other bits are refused
+//	    56    4 flags: bit 0 remove when unused; bit 1 (version 3) the name
+//	            is truncated; other bits are refused
 //	    60    4 overflow count: attachments that found no free slot (atomic)
 //	    64    8 lock word (package lock): state half at 64, stamp half at 68
 //	    72   56 reserved, zero
 //	   128    4 notify word (package lock's notify word: lock.Cond, lock.SplitNotify)
 //	   132    4 notification count: added to by every notification (atomic)
-//	   136  120 reserved, zero
+//	   136   56 reserved, zero
+//	   192    4 name offset: the table's end (version 3; reserved in version 2)
+//	   196    4 name length in bytes, 0 to MaxName (version 3)
+//	   200    8 undo log offset: 0 if there is no log, else the first
+//	            multiple of 64 at or after the name's end (version 3)
+//	   208    8 undo log size in bytes: 0, or a multiple of 64 from
+//	            128 to 64+MaxTxLog (version 3)
+//	   216   40 reserved, zero
 //	   256      attachment table: slot count entries of 8 bytes (see Slot)
+//	            name (version 3): name length bytes, no NUL among them
+//	            undo log (version 3, if any): its first 64 bytes the log's
+//	              control line, then its entries (see Tx)
 //	            data (data offset), data size bytes; the file ends there
 //
-// With the default DefaultSlots the table ends at 768, where the data
-// starts. The creator writes every field and then stores the magic, last
-// and atomically; a file whose magic is still zero is being initialized.
+// Line 3 (192-255) holds only fields the creator writes once, so the lock
+// line and the notify line keep a cache line each. With the default
+// DefaultSlots the table ends at 768; a version 3 segment's data then
+// starts at 768 plus its name rounded up to 64 bytes, plus the log.
+//
+// A version 2 segment, written by earlier releases, has zeros at 192-255
+// and neither name nor log: it opens and works as before (its data, at its
+// data offset, is never moved), ReadHeader reports its Name as unknown
+// (HasName false), and Begin refuses it with ErrNoTxLog.
+//
+// The creator writes every field and then stores the magic, last and
+// atomically; a file whose magic is still zero is being initialized.
 const HeaderSize = 256
 
-// HeaderVersion is the layout version this package writes and reads.
-const HeaderVersion = 2
+// HeaderVersion is the layout version this package writes. It also reads
+// version 2 (see HeaderSize).
+const HeaderVersion = 3
+
+// MaxName is the most bytes of a segment's name that its header records
+// (PATH_MAX on Linux). A longer name is recorded as its first MaxName
+// bytes, with Header.NameTruncated set.
+const MaxName = 4096
+
+// MaxTxLog is the largest undo log a segment may have (Options.TxLog).
+const MaxTxLog = 1 << 30
 
 // DefaultSlots is the size of the attachment table unless Options.Slots
 // says otherwise; MaxSlots is the largest table a segment may have.
@@ -107,17 +142,26 @@ const (
 	offLockStamp   = 68
 	offNotify      = 128
 	offNotifyCount = 132
+	offNameOffset  = 192 // version 3 from here on
+	offNameLen     = 196
+	offLogOffset   = 200
+	offLogSize     = 208
 	tableOffset    = HeaderSize
 
 	cacheLine = 64
 	slotSize  = 8
 )
 
-// Flag bits of the header's flags word.
+// Flag bits of the header's flags word, and those each version knows.
 const (
 	flagRemoveWhenUnused = 1 << 0
-	knownFlags           = flagRemoveWhenUnused
+	flagNameTruncated    = 1 << 1 // version 3
+	knownFlags2          = flagRemoveWhenUnused
+	knownFlags3          = flagRemoveWhenUnused | flagNameTruncated
 )
+
+// minVersion is the oldest layout version this package reads.
+const minVersion = 2
 
 // magicBytes opens every segment. The first byte has its high bit set and
 // is not 0x7f, so no text, ELF or all-zero file can match; the CR LF, ^Z
@@ -167,7 +211,31 @@ type Header struct {
 	// entry that says Attached may belong to a process that has died:
 	// Users tells the live ones.
 	Table []Slot
+
+	// Name is the name the segment was created under, byte for byte as
+	// its creator passed it to Create or OpenOrCreate: under a hashed
+	// layout (OpenBSD's /tmp/<sha256>.shm) the only record of it. Only
+	// version 3 headers record it (HasName): a version 2 segment's Name is
+	// "", which a reader should show as unknown ("-"), not as the empty
+	// name (a valid name on OpenBSD). A name longer than MaxName bytes is
+	// recorded as its first MaxName bytes, with NameTruncated set: show it
+	// as cut (with a trailing "..."). Names may hold any bytes but NUL,
+	// so quote them for display.
+	Name          string
+	NameTruncated bool
+	// NameOffset is where the name is stored: the table's end (version 3),
+	// 0 in version 2.
+	NameOffset int64
+	// TxLogOffset and TxLogSize locate the undo log of transactions
+	// (Options.TxLog, Segment.Begin): its control line and entries. Both
+	// are 0 when the segment has no log, as in every version 2 segment.
+	TxLogOffset int64
+	TxLogSize   int64
 }
+
+// HasName reports whether the header records the segment's name: version
+// 3 and later. See Name.
+func (h Header) HasName() bool { return h.Version >= 3 }
 
 // A Slot is one entry of the attachment table: one 64-bit word, written
 // atomically, laid out as
@@ -279,12 +347,15 @@ func parseHeader(b []byte, fileSize int64) (Header, *headerError) {
 	if err := decodeTable(&h, b); err != nil {
 		return Header{}, err
 	}
+	if err := decodeName(&h, b); err != nil {
+		return Header{}, err
+	}
 	return h, nil
 }
 
 // decodeFixed decodes and checks the fixed part of a header (its first
-// HeaderSize bytes), without the table. fileSize < 0 means unknown: only
-// the length of b counts.
+// HeaderSize bytes), without the table and the name. fileSize < 0 means
+// unknown: only the length of b counts.
 func decodeFixed(b []byte, fileSize int64) (Header, *headerError) {
 	var h Header
 	avail := int64(len(b))
@@ -304,27 +375,47 @@ func decodeFixed(b []byte, fileSize int64) (Header, *headerError) {
 	// The version comes before any size check: a version 1 segment is
 	// shorter than this version's header, and must be told apart.
 	h.Version = ne.Uint32(b[offVersion:])
-	if h.Version != HeaderVersion {
+	if h.Version < minVersion || h.Version > HeaderVersion {
 		return h, fault(ErrVersion, versionProblem(h.Version))
 	}
 	if avail < HeaderSize {
 		return h, fault(ErrTruncated, itoa(avail)+" bytes, shorter than a "+itoa(HeaderSize)+"-byte header")
 	}
-	h.HeaderSize = int64(ne.Uint32(b[offHeaderSize:]))
-	h.TableOffset = int64(ne.Uint32(b[offTableOffset:]))
-	slots := ne.Uint32(b[offSlots:])
-	off, size := ne.Uint64(b[offDataOffset:]), ne.Uint64(b[offDataSize:])
-	if reason := checkLayout(h.HeaderSize, h.TableOffset, slots, off, size); reason != "" {
+	l := layoutFields{
+		version: h.Version,
+		hsize:   int64(ne.Uint32(b[offHeaderSize:])),
+		toff:    int64(ne.Uint32(b[offTableOffset:])),
+		slots:   ne.Uint32(b[offSlots:]),
+		off:     ne.Uint64(b[offDataOffset:]),
+		size:    ne.Uint64(b[offDataSize:]),
+	}
+	if h.Version >= 3 {
+		l.nameOff, l.nameLen = ne.Uint32(b[offNameOffset:]), ne.Uint32(b[offNameLen:])
+		l.logOff, l.logSize = ne.Uint64(b[offLogOffset:]), ne.Uint64(b[offLogSize:])
+	}
+	if reason := l.check(); reason != "" {
 		return h, fault(ErrSizeMismatch, reason)
 	}
 	flags := ne.Uint32(b[offFlags:])
-	if flags&^knownFlags != 0 {
-		return h, fault(ErrVersion, "flags 0x"+strconv.FormatUint(uint64(flags), 16)+
-			" include features this package does not know (written by a newer version?)")
+	known := uint32(knownFlags2)
+	if h.Version >= 3 {
+		known = knownFlags3
 	}
-	h.Slots = int(slots)
+	if flags&^known != 0 {
+		return h, fault(ErrVersion, "flags 0x"+strconv.FormatUint(uint64(flags), 16)+
+			" include features this package does not know in version "+itoa(int64(h.Version))+" (written by a newer version?)")
+	}
+	if flags&flagNameTruncated != 0 && l.nameLen != MaxName {
+		return h, fault(ErrCorrupt, "name marked truncated, but "+itoa(int64(l.nameLen))+" bytes long, not "+itoa(MaxName)+
+			" (remove the segment and create it again)")
+	}
+	h.HeaderSize, h.TableOffset = l.hsize, l.toff
+	h.Slots = int(l.slots)
 	h.RemoveWhenUnused = flags&flagRemoveWhenUnused != 0
-	h.DataOffset, h.DataSize = int64(off), int64(size)
+	h.NameTruncated = flags&flagNameTruncated != 0
+	h.DataOffset, h.DataSize = int64(l.off), int64(l.size)
+	h.NameOffset = int64(l.nameOff)
+	h.TxLogOffset, h.TxLogSize = int64(l.logOff), int64(l.logSize)
 	h.Created = fromNanos(int64(ne.Uint64(b[offCreated:])))
 	h.Refreshed = fromNanos(int64(ne.Uint64(b[offRefreshed:])))
 	h.Overflow = ne.Uint32(b[offOverflow:])
@@ -338,14 +429,24 @@ func decodeFixed(b []byte, fileSize int64) (Header, *headerError) {
 
 // versionProblem explains a version this package does not read.
 func versionProblem(v uint32) string {
-	switch {
-	case bits.ReverseBytes32(v) == HeaderVersion || bits.ReverseBytes32(v) == 1:
+	switch r := bits.ReverseBytes32(v); {
+	case r >= 1 && r <= HeaderVersion:
 		return "written on a machine of the other byte order"
 	case v == 1:
 		return "version 1, written by an earlier release of this package, which this one does not read: " +
 			"remove the segment (posixshm rm, or Unlink) and create it again"
 	}
-	return "version " + itoa(int64(v)) + ", this package reads " + itoa(HeaderVersion)
+	return "version " + itoa(int64(v)) + ", this package reads " + itoa(minVersion) + " to " + itoa(HeaderVersion)
+}
+
+// headerEnd is where the variable parts of the header whose fixed part h
+// was decoded from b end: the table, and in version 3 the name (whose
+// length decodeFixed has checked).
+func headerEnd(h *Header, b []byte) int64 {
+	if h.Version < 3 {
+		return tableEnd(h.Slots)
+	}
+	return h.NameOffset + int64(binary.NativeEndian.Uint32(b[offNameLen:]))
 }
 
 // decodeTable decodes and checks the attachment table of h from b, the
@@ -368,6 +469,27 @@ func decodeTable(h *Header, b []byte) *headerError {
 	return nil
 }
 
+// decodeName decodes and checks the name of a version 3 header h, whose
+// fixed part decodeFixed decoded from b, the file's first bytes.
+func decodeName(h *Header, b []byte) *headerError {
+	if h.Version < 3 {
+		return nil
+	}
+	end := headerEnd(h, b)
+	if end-h.NameOffset > MaxName { // b changed since decodeFixed checked it (a mapping)
+		return fault(ErrSizeMismatch, "name of "+itoa(end-h.NameOffset)+" bytes, longer than "+itoa(MaxName))
+	}
+	if int64(len(b)) < end {
+		return fault(ErrTruncated, "have "+itoa(int64(len(b)))+" bytes of the header, its name ends at "+itoa(end))
+	}
+	name := b[h.NameOffset:end]
+	if i := bytes.IndexByte(name, 0); i >= 0 {
+		return fault(ErrCorrupt, "name has a NUL byte at "+strconv.Itoa(i)+" (remove the segment and create it again)")
+	}
+	h.Name = string(name)
+	return nil
+}
+
 // checkTable checks the n slot words that word returns.
 func checkTable(n int, word func(i int) uint64) *headerError {
 	for i := range n {
@@ -379,22 +501,95 @@ func checkTable(n int, word func(i int) uint64) *headerError {
 	return nil
 }
 
-// checkLayout checks the header's own sizes and returns what is wrong.
-func checkLayout(hsize, toff int64, slots uint32, off, size uint64) string {
+// layoutFields are the header fields that place a segment's parts, as
+// stored (version 2 has no name and no log: zero).
+type layoutFields struct {
+	version          uint32
+	hsize, toff      int64
+	slots            uint32
+	off, size        uint64 // the data region
+	nameOff, nameLen uint32
+	logOff, logSize  uint64
+}
+
+// check checks the header's own sizes and returns what is wrong, in the
+// order ReadHeader documents.
+func (l layoutFields) check() string {
+	v := "version " + itoa(int64(l.version))
 	switch {
-	case hsize != HeaderSize:
-		return "header size " + itoa(hsize) + ", version 2 has " + itoa(HeaderSize)
-	case toff != tableOffset:
-		return "attachment table at " + itoa(toff) + ", version 2 has it at " + itoa(tableOffset)
-	case slots == 0 || slots > MaxSlots:
-		return "slot count " + strconv.FormatUint(uint64(slots), 10) + " is not between 1 and " + itoa(MaxSlots)
-	case off < uint64(dataStart(int(slots))) || off%cacheLine != 0:
-		return "data offset " + strconv.FormatUint(off, 10) + " is not a multiple of 64 after the attachment table (which ends at " +
-			itoa(tableEnd(int(slots))) + ")"
-	case off > maxSegment || size > maxSegment-off:
-		return "data offset " + strconv.FormatUint(off, 10) + " plus size " + strconv.FormatUint(size, 10) + " is out of range"
+	case l.hsize != HeaderSize:
+		return "header size " + itoa(l.hsize) + ", " + v + " has " + itoa(HeaderSize)
+	case l.toff != tableOffset:
+		return "attachment table at " + itoa(l.toff) + ", " + v + " has it at " + itoa(tableOffset)
+	case l.slots == 0 || l.slots > MaxSlots:
+		return "slot count " + strconv.FormatUint(uint64(l.slots), 10) + " is not between 1 and " + itoa(MaxSlots)
+	}
+	start, after := tableEnd(int(l.slots)), "the attachment table"
+	if l.version >= 3 {
+		nameEnd := int64(l.nameOff) + int64(l.nameLen)
+		switch {
+		case int64(l.nameOff) != start:
+			return "name at " + itoa(int64(l.nameOff)) + ", " + v + " has it at the table's end, " + itoa(start)
+		case l.nameLen > MaxName:
+			return "name of " + itoa(int64(l.nameLen)) + " bytes, longer than " + itoa(MaxName)
+		case (l.logOff == 0) != (l.logSize == 0):
+			return "undo log at " + strconv.FormatUint(l.logOff, 10) + " of " + strconv.FormatUint(l.logSize, 10) +
+				" bytes: offset and size must both be 0 (no log) or neither"
+		case l.logSize != 0 && (l.logSize%cacheLine != 0 || l.logSize < minTxLogArea || l.logSize > cacheLine+MaxTxLog):
+			return "undo log of " + strconv.FormatUint(l.logSize, 10) + " bytes is not a multiple of 64 from " +
+				itoa(minTxLogArea) + " to " + itoa(cacheLine+MaxTxLog)
+		case l.logSize != 0 && l.logOff != uint64(roundUp(nameEnd, cacheLine)):
+			return "undo log at " + strconv.FormatUint(l.logOff, 10) + ", " + v + " has it at the first multiple of 64 after the name, " +
+				itoa(roundUp(nameEnd, cacheLine))
+		}
+		start, after = nameEnd, "the name"
+		if l.logSize != 0 {
+			start, after = int64(l.logOff+l.logSize), "the undo log"
+		}
+	}
+	switch {
+	case l.off < uint64(roundUp(start, cacheLine)) || l.off%cacheLine != 0:
+		return "data offset " + strconv.FormatUint(l.off, 10) + " is not a multiple of 64 after " + after +
+			" (which ends at " + itoa(start) + ")"
+	case l.off > maxSegment || l.size > maxSegment-l.off:
+		return "data offset " + strconv.FormatUint(l.off, 10) + " plus size " + strconv.FormatUint(l.size, 10) + " is out of range"
 	}
 	return ""
+}
+
+// txLogArea is the size of the undo log area for Options.TxLog n: the
+// control line and n bytes rounded up to whole lines; 0 for none.
+func txLogArea(n int64) int64 {
+	if n == 0 {
+		return 0
+	}
+	return cacheLine + roundUp(n, cacheLine)
+}
+
+// minTxLogArea is the smallest log area: the control line and one line of
+// entries.
+const minTxLogArea = 2 * cacheLine
+
+// recordedName is the part of name that a header records, and whether it
+// is cut.
+func recordedName(name string) (string, bool) {
+	if len(name) > MaxName {
+		return name[:MaxName], true
+	}
+	return name, false
+}
+
+// placeParts places the parts of a new version 3 segment with slots
+// slots, called name, with an undo log for txLog bytes of entries.
+func placeParts(slots int, name string, txLog int64) (nameOff, logOff, logSize, dataOff int64) {
+	rec, _ := recordedName(name)
+	nameOff = tableEnd(slots)
+	end := roundUp(nameOff+int64(len(rec)), cacheLine)
+	if logSize = txLogArea(txLog); logSize != 0 {
+		logOff = end
+		end += logSize
+	}
+	return nameOff, logOff, logSize, end
 }
 
 // checkFileSize checks a file of fileSize bytes against the end of the data
@@ -419,25 +614,47 @@ func roundPage(n int64) int64 { return roundUp(n, int64(os.Getpagesize())) }
 // overflow an int64.
 const maxSegment = 1 << 62
 
-// AppendBinary appends the encoded header and attachment table to b, with
-// the magic number set, and returns the extended slice (TableOffset +
-// 8*Slots bytes more; the padding up to DataOffset is not included).
+// AppendBinary appends the encoded header, attachment table and (version
+// 3) name to b, with the magic number set, and returns the extended slice
+// (up to the table's end, or the name's; the padding up to the undo log
+// and the data is not included, nor is the log: zeros are an empty log).
 // LockHolder, NotifySeq and NotifyWaiters are not encoded: they are
-// derived from the lock word and the table, and from Notify. The header must be valid: Version 2, HeaderSize and TableOffset
-// 256, Slots between 1 and MaxSlots, Table empty (all slots free) or one
-// entry per slot, each of them possible, DataOffset a multiple of 64 at or
-// after the table's end, DataSize not negative; otherwise b is returned
-// unchanged with an error wrapping ErrVersion, ErrSizeMismatch or
-// ErrCorrupt. A zero time encodes as 0, which decodes as the zero
-// time.Time.
+// derived from the lock word and the table, and from Notify. The header
+// must be valid, as decoding checks it: Version 2 or 3, HeaderSize and
+// TableOffset 256, Slots between 1 and MaxSlots, Table empty (all slots
+// free) or one entry per slot, each of them possible; in version 3
+// NameOffset at the table's end, a Name of at most MaxName bytes without
+// NUL (MaxName exactly if NameTruncated), TxLogOffset and TxLogSize both
+// 0 or placed as HeaderSize documents; in version 2 no name and no log;
+// DataOffset a multiple of 64 at or after all these, DataSize not
+// negative. Otherwise b is returned unchanged with an error wrapping
+// ErrVersion, ErrSizeMismatch or ErrCorrupt. A zero time encodes as 0,
+// which decodes as the zero time.Time.
 func (h Header) AppendBinary(b []byte) ([]byte, error) {
-	if h.Version != HeaderVersion {
+	if h.Version < minVersion || h.Version > HeaderVersion {
 		return b, fault(ErrVersion, "cannot encode version "+itoa(int64(h.Version)))
 	}
-	if h.DataOffset < 0 || h.DataSize < 0 || h.Slots < 0 || h.Slots > MaxSlots {
-		return b, fault(ErrSizeMismatch, "negative data offset, data size or slot count, or too many slots")
+	if h.DataOffset < 0 || h.DataSize < 0 || h.Slots < 0 || h.Slots > MaxSlots || h.NameOffset < 0 ||
+		h.NameOffset > math.MaxUint32 || h.TxLogOffset < 0 || h.TxLogSize < 0 {
+		return b, fault(ErrSizeMismatch, "negative or too large offset, size or slot count")
 	}
-	if reason := checkLayout(h.HeaderSize, h.TableOffset, uint32(h.Slots), uint64(h.DataOffset), uint64(h.DataSize)); reason != "" {
+	if h.Version < 3 && (h.Name != "" || h.NameTruncated || h.NameOffset != 0 || h.TxLogOffset != 0 || h.TxLogSize != 0) {
+		return b, fault(ErrVersion, "version 2 records no name and no undo log")
+	}
+	if len(h.Name) > MaxName || h.NameTruncated && len(h.Name) != MaxName {
+		return b, fault(ErrCorrupt, "name of "+strconv.Itoa(len(h.Name))+" bytes (truncated: "+strconv.FormatBool(h.NameTruncated)+
+			"); at most "+itoa(MaxName)+", exactly that if truncated")
+	}
+	if strings.IndexByte(h.Name, 0) >= 0 {
+		return b, fault(ErrCorrupt, "name has a NUL byte")
+	}
+	l := layoutFields{
+		version: h.Version, hsize: h.HeaderSize, toff: h.TableOffset, slots: uint32(h.Slots),
+		off: uint64(h.DataOffset), size: uint64(h.DataSize),
+		nameOff: uint32(h.NameOffset), nameLen: uint32(len(h.Name)),
+		logOff: uint64(h.TxLogOffset), logSize: uint64(h.TxLogSize),
+	}
+	if reason := l.check(); reason != "" {
 		return b, fault(ErrSizeMismatch, reason)
 	}
 	if len(h.Table) != 0 && len(h.Table) != h.Slots {
@@ -451,8 +668,12 @@ func (h Header) AppendBinary(b []byte) ([]byte, error) {
 			return b, fault(ErrCorrupt, "slot "+strconv.Itoa(i)+": "+p)
 		}
 	}
+	end := tableEnd(h.Slots)
+	if h.Version >= 3 {
+		end = h.NameOffset + int64(len(h.Name))
+	}
 	n := len(b)
-	b = append(b, make([]byte, tableEnd(h.Slots))...)
+	b = append(b, make([]byte, end)...)
 	e := b[n:]
 	ne := binary.NativeEndian
 	ne.PutUint64(e[offMagic:], magic)
@@ -468,6 +689,9 @@ func (h Header) AppendBinary(b []byte) ([]byte, error) {
 	if h.RemoveWhenUnused {
 		flags |= flagRemoveWhenUnused
 	}
+	if h.NameTruncated {
+		flags |= flagNameTruncated
+	}
 	ne.PutUint32(e[offFlags:], flags)
 	ne.PutUint32(e[offOverflow:], h.Overflow)
 	ne.PutUint32(e[offLockWord:], h.LockWord)
@@ -477,6 +701,13 @@ func (h Header) AppendBinary(b []byte) ([]byte, error) {
 	for i, s := range h.Table {
 		ne.PutUint64(e[tableOffset+slotSize*i:], s.word())
 	}
+	if h.Version >= 3 {
+		ne.PutUint32(e[offNameOffset:], uint32(h.NameOffset))
+		ne.PutUint32(e[offNameLen:], uint32(len(h.Name)))
+		ne.PutUint64(e[offLogOffset:], uint64(h.TxLogOffset))
+		ne.PutUint64(e[offLogSize:], uint64(h.TxLogSize))
+		copy(e[h.NameOffset:], h.Name)
+	}
 	return b, nil
 }
 
@@ -485,14 +716,18 @@ func (h Header) MarshalBinary() ([]byte, error) {
 	return h.AppendBinary(nil)
 }
 
-// UnmarshalBinary decodes and validates the header and table at the start
-// of b as ParseHeader does, except for the checks against the file's size.
+// UnmarshalBinary decodes and validates the header, table and name at the
+// start of b as ParseHeader does, except for the checks against the file's
+// size.
 func (h *Header) UnmarshalBinary(b []byte) error {
 	v, err := decodeFixed(b, -1)
 	if err != nil {
 		return err
 	}
 	if err := decodeTable(&v, b); err != nil {
+		return err
+	}
+	if err := decodeName(&v, b); err != nil {
 		return err
 	}
 	*h = v
@@ -513,17 +748,25 @@ func fromNanos(n int64) time.Time {
 	return time.Unix(0, n)
 }
 
-// newHeader is the header Create writes: every slot free.
-func newHeader(size int64, slots int, removeWhenUnused bool, now time.Time) Header {
+// newHeader is the header Create writes for a segment called name: every
+// slot free, the name recorded, an empty undo log of opts.TxLog bytes.
+func newHeader(name string, size int64, slots int, opts Options, now time.Time) Header {
+	rec, cut := recordedName(name)
+	nameOff, logOff, logSize, dataOff := placeParts(slots, name, int64(opts.TxLog))
 	return Header{
 		Version:          HeaderVersion,
 		HeaderSize:       HeaderSize,
-		DataOffset:       dataStart(slots),
+		DataOffset:       dataOff,
 		DataSize:         size,
 		Created:          now,
 		Refreshed:        now,
 		TableOffset:      tableOffset,
 		Slots:            slots,
-		RemoveWhenUnused: removeWhenUnused,
+		RemoveWhenUnused: opts.RemoveWhenUnused,
+		Name:             rec,
+		NameTruncated:    cut,
+		NameOffset:       nameOff,
+		TxLogOffset:      logOff,
+		TxLogSize:        logSize,
 	}
 }

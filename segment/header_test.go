@@ -47,10 +47,15 @@ func sentinelOf(t interface {
 	return found
 }
 
-// validSegment returns the bytes of a valid segment file with 64 data bytes.
-func validSegment(t *testing.T) []byte {
+// validSegment returns the bytes of a valid segment file called
+// "template", with 64 data bytes after its name, at 832.
+func validSegment(t *testing.T) []byte { return validSegmentWith(t, nil) }
+
+// validSegmentWith is validSegment with options (a transaction log moves
+// the data).
+func validSegmentWith(t *testing.T, opts *segment.Options) []byte {
 	d := segDir(t)
-	s := mustCreate(t, d, "template", 64, nil)
+	s := mustCreate(t, d, "template", 64, opts)
 	b, err := os.ReadFile(s.Path())
 	if err != nil {
 		t.Fatal(err)
@@ -103,6 +108,18 @@ func TestOpen_Refused(t *testing.T) {
 	slot := func(i int, w uint64) func(b []byte) []byte {
 		return func(b []byte) []byte { return put64(b, 256+8*i, w) }
 	}
+	// A version 2 segment as the previous release wrote it: no name, no
+	// log, the data right after the table.
+	v2h := segment.Header{Version: 2, HeaderSize: 256, TableOffset: 256, Slots: 64, DataOffset: 768, DataSize: 64}
+	v2, err := v2h.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2 = append(v2, make([]byte, 768+64-len(v2))...)
+	mod2 := func(f func(b []byte) []byte) []byte { return f(bytes.Clone(v2)) }
+	// With an undo log of 64+256 bytes at 832: the data at 1152.
+	withLog := validSegmentWith(t, &segment.Options{TxLog: 256})
+	modLog := func(f func(b []byte) []byte) []byte { return f(bytes.Clone(withLog)) }
 
 	cases := []struct {
 		name string
@@ -121,19 +138,41 @@ func TestOpen_Refused(t *testing.T) {
 		{"version 1", v1, segment.ErrVersion, "version 1, written by an earlier release"},
 		{"version 1 says the fix", v1, segment.ErrVersion, "create it again"},
 		{"version 1 padded", append(bytes.Clone(v1), make([]byte, 4096)...), segment.ErrVersion, "version 1"},
-		{"version 3", mod(func(b []byte) []byte { return put32(b, 8, 3) }), segment.ErrVersion, "version 3"},
+		{"version 4", mod(func(b []byte) []byte { return put32(b, 8, 4) }), segment.ErrVersion, "version 4"},
 		{"version 0", mod(func(b []byte) []byte { return put32(b, 8, 0) }), segment.ErrVersion, ""},
-		{"other byte order", mod(func(b []byte) []byte { return put32(b, 8, other(2)) }), segment.ErrVersion, "other byte order"},
+		{"other byte order", mod(func(b []byte) []byte { return put32(b, 8, other(3)) }), segment.ErrVersion, "other byte order"},
+		{"version 2 in the other byte order", mod2(func(b []byte) []byte { return put32(b, 8, other(2)) }), segment.ErrVersion, "other byte order"},
 		{"header size 128", mod(func(b []byte) []byte { return put32(b, 12, 128) }), segment.ErrSizeMismatch, ""},
 		{"table offset 512", mod(func(b []byte) []byte { return put32(b, 48, 512) }), segment.ErrSizeMismatch, "table"},
 		{"no slots", mod(func(b []byte) []byte { return put32(b, 52, 0) }), segment.ErrSizeMismatch, "slot count"},
 		{"too many slots", mod(func(b []byte) []byte { return put32(b, 52, segment.MaxSlots+1) }), segment.ErrSizeMismatch, "slot count"},
 		{"slots 1<<31", mod(func(b []byte) []byte { return put32(b, 52, 1<<31) }), segment.ErrSizeMismatch, "slot count"},
-		{"table runs into data", mod(func(b []byte) []byte { return put32(b, 52, 65) }), segment.ErrSizeMismatch, "data offset"},
-		{"unknown flag", mod(func(b []byte) []byte { return put32(b, 56, 2) }), segment.ErrVersion, "flags 0x2"},
+		{"table runs into data", mod2(func(b []byte) []byte { return put32(b, 52, 65) }), segment.ErrSizeMismatch, "data offset"},
+		{"table runs into name", mod(func(b []byte) []byte { return put32(b, 52, 65) }), segment.ErrSizeMismatch, "name at 768"},
+		{"unknown flag", mod(func(b []byte) []byte { return put32(b, 56, 4) }), segment.ErrVersion, "flags 0x4"},
+		{"version 2 with the name flag", mod2(func(b []byte) []byte { return put32(b, 56, 2) }), segment.ErrVersion, "flags 0x2"},
+		{"name offset moved", mod(func(b []byte) []byte { return put32(b, 192, 776) }), segment.ErrSizeMismatch, "name at 776"},
+		{"name offset zero", mod(func(b []byte) []byte { return put32(b, 192, 0) }), segment.ErrSizeMismatch, "name at 0"},
+		{"name too long", mod(func(b []byte) []byte { return put32(b, 196, segment.MaxName+1) }), segment.ErrSizeMismatch, "longer than 4096"},
+		{"name length 1<<32-1", mod(func(b []byte) []byte { return put32(b, 196, 1<<32-1) }), segment.ErrSizeMismatch, "longer than 4096"},
+		{"name runs into data", mod(func(b []byte) []byte { return put32(b, 196, 65) }), segment.ErrSizeMismatch, "after the name"},
+		{"name with NUL", mod(func(b []byte) []byte { return put32(b, 196, 9) }), segment.ErrCorrupt, "NUL"},
+		{"name NUL inside", mod(func(b []byte) []byte { b[770] = 0; return b }), segment.ErrCorrupt, "NUL byte at 2"},
+		{"name truncated flag, short name", mod(func(b []byte) []byte { return put32(b, 56, 2) }), segment.ErrCorrupt, "truncated"},
+		{"log without size", mod(func(b []byte) []byte { return put64(b, 200, 832) }), segment.ErrSizeMismatch, "both"},
+		{"log without offset", modLog(func(b []byte) []byte { return put64(b, 200, 0) }), segment.ErrSizeMismatch, "both"},
+		{"log offset unaligned", modLog(func(b []byte) []byte { return put64(b, 200, 840) }), segment.ErrSizeMismatch, "undo log at 840"},
+		{"log offset past the name", modLog(func(b []byte) []byte { return put64(b, 200, 896) }), segment.ErrSizeMismatch, "undo log at 896"},
+		{"log offset in table", modLog(func(b []byte) []byte { return put64(b, 200, 512) }), segment.ErrSizeMismatch, "undo log at 512"},
+		{"log size odd", modLog(func(b []byte) []byte { return put64(b, 208, 330) }), segment.ErrSizeMismatch, "not a multiple of 64"},
+		{"log size one line", modLog(func(b []byte) []byte { return put64(b, 208, 64) }), segment.ErrSizeMismatch, "from 128"},
+		{"log size huge", modLog(func(b []byte) []byte { return put64(b, 208, 1<<63) }), segment.ErrSizeMismatch, "not a multiple of 64"},
+		{"log runs into data", modLog(func(b []byte) []byte { return put64(b, 208, 384) }), segment.ErrSizeMismatch, "after the undo log"},
+		{"log file cut", withLog[:1000], segment.ErrTruncated, ""},
 		{"data offset unaligned", mod(func(b []byte) []byte { return put64(b, 16, 800) }), segment.ErrSizeMismatch, ""},
 		{"data offset in header", mod(func(b []byte) []byte { return put64(b, 16, 128) }), segment.ErrSizeMismatch, ""},
 		{"data offset in table", mod(func(b []byte) []byte { return put64(b, 16, 704) }), segment.ErrSizeMismatch, ""},
+		{"data offset in name", mod(func(b []byte) []byte { return put64(b, 16, 768) }), segment.ErrSizeMismatch, "after the name"},
 		{"data offset huge", mod(func(b []byte) []byte { return put64(b, 16, 1<<63) }), segment.ErrSizeMismatch, ""},
 		{"data size huge", mod(func(b []byte) []byte { return put64(b, 24, 1<<64-64) }), segment.ErrSizeMismatch, ""},
 		{"data size larger than file", mod(func(b []byte) []byte { return put64(b, 24, 4096) }), segment.ErrTruncated, ""},
@@ -141,6 +180,7 @@ func TestOpen_Refused(t *testing.T) {
 		{"file cut", valid[:150], segment.ErrTruncated, ""},
 		{"file cut to header", valid[:256], segment.ErrTruncated, ""},
 		{"file cut in table", valid[:500], segment.ErrTruncated, ""},
+		{"file cut in name", valid[:770], segment.ErrTruncated, ""},
 		{"file extended", append(bytes.Clone(valid), 0), segment.ErrSizeMismatch, ""},
 		{"slot reserved bit", mod(slot(3, 1<<31|1<<30|77)), segment.ErrCorrupt, "slot 3"},
 		{"slot attached without pid", mod(slot(63, 5<<32|1<<30)), segment.ErrCorrupt, "slot 63"},
@@ -240,8 +280,9 @@ func TestReadHeader(t *testing.T) {
 		t.Fatal(err)
 	}
 	info, _ := s.Stat()
-	if h.Version != 2 || h.HeaderSize != 256 || h.TableOffset != 256 || h.Slots != 5 || !h.RemoveWhenUnused ||
-		h.DataOffset != 320 || h.DataSize != 1000 || h.Overflow != 0 ||
+	if h.Version != 3 || h.HeaderSize != 256 || h.TableOffset != 256 || h.Slots != 5 || !h.RemoveWhenUnused ||
+		h.DataOffset != 320 || h.DataSize != 1000 || h.Overflow != 0 || h.Name != "rh" || !h.HasName() ||
+		h.NameTruncated || h.NameOffset != 296 || h.TxLogOffset != 0 || h.TxLogSize != 0 ||
 		!h.Created.Equal(info.Created) || !h.Refreshed.Equal(info.Refreshed) ||
 		h.LockHolder != os.Getpid() || lock.HolderPID(h.LockWord) != 1 || h.LockStamp != 1 {
 		t.Fatalf("ReadHeader = %+v, Stat = %+v", h, info)
@@ -299,6 +340,65 @@ func TestHeader_Layout(t *testing.T) {
 	}
 }
 
+// TestHeader_LayoutV3 pins the fields version 3 adds: the name after the
+// table and the undo log after it, each placed by line 3 of the header.
+func TestHeader_LayoutV3(t *testing.T) {
+	h := segment.Header{
+		Version: 3, HeaderSize: 256, TableOffset: 256, Slots: 3, DataOffset: 320 + 64 + 192, DataSize: 5,
+		Name: "/tmp/name", NameOffset: 280, TxLogOffset: 320, TxLogSize: 64 + 192,
+		Table: []segment.Slot{{}, {PID: 4242, Attached: true, Generation: 7}, {}},
+	}
+	b, err := h.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ne := binary.NativeEndian
+	if len(b) != 280+9 || ne.Uint32(b[8:]) != 3 || ne.Uint64(b[16:]) != 576 || ne.Uint32(b[56:]) != 0 ||
+		ne.Uint32(b[192:]) != 280 || ne.Uint32(b[196:]) != 9 || ne.Uint64(b[200:]) != 320 || ne.Uint64(b[208:]) != 256 ||
+		string(b[280:]) != "/tmp/name" {
+		t.Fatalf("layout:\n% x", b)
+	}
+	for _, r := range [][2]int{{72, 128}, {136, 192}, {216, 256}} {
+		if !bytes.Equal(b[r[0]:r[1]], make([]byte, r[1]-r[0])) {
+			t.Errorf("reserved bytes %d..%d not zero", r[0], r[1])
+		}
+	}
+	cut := h
+	cut.Name, cut.NameTruncated = strings.Repeat("x", segment.MaxName), true
+	cut.TxLogOffset, cut.TxLogSize, cut.DataOffset = 0, 0, (280+segment.MaxName+63)/64*64
+	if b, err := cut.MarshalBinary(); err != nil || ne.Uint32(b[56:]) != 2 || ne.Uint32(b[196:]) != segment.MaxName {
+		t.Fatalf("truncated name: flags %#x, length %d, %v", ne.Uint32(b[56:]), ne.Uint32(b[196:]), err)
+	}
+	v3 := func(f func(h *segment.Header)) segment.Header {
+		c := h
+		f(&c)
+		return c
+	}
+	for _, c := range []struct {
+		h    segment.Header
+		want error
+	}{
+		{v3(func(h *segment.Header) { h.Version = 4 }), segment.ErrVersion},
+		{v3(func(h *segment.Header) { h.NameOffset = 288 }), segment.ErrSizeMismatch},
+		{v3(func(h *segment.Header) { h.Name = "a\x00b" }), segment.ErrCorrupt},
+		{v3(func(h *segment.Header) { h.NameTruncated = true }), segment.ErrCorrupt},
+		{v3(func(h *segment.Header) { h.Name = strings.Repeat("x", segment.MaxName+1) }), segment.ErrCorrupt},
+		{v3(func(h *segment.Header) { h.TxLogOffset = 384 }), segment.ErrSizeMismatch},
+		{v3(func(h *segment.Header) { h.TxLogSize = 64 }), segment.ErrSizeMismatch},
+		{v3(func(h *segment.Header) { h.TxLogSize = 300 }), segment.ErrSizeMismatch},
+		{v3(func(h *segment.Header) { h.TxLogOffset = 0 }), segment.ErrSizeMismatch},
+		{v3(func(h *segment.Header) { h.TxLogSize = 0 }), segment.ErrSizeMismatch},
+		{v3(func(h *segment.Header) { h.TxLogSize = 64 + segment.MaxTxLog + 64 }), segment.ErrSizeMismatch},
+		{v3(func(h *segment.Header) { h.DataOffset = 512 }), segment.ErrSizeMismatch}, // inside the log
+		{v3(func(h *segment.Header) { h.Version = 2 }), segment.ErrVersion},           // v2 has no name
+		{v3(func(h *segment.Header) { h.TxLogOffset = -64 }), segment.ErrSizeMismatch},
+	} {
+		if _, err := c.h.MarshalBinary(); !errors.Is(err, c.want) {
+			t.Errorf("encoding %+v: %v, want %v", c.h, err, c.want)
+		}
+	}
+}
+
 func genHeader() *rapid.Generator[segment.Header] {
 	return rapid.Custom(func(t *rapid.T) segment.Header {
 		nanos := func(label string) time.Time {
@@ -318,12 +418,11 @@ func genHeader() *rapid.Generator[segment.Header] {
 			table[i].Generation = rapid.Uint32().Draw(t, "gen")
 		}
 		tableEnd := int64(256 + 8*slots)
-		return segment.Header{
+		h := segment.Header{
 			Version:          2,
 			HeaderSize:       256,
 			TableOffset:      256,
 			Slots:            slots,
-			DataOffset:       (tableEnd+63)/64*64 + 64*rapid.Int64Range(0, 1<<20).Draw(t, "lines"),
 			DataSize:         rapid.Int64Range(0, 1<<50).Draw(t, "size"),
 			Created:          nanos("created"),
 			Refreshed:        nanos("refreshed"),
@@ -335,6 +434,24 @@ func genHeader() *rapid.Generator[segment.Header] {
 			Notifications:    rapid.Uint32().Draw(t, "notifications"),
 			Table:            table,
 		}
+		end := tableEnd
+		if rapid.IntRange(0, 3).Draw(t, "version 3") > 0 {
+			h.Version = 3
+			h.NameOffset = tableEnd
+			// Any bytes but NUL; sometimes exactly MaxName of them, cut.
+			if rapid.IntRange(0, 9).Draw(t, "cut") == 0 {
+				h.Name, h.NameTruncated = strings.Repeat("n", segment.MaxName), true
+			} else {
+				h.Name = string(rapid.SliceOfN(rapid.ByteRange(1, 255), 0, 300).Draw(t, "name"))
+			}
+			end = (tableEnd + int64(len(h.Name)) + 63) / 64 * 64
+			if lines := rapid.IntRange(0, 1<<24).Draw(t, "log lines"); lines > 0 {
+				h.TxLogOffset, h.TxLogSize = end, 64+64*int64(lines)
+				end += h.TxLogSize
+			}
+		}
+		h.DataOffset = (end+63)/64*64 + 64*rapid.Int64Range(0, 1<<20).Draw(t, "lines")
+		return h
 	})
 }
 
@@ -344,7 +461,9 @@ func sameHeader(a, b segment.Header) bool {
 		a.DataSize == b.DataSize && a.TableOffset == b.TableOffset && a.Slots == b.Slots &&
 		a.RemoveWhenUnused == b.RemoveWhenUnused && a.Overflow == b.Overflow &&
 		a.LockWord == b.LockWord && a.LockStamp == b.LockStamp && a.LockHolder == b.LockHolder &&
-		a.Notify == b.Notify && a.Notifications == b.Notifications && slices.Equal(a.Table, b.Table)
+		a.Notify == b.Notify && a.Notifications == b.Notifications && slices.Equal(a.Table, b.Table) &&
+		a.Name == b.Name && a.NameTruncated == b.NameTruncated && a.NameOffset == b.NameOffset &&
+		a.TxLogOffset == b.TxLogOffset && a.TxLogSize == b.TxLogSize && a.HasName() == b.HasName()
 }
 
 // TestHeader_LockHolder: the lock's holder is found in the table.
@@ -432,4 +551,94 @@ func TestParseHeader_AnyBytes(t *testing.T) {
 			t.Fatalf("re-parse: %+v, %v; want %+v", h2, err, h)
 		}
 	})
+}
+
+// TestOpen_Version2: a segment written by the previous release (version 2:
+// no name, no undo log, the data right after the table) opens with its
+// data where it was, works, and is not rewritten; ReadHeader says its name
+// is unknown.
+func TestOpen_Version2(t *testing.T) {
+	d := segDir(t)
+	h := segment.Header{Version: 2, HeaderSize: 256, TableOffset: 256, Slots: 8, DataOffset: 320, DataSize: 4096,
+		Created: time.Unix(0, 1e18), Refreshed: time.Unix(0, 1e18)}
+	file, err := h.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	file = append(file, make([]byte, 320-len(file))...)
+	data := make([]byte, 4096)
+	rand.NewChaCha8([32]byte{2}).Read(data)
+	file = append(file, data...)
+	path := segPath(t, d, "old")
+	if err := os.WriteFile(path, file, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := segment.Open("old", in(d, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if !bytes.Equal(s.Bytes(), data) {
+		t.Fatal("the data of a version 2 segment moved or changed")
+	}
+	if err := s.Lock(); err != nil {
+		t.Fatal(err)
+	}
+	s.Bytes()[0] ^= 0xff
+	if err := s.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+	s.Notify()
+	if s.Notifications() != 1 {
+		t.Fatal("notification not counted")
+	}
+	info, err := s.Stat()
+	if err != nil || info.Version != 2 || info.DataOffset != 320 || info.DataSize != 4096 {
+		t.Fatalf("Stat: %+v, %v", info, err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rh, err := segment.ReadHeader(f)
+	if err != nil || rh.Version != 2 || rh.HasName() || rh.Name != "" || rh.TxLogSize != 0 || rh.NameOffset != 0 {
+		t.Fatalf("ReadHeader: %+v, %v", rh, err)
+	}
+	raw, _ := os.ReadFile(path)
+	if ne := binary.NativeEndian; ne.Uint32(raw[8:]) != 2 || !bytes.Equal(raw[192:256], make([]byte, 64)) ||
+		raw[320] != data[0]^0xff || !bytes.Equal(raw[321:], data[1:]) {
+		t.Fatal("opening and using a version 2 segment rewrote its header or moved its data")
+	}
+}
+
+// TestCreate_RecordsName: the header records the name as created, byte
+// for byte (the empty name and any bytes but NUL included), cut to
+// MaxName bytes and marked so when longer, and the data starts after it.
+func TestCreate_RecordsName(t *testing.T) {
+	d := segDir(t)
+	long := strings.Repeat("0123456789", 500)
+	for _, name := range []string{"/x", "", "a/b c\n\xff\t", strings.Repeat("y", segment.MaxName), long} {
+		s, err := segment.Create(name, 100, in(d, &segment.Options{Slots: 2}))
+		if err != nil {
+			t.Fatalf("Create(%q): %v", name, err)
+		}
+		f, err := os.Open(s.Path())
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := segment.ReadHeader(f)
+		segment.CloseFile(f)
+		want, cut := name, false
+		if len(name) > segment.MaxName {
+			want, cut = name[:segment.MaxName], true
+		}
+		if err != nil || !h.HasName() || h.Name != want || h.NameTruncated != cut || h.NameOffset != 256+16 ||
+			h.DataOffset != (272+int64(len(want))+63)/64*64 {
+			t.Fatalf("Create(%.20q): ReadHeader = Name %.20q (%d bytes), cut %v, at %d, data at %d, %v", name, h.Name, len(h.Name),
+				h.NameTruncated, h.NameOffset, h.DataOffset, err)
+		}
+		s.Close()
+		d.Unlink(name)
+	}
 }

@@ -14,6 +14,10 @@ import (
 // It returns nil, or lock.ErrOwnerDead (test with errors.Is) if the
 // previous holder died holding it. With ErrOwnerDead the lock IS held: the
 // data it protects may be half-updated, so repair it, then Unlock as usual.
+// On a segment with an undo log (Options.TxLog) the error is a
+// *RollbackError: the transaction the holder left open has been rolled
+// back first (see Begin), so only changes it made outside a transaction
+// can be half-done.
 // Exactly one locker gets ErrOwnerDead for each death. A holder counts as
 // dead once a waiter has waited Options.StaleAfter and the kernel no longer
 // holds its attachment's record lock (see the package documentation); the
@@ -84,13 +88,17 @@ func (s *Segment) Unlock() (err error) {
 }
 
 // lockError finishes a lock call that returned err: ErrOwnerDead comes
-// with the lock held, so the use counts; a closed Mutex means a closed
-// Segment; a sleeping waiter that found the word's memory gone, a
+// with the lock held, so the use counts, and the dead holder's
+// transaction, if any, is rolled back (tx.go); a closed Mutex means a
+// closed Segment; a sleeping waiter that found the word's memory gone, a
 // truncated file.
 func (s *Segment) lockError(op string, err error) error {
 	switch {
 	case errors.Is(err, lock.ErrOwnerDead):
 		s.used()
+		if s.tx.head != nil {
+			return s.recoverTx(err)
+		}
 	case errors.Is(err, fs.ErrClosed):
 		return &fs.PathError{Op: op, Path: s.name, Err: fs.ErrClosed}
 	}

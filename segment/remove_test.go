@@ -273,7 +273,8 @@ func TestRemoveWhenUnused_Stress(t *testing.T) {
 			if err != nil {
 				t.Fatalf("round %d: processes are attached but the file is gone: %v", round, err)
 			}
-			if got := strconv.FormatUint(binary.NativeEndian.Uint64(raw[768:]), 10); got != id {
+			data := binary.NativeEndian.Uint64(raw[16:]) // the data offset
+			if got := strconv.FormatUint(binary.NativeEndian.Uint64(raw[data:]), 10); got != id {
 				t.Fatalf("round %d: the name leads to segment %s, processes are attached to %s", round, got, id)
 			}
 		} else if exists(t, path) {

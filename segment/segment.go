@@ -78,6 +78,14 @@ type Options struct {
 	// ENOTSUP on macOS's and FreeBSD's own shm_open objects (use a
 	// posixshm.Dir there).
 	RemoveWhenUnused bool
+	// TxLog is the size in bytes of a new segment's undo log, which
+	// transactions need (Segment.Begin): 0 means none, and Begin then
+	// fails with ErrNoTxLog. Each snapshot of n bytes in a transaction
+	// takes 16 + n rounded up to 8 bytes of it. It is rounded up to a
+	// multiple of 64 and recorded in the header (with a 64-byte control
+	// line), so every user of the segment finds it; at most MaxTxLog.
+	// Opening an existing segment ignores it.
+	TxLog int
 }
 
 func (o *Options) withDefaults() Options {
@@ -157,6 +165,8 @@ type Segment struct {
 	// stop.
 	watchers atomic.Int32
 	done     chan struct{}
+
+	tx Tx // the transaction Begin starts (tx.go); tx.head is nil without an undo log
 }
 
 // Create creates a new segment called name with size bytes of data,
@@ -219,7 +229,11 @@ func createSegment(name string, size int, opts Options) (*Segment, error) {
 	if slots < 0 || slots > MaxSlots {
 		return nil, &fs.PathError{Op: opSegment, Path: name, Err: fmt.Errorf("%d slots out of range 1..%d: %w", slots, MaxSlots, syscall.EINVAL)}
 	}
-	if size < 0 || int64(size) > maxSegment-dataStart(slots) || int64(size) > math.MaxInt-dataStart(slots) {
+	if opts.TxLog < 0 || opts.TxLog > MaxTxLog {
+		return nil, &fs.PathError{Op: opSegment, Path: name, Err: fmt.Errorf("undo log of %d bytes out of range 0..%d: %w", opts.TxLog, MaxTxLog, syscall.EINVAL)}
+	}
+	_, _, _, start := placeParts(slots, name, int64(opts.TxLog))
+	if size < 0 || int64(size) > maxSegment-start || int64(size) > math.MaxInt-start {
 		return nil, &fs.PathError{Op: opSegment, Path: name, Err: fmt.Errorf("data size %d out of range: %w", size, syscall.EINVAL)}
 	}
 	for wait := poller(time.Now().Add(opts.InitTimeout)); ; {
@@ -291,7 +305,7 @@ func initialize(l posixshm.Layout, f *os.File, name string, size int64, slots in
 		defer endCreation(fd, keyOf(&st), locked)
 	}
 	unixutil.Noatime(fd)
-	h := newHeader(size, slots, opts.RemoveWhenUnused, time.Now())
+	h := newHeader(name, size, slots, opts, time.Now())
 	total := h.DataOffset + size
 	if err := unixutil.IgnoringEINTR(func() error { return unix.Ftruncate(fd, total) }); err != nil {
 		return nil, pathError("ftruncate", name, path, "", err)
@@ -573,10 +587,14 @@ func mapSegment(f *os.File, name string, wantSize int64, opts Options) ([]byte, 
 	}
 	// Now the table, which the header page may not hold: checked in place,
 	// each word loaded atomically. (h.Table stays empty: nobody needs it.)
+	// Then the name (version 3).
 	if !noFault(func() {
 		hf = checkTable(h.Slots, func(i int) uint64 {
 			return atomic.LoadUint64((*uint64)(unsafe.Pointer(&mem[tableOffset+slotSize*i])))
 		})
+		if hf == nil {
+			hf = decodeName(&h, mem)
+		}
 	}) {
 		hf = fault(ErrTruncated, errTruncatedUnder)
 	}
@@ -616,6 +634,7 @@ func newSegment(a *attachment, name, path string, opts Options, creator bool) *S
 	}
 	s.cond = lock.NewCond((*uint32)(unsafe.Pointer(&a.mem[offNotify])), lock.WithStaleAfter(s.recheck))
 	s.count = (*uint32)(unsafe.Pointer(&a.mem[offNotifyCount]))
+	s.setupTx(a)
 	return s
 }
 
@@ -662,13 +681,24 @@ func snapshot(dst, mem []byte) {
 // header decodes the segment's own header and table, as mapped. It needs
 // s.rmu (Close must not unmap meanwhile).
 func (s *Segment) header() (Header, error) {
-	buf := make([]byte, tableEnd(s.att.slots))
+	// The fixed part, which says where the table and the name end.
+	buf := make([]byte, HeaderSize)
 	if !noFault(func() { snapshot(buf, s.mem) }) {
 		return Header{}, segmentError(s.name, s.Path(), fault(ErrTruncated, errTruncatedUnder))
 	}
 	h, hf := decodeFixed(buf, -1)
 	if hf == nil {
+		buf = make([]byte, headerEnd(&h, buf))
+		if !noFault(func() { snapshot(buf, s.mem) }) {
+			return Header{}, segmentError(s.name, s.Path(), fault(ErrTruncated, errTruncatedUnder))
+		}
+		h, hf = decodeFixed(buf, -1) // from the one snapshot the table comes from
+	}
+	if hf == nil {
 		hf = decodeTable(&h, buf)
+	}
+	if hf == nil {
+		hf = decodeName(&h, buf)
 	}
 	if hf != nil {
 		return Header{}, segmentError(s.name, s.Path(), hf)

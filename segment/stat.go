@@ -89,8 +89,9 @@ func (s *Segment) Stat() (Info, error) {
 	return info, nil
 }
 
-// ReadHeader reads and validates the segment header and attachment table
-// of the open file f, which need not be a segment: it is for looking at
+// ReadHeader reads and validates the segment header, attachment table and
+// (version 3) the name the segment was created under (Header.Name) of the
+// open file f, which need not be a segment: it is for looking at
 // files without opening them as segments. It maps the file only if it
 // cannot be read (macOS kernel objects), never writes to it, never waits
 // and never refreshes it; on Linux it reads with O_NOATIME when it may
@@ -108,16 +109,27 @@ func (s *Segment) Stat() (Info, error) {
 //	is shorter than 12 bytes                             ErrTruncated
 //	magic number is zero (creator still at work)         ErrNotInitialized
 //	magic number is anything else                        ErrNotSegment
-//	version is not 2 (version 1 included: recreate it),  ErrVersion
-//	  or is 2 in the other byte order
+//	version is not 2 or 3 (version 1 included: recreate  ErrVersion
+//	  it), or is 2 or 3 in the other byte order
 //	is shorter than HeaderSize (256 bytes)               ErrTruncated
 //	header size or table offset is not 256, slot count   ErrSizeMismatch
-//	  is not 1..MaxSlots, data offset is not a multiple
-//	  of 64 at or after the table, or they overflow
-//	flags has bits this package does not know            ErrVersion
+//	  is not 1..MaxSlots
+//	version 3: name offset is not the table's end, or    ErrSizeMismatch
+//	  the name is longer than MaxName
+//	version 3: undo log offset and size are not both 0   ErrSizeMismatch
+//	  or both set, its size is not a multiple of 64
+//	  from 128 to 64+MaxTxLog, or its offset is not the
+//	  first multiple of 64 after the name
+//	data offset is not a multiple of 64 at or after the  ErrSizeMismatch
+//	  table (version 3: the name, or the undo log), or
+//	  offset plus size overflow
+//	flags has bits this version does not know            ErrVersion
+//	version 3: name marked truncated, but shorter than   ErrCorrupt
+//	  MaxName
 //	is shorter than data offset + data size              ErrTruncated
 //	is longer than that                                  ErrSizeMismatch
 //	a table entry is impossible (see Slot)               ErrCorrupt
+//	version 3: the name has a NUL byte                   ErrCorrupt
 //
 // (macOS rounds its kernel objects up to whole pages; a size so rounded is
 // accepted there.) If there is an error, it will be of type *fs.PathError
@@ -147,13 +159,14 @@ func readHeader(fd int, name string) (Header, error) {
 	if err := unixutil.Fstat(fd, &st); err != nil {
 		return Header{}, &fs.PathError{Op: "fstat", Path: name, Err: err}
 	}
-	// The fixed header first, which says how long the table is.
+	// The fixed header first, which says how long the table and the name
+	// are.
 	b, err := readStart(fd, name, min(st.Size, HeaderSize))
 	if err != nil {
 		return Header{}, err
 	}
 	if h, hf := decodeFixed(b, st.Size); hf == nil && checkFileSize(h.DataOffset+h.DataSize, st.Size) == nil {
-		if b, err = readStart(fd, name, tableEnd(h.Slots)); err != nil {
+		if b, err = readStart(fd, name, headerEnd(&h, b)); err != nil {
 			return Header{}, err
 		}
 	}

@@ -86,6 +86,24 @@ type Options struct {
 	// line), so every user of the segment finds it; at most MaxTxLog.
 	// Opening an existing segment ignores it.
 	TxLog int
+	// Prealloc reserves the storage of a new segment's whole file when
+	// it is created, before the segment gets its name, so that a file
+	// system too full to hold it fails Create with ENOSPC (or EDQUOT),
+	// leaving nothing behind, instead of letting a later store into
+	// Bytes() fault with SIGBUS. Without it the file is sparse: tmpfs
+	// (Linux's /dev/shm) charges a page only when it is first touched,
+	// so a segment larger than the memory left is created without error
+	// and its users die at the first page that cannot be had. Linux uses
+	// fallocate(2) and FreeBSD (64-bit) posix_fallocate(2); elsewhere
+	// (OpenBSD, NetBSD, DragonFly, illumos, macOS, 32-bit FreeBSD), and
+	// where the file system refuses those calls (ZFS), Create writes a
+	// zero byte into every block (page) of the new file instead, as
+	// glibc's posix_fallocate does: slower (a write per page), with the
+	// same result. An object that cannot be written (macOS's own shared
+	// memory objects) fails Create with the write's error. Preallocated
+	// memory stays charged until the segment is removed, used or not.
+	// Opening an existing segment ignores it.
+	Prealloc bool
 }
 
 func (o *Options) withDefaults() Options {
@@ -309,6 +327,17 @@ func initialize(l posixshm.Layout, f *os.File, name string, size int64, slots in
 	total := h.DataOffset + size
 	if err := unixutil.IgnoringEINTR(func() error { return unix.Ftruncate(fd, total) }); err != nil {
 		return nil, pathError("ftruncate", name, path, "", err)
+	}
+	if opts.Prealloc {
+		// Before anything is written or named: a shortage leaves no
+		// segment (the caller removes the file).
+		if byWrites, err := unixutil.Preallocate(fd, total); err != nil {
+			how := "reserving " + itoa(total) + " bytes"
+			if byWrites {
+				how += " by writing zeros"
+			}
+			return nil, pathError("fallocate", name, path, how, err)
+		}
 	}
 	mem, err := unix.Mmap(fd, 0, int(total), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
 	if err != nil {
@@ -744,7 +773,9 @@ func (s *Segment) Creator() bool { return s.creator }
 // invalidate it. Touching it also faults (SIGBUS, which crashes the
 // program) where another process truncated the file under the mapping:
 // the package cannot guard the caller's own accesses; ReadAt and WriteAt
-// can, and return an error wrapping ErrTruncated instead.
+// can, and return an error wrapping ErrTruncated instead. So does the
+// first touch of a page that a full file system cannot supply, unless the
+// segment was created with Options.Prealloc.
 func (s *Segment) Bytes() []byte { return s.data }
 
 // Close detaches from the segment: it unmaps it and closes its file

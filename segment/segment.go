@@ -234,25 +234,47 @@ func OpenOrCreate(name string, size int, opts *Options) (*Segment, error) {
 	return nil, err
 }
 
+// FileSize returns the size of the file that Create(name, size, opts)
+// makes: the header, the attachment table, the name, the undo log and the
+// size bytes of data. A tool can compare it with the free space of the
+// file system the segment goes on. It refuses what Create refuses for
+// its size, slots or undo log, with the same errors. If there is an
+// error, it will be of type *fs.PathError.
+func FileSize(name string, size int, opts *Options) (int64, error) {
+	o := opts.withDefaults()
+	_, n, err := fileSize(name, size, &o)
+	return n, err
+}
+
+// fileSize checks the sizes in a new segment's options and returns its
+// slot count and the size of its file.
+func fileSize(name string, size int, opts *Options) (slots int, n int64, err error) {
+	slots = opts.Slots
+	if slots == 0 {
+		slots = DefaultSlots
+	}
+	if slots < 0 || slots > MaxSlots {
+		return 0, 0, &fs.PathError{Op: opSegment, Path: name, Err: fmt.Errorf("%d slots out of range 1..%d: %w", slots, MaxSlots, syscall.EINVAL)}
+	}
+	if opts.TxLog < 0 || opts.TxLog > MaxTxLog {
+		return 0, 0, &fs.PathError{Op: opSegment, Path: name, Err: fmt.Errorf("undo log of %d bytes out of range 0..%d: %w", opts.TxLog, MaxTxLog, syscall.EINVAL)}
+	}
+	_, _, _, start := placeParts(slots, name, int64(opts.TxLog))
+	if size < 0 || int64(size) > maxSegment-start || int64(size) > math.MaxInt-start {
+		return 0, 0, &fs.PathError{Op: opSegment, Path: name, Err: fmt.Errorf("data size %d out of range: %w", size, syscall.EINVAL)}
+	}
+	return slots, start + int64(size), nil
+}
+
 // maxRetries bounds the attempts of OpenOrCreate and Open when other
 // processes remove the name under them.
 const maxRetries = 8
 
 func createSegment(name string, size int, opts Options) (*Segment, error) {
 	l := opts.Layout
-	slots := opts.Slots
-	if slots == 0 {
-		slots = DefaultSlots
-	}
-	if slots < 0 || slots > MaxSlots {
-		return nil, &fs.PathError{Op: opSegment, Path: name, Err: fmt.Errorf("%d slots out of range 1..%d: %w", slots, MaxSlots, syscall.EINVAL)}
-	}
-	if opts.TxLog < 0 || opts.TxLog > MaxTxLog {
-		return nil, &fs.PathError{Op: opSegment, Path: name, Err: fmt.Errorf("undo log of %d bytes out of range 0..%d: %w", opts.TxLog, MaxTxLog, syscall.EINVAL)}
-	}
-	_, _, _, start := placeParts(slots, name, int64(opts.TxLog))
-	if size < 0 || int64(size) > maxSegment-start || int64(size) > math.MaxInt-start {
-		return nil, &fs.PathError{Op: opSegment, Path: name, Err: fmt.Errorf("data size %d out of range: %w", size, syscall.EINVAL)}
+	slots, _, err := fileSize(name, size, &opts)
+	if err != nil {
+		return nil, err
 	}
 	for wait := poller(time.Now().Add(opts.InitTimeout)); ; {
 		u, err := posixshm.CreateUnnamed(l, name, opts.Perm)

@@ -195,9 +195,10 @@ func waitFor(ts *testscript.TestScript, what string, ok func() bool) {
 	}
 }
 
-// jsonhas [PATH=VALUE]... checks that stdout is one JSON value and that each
-// dotted PATH (object keys, array indexes) holds VALUE as fmt.Sprint prints it,
-// or exists at all for a PATH without "=".
+// jsonhas [PATH=VALUE]... checks that stdout is one JSON value (or several,
+// indexed as an array) and that each dotted PATH (object keys, array
+// indexes) holds VALUE as fmt.Sprint prints it, or exists at all for a PATH
+// without "=".
 func cmdJSONHas(ts *testscript.TestScript, neg bool, args []string) {
 	if neg {
 		ts.Fatalf("unsupported: ! jsonhas")
@@ -207,7 +208,13 @@ func cmdJSONHas(ts *testscript.TestScript, neg bool, args []string) {
 	var v any
 	ts.Check(dec.Decode(&v))
 	if dec.More() {
-		ts.Fatalf("stdout holds more than one JSON value")
+		// Several values (stat's, one per NAME): indexed as an array.
+		vs := []any{v}
+		for dec.More() {
+			ts.Check(dec.Decode(&v))
+			vs = append(vs, v)
+		}
+		v = vs
 	}
 	for _, a := range args {
 		path, want, hasWant := strings.Cut(a, "=")

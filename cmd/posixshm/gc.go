@@ -109,12 +109,19 @@ Reasons (the text output's REASON column, and "reason" in --json):
 The exit status is 0 when every object was checked, removed or kept, and 1 if
 one could not be (reason error) or the directory could not be read.
 
---json prints an array of objects: path; kind ("segment", "plain", "temp" for a
-creator's temporary file, or "other" for a file gc did not look into: not a
-regular file, another user's, with other links); action ("removed", "kept" or "would_remove"); reason; detail (the
-reason in words); uid, owner, size; last_used and idle_seconds when known;
-attached (PIDs of the live attachments) and overflow (attachments without a
-slot) for segments in use; open_by (PIDs that map or hold it open).
+The table shows each object's KIND (segment, plain, sem, temp, other), OWNER,
+MODE, SIZE (-h: as ls -h shows it), NAME (the name a segment's header
+records, or the file's name where it is the object's; "-" where nothing
+tells, as under OpenBSD's hashed names), PATH and REASON; attached processes
+and those that map a plain object are named as fuser -v names them, "pid 4242
+(nginx)".
+
+--json prints one array of objects with the fields "posixshm help json"
+lists (the same as ls's and stat's: kind, name, path, owner, mode, size,
+times, users, segment...) and gc's verdict: action ("removed", "kept" or
+"would_remove"), reason, detail (the reason in words), last_used and
+idle_seconds when known, attached and overflow for segments in use, open_by
+(PIDs that map it or hold it open).
 
 examples:
   posixshm gc --dry-run                       # what would go, and why

@@ -29,14 +29,29 @@ func init() {
 			humanFlag(fs)
 			fs.Bool("json", false, "print one JSON array of objects instead of a table")
 		},
-		help: `List the shared memory objects in a directory, sorted by path, with owner, mode,
-size, how many processes are attached to each segment (USERS; "-" for an object
-that is not a segment, "?" where it cannot be told) and how long ago each was
-last accessed. In OpenBSD's layout (with --dir,
-and without it on OpenBSD) a DAILY(8) column marks "at-risk" those that
-OpenBSD's daily(8) would delete within a day (see "posixshm help stat" for the
-exact rule: removable once not accessed for more than 7×24 hours); other
-systems' conventions have no such cleaner, and no such column.
+		help: `List the shared memory objects in a directory, sorted by path: KIND
+(segment, plain for another program's object, sem for a named semaphore,
+other for one that was not read), OWNER, MODE, SIZE (-h: as ls -h shows it),
+USERS, how long ago each was last accessed, NAME and PATH. In OpenBSD's
+layout (with --dir, and without it on OpenBSD) a DAILY(8) column marks
+"at-risk" those that OpenBSD's daily(8) would delete within a day (see
+"posixshm help stat" for the exact rule: removable once not accessed for more
+than 7×24 hours); other systems' conventions have no such cleaner, and no
+such column.
+
+NAME is the name a segment was created under, which its header records (from
+this release on); else, where the file name tells it (Linux's /dev/shm/NAME,
+glibc's sem.NAME), that name; "-" where nothing does (OpenBSD's file names
+are hashes of the names; a segment of the release before records none). A
+name cut to the 4096 bytes the header keeps ends with "…".
+
+USERS are the processes attached to a segment, as fuser -v shows them: the
+PID each recorded and, where /proc shows that process using the segment
+(Linux), its command name, "4242 (nginx)"; "0" for none, "+N" for more than
+three or attachments without a slot, "-" for an object that is not a segment
+(ls does not read /proc: "posixshm stat NAME" lists who maps a plain object),
+"?" where they cannot be told. They are counted as "posixshm stat" counts
+them, from the record locks the kernel holds for every live attachment.
 
 With --dir DIR: the files DIR/<64 hex digits>.shm and .sem, OpenBSD's layout.
 Without: this system's convention; on OpenBSD those files in /tmp, on Linux
@@ -48,26 +63,22 @@ macOS) cannot be listed.
 ls never refreshes what it lists, nor attaches to it. It reads the header of
 each shared memory object (not semaphores) that it may read without moving its
 access time, as stat does: its owner's, or everyone's for root; another user's
-object shows "?". Live users are counted as "posixshm stat" counts them, from
-the record locks the kernel holds for every live attachment.
+object is "other", its users "?".
 
 For named semaphores (sem_open's .sem files in OpenBSD's layout, sem.NAME in
 /dev/shm) a VALUE column shows their value and the waiters their format
 counts, read as stat reads them (without refreshing; another user's: "?").
 
---json prints an array of objects: path, kind ("shm" or "sem"), uid, owner,
-mode, size, atime, mtime, users for a segment (count, pids, overflow: see
-"posixshm help stat"), users_unknown saying why they could not be told,
-semaphore for a semaphore (format, value, waiters) or semaphore_unknown, and
-the daily(8) fields as "posixshm help stat" describes them (daily_applies;
-daily_removable_at and daily_days_left only when it applies; daily_at_risk,
-false when it does not).
+--json prints one array of objects with the fields "posixshm help json"
+lists (the same as stat's and gc's): kind, name, path, owner, mode, size,
+times, the daily(8) fields, users (with the processes' names), segment (the
+header) or not_segment, semaphore.
 
 examples:
   posixshm ls
-  posixshm ls --dir /tmp          # OpenBSD's layout, on any system
+  posixshm ls -h --dir /tmp       # OpenBSD's layout, on any system; sizes as ls -h
   posixshm ls --json | jq '.[] | select(.daily_at_risk) | .path'
-  posixshm ls --json | jq '.[] | select(.users.count == 0) | .path'`,
+  posixshm ls --json | jq '.[] | select(.users.count == 0) | .name // .path'`,
 		run: runLs,
 	})
 }

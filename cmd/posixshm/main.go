@@ -76,6 +76,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "-h", "-help", "--help", "help":
 		if len(args) > 1 {
+			if text, ok := topics[args[1]]; ok {
+				fmt.Fprint(stdout, text)
+				return exitOK
+			}
 			cmd, ok := commands[args[1]]
 			if !ok {
 				return unknownCommand(stderr, args[1])
@@ -235,7 +239,8 @@ examples:
   posixshm demo                            # N processes count under the lock
 
 Run "posixshm help COMMAND" or "posixshm COMMAND -h" for details and examples,
-"posixshm --version" for the version.
+"posixshm help json" for the JSON that ls, stat and gc print, "posixshm
+--version" for the version.
 `)
 }
 
@@ -247,7 +252,7 @@ func cmdUsage(w io.Writer, cmd *command) {
 		if arg != "" {
 			arg = " " + arg
 		}
-		fmt.Fprintf(&flags, "  --%s%s\n    \t%s", f.Name, arg, text)
+		fmt.Fprintf(&flags, "  %s%s\n    \t%s", flagName(f.Name), arg, text)
 		if f.DefValue != "" && f.DefValue != "false" {
 			fmt.Fprintf(&flags, " (default %s)", f.DefValue)
 		}
@@ -256,4 +261,14 @@ func cmdUsage(w io.Writer, cmd *command) {
 	if flags.Len() > 0 {
 		fmt.Fprintf(w, "\nflags:\n%s", flags.String())
 	}
+}
+
+// flagName is the flag called name as it is written: "--dir", but "-h" and
+// "-f" for the one-letter flags that stand for what they do in ls(1) and
+// rm(1). (Package flag takes either form of either.)
+func flagName(name string) string {
+	if len(name) == 1 {
+		return "-" + name
+	}
+	return "--" + name
 }

@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/posixshm/posixshm/internal/unixutil"
 	"github.com/posixshm/posixshm/posixshm"
 	"github.com/posixshm/posixshm/segment"
 )
@@ -101,6 +102,23 @@ func preallocScenarios(t *testing.T, dir string, l posixshm.Layout) {
 		t.Fatalf("Create of 2 MiB on a 1 MiB tmpfs with Prealloc: %v, want fallocate /big: ...ENOSPC", err)
 	}
 	t.Logf("too large: %v", err)
+	if names := entries(t, dir); len(names) != 0 {
+		t.Fatalf("a failed Create left %q", names)
+	}
+	if free := freeBytes(t, dir); free != empty {
+		t.Fatalf("a failed Create left %d bytes taken", empty-free)
+	}
+
+	// The same when the reservation itself runs out (not the comparison
+	// with the free space that comes first): nothing left, the space
+	// given back.
+	unixutil.NoSpaceCheck = true
+	_, err = segment.Create("/big", 2<<20, opts)
+	unixutil.NoSpaceCheck = false
+	if !errors.Is(err, syscall.ENOSPC) || !errors.As(err, &pe) || pe.Op != "fallocate" {
+		t.Fatalf("Create of 2 MiB on a 1 MiB tmpfs with Prealloc, the free space not compared: %v, want fallocate /big: ...ENOSPC", err)
+	}
+	t.Logf("too large, found by reserving: %v", err)
 	if names := entries(t, dir); len(names) != 0 {
 		t.Fatalf("a failed Create left %q", names)
 	}

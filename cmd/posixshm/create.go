@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io/fs"
+	"os"
 	"os/signal"
 	"path/filepath"
 	"strconv"
@@ -152,8 +153,17 @@ func (c *cli) tooLarge(name string, size int, opts *segment.Options) string {
 	if !ok {
 		return ""
 	}
-	free, err := unixutil.FreeSpace(dir)
-	if err != nil || need <= free {
+	d, err := os.Open(dir)
+	if err != nil {
+		return ""
+	}
+	sp, err := unixutil.FreeSpace(int(d.Fd()))
+	d.Close()
+	free := sp.Avail
+	if geteuid() == 0 {
+		free = sp.Free // root may use the blocks reserved for it
+	}
+	if err != nil || sp.Total == 0 || need <= free { // Total 0: a file system without a limit
 		return ""
 	}
 	return fmt.Sprintf("its file needs %d bytes (%s), more than the %d (%s) free in %s; "+

@@ -4,13 +4,12 @@ package unixutil
 
 import "golang.org/x/sys/unix"
 
-// FreeSpace returns the bytes free for unprivileged users on the file
-// system that holds path, as statfs(2) reports them (f_bsize is the
-// fundamental block size here, the unit of f_bavail).
-func FreeSpace(path string) (int64, error) {
+// freeSpace: f_bsize is the fundamental block size here, the unit of the
+// block counts.
+func freeSpace(fd int) (Space, error) {
 	var st unix.Statfs_t
-	if err := IgnoringEINTR(func() error { return unix.Statfs(path, &st) }); err != nil {
-		return 0, err
+	if err := unix.Fstatfs(fd, &st); err != nil {
+		return Space{}, err
 	}
-	return mulFree(int64(st.Bavail), int64(st.Bsize)), nil
+	return space(int64(st.Blocks), int64(st.Bfree), int64(st.Bavail), int64(st.Bsize)), nil
 }

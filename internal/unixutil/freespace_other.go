@@ -4,5 +4,4 @@ package unixutil
 
 import "errors"
 
-// FreeSpace is not implemented here.
-func FreeSpace(path string) (int64, error) { return 0, errors.ErrUnsupported }
+func freeSpace(fd int) (Space, error) { return Space{}, errors.ErrUnsupported }

@@ -17,9 +17,16 @@ import (
 // zero byte into every block, as glibc's posix_fallocate does when
 // fallocate(2) is not supported: the file's contents do not change, and
 // every block is then allocated. It reports which way it took.
+//
+// A size larger than the file system's free space is ENOSPC at once,
+// before anything is allocated: reserving what cannot be had would take
+// all the memory a tmpfs has left (and then give it back) on the way.
 func Preallocate(fd int, size int64) (byWrites bool, err error) {
 	if size <= 0 {
 		return false, nil
+	}
+	if sp, err := FreeSpace(fd); err == nil && sp.Total > 0 && size > sp.Free && !NoSpaceCheck {
+		return false, syscall.ENOSPC
 	}
 	err = preallocate(fd, size)
 	// No such call, or not on this file system (ENOTSUP is EOPNOTSUPP on
@@ -31,10 +38,15 @@ func Preallocate(fd int, size int64) (byWrites bool, err error) {
 	return false, err
 }
 
-// preallocChunk is how much one fallocate(2) call reserves: a signal that
-// interrupts a call (EINTR) costs at most this much work again, so that a
-// large reservation always finishes.
+// preallocChunk is how much one fallocate(2) call reserves once a call
+// for the whole file was interrupted by a signal (EINTR, which undoes the
+// call's work on tmpfs): then a signal costs at most this much work again,
+// so that a large reservation always finishes.
 const preallocChunk = 64 << 20
+
+// NoSpaceCheck makes Preallocate skip its comparison with the free space,
+// so that tests see the reservation itself fail.
+var NoSpaceCheck bool
 
 // writeZeros writes a zero byte at the start of every block of the first
 // size bytes of fd, and at its last byte. A block is the file's st_blksize,

@@ -173,7 +173,7 @@ func list(sc scope, now time.Time, warn func(string)) ([]objectJSON, error) {
 		return nil, fmt.Errorf("ls %s: %w", quoted(sc.dir), unwrapPath(err))
 	}
 	var out []objectJSON
-	names := owners{}
+	names, namer := owners{}, newProcNamer(procRoot)
 	for _, de := range des {
 		base := de.Name()
 		kind := sc.kind(base)
@@ -195,7 +195,7 @@ func list(sc scope, now time.Time, warn func(string)) ([]objectJSON, error) {
 		if name, ok := sc.nameOf(base); ok {
 			o.setName(name, false)
 		}
-		lsRead(&o, fa, sc, kind, warn)
+		lsRead(&o, fa, sc, kind, namer, warn)
 		out = append(out, o)
 	}
 	return out, nil
@@ -206,7 +206,7 @@ func list(sc scope, now time.Time, warn func(string)) ([]objectJSON, error) {
 // for a shared memory object (kind "shm") whether it is a segment, and
 // who is attached. Only its owner's objects (everyone's, for root) are
 // read: see readSegment.
-func lsRead(o *objectJSON, fa facts, sc scope, kind string, warn func(string)) {
+func lsRead(o *objectJSON, fa facts, sc scope, kind string, namer *procNamer, warn func(string)) {
 	if kind == "sem" {
 		o.Kind = kindSem
 	}
@@ -236,7 +236,7 @@ func lsRead(o *objectJSON, fa facts, sc scope, kind string, warn func(string)) {
 		}
 		return
 	}
-	o.readShm(f, fa)
+	o.readShm(f, fa, namer)
 	if o.Warning != "" {
 		warn(o.Warning)
 		o.Warning = ""

@@ -94,7 +94,7 @@ func nameText(name *string, truncated bool) string {
 // any reading are fa, as ls and stat do (see readSegment): a segment's
 // header and live attachments, with their processes' names where /proc
 // tells them, or why it is not a segment, or was not read.
-func (o *objectJSON) readShm(f *os.File, fa facts) {
+func (o *objectJSON) readShm(f *os.File, fa facts, namer *procNamer) {
 	r := readSegment(f, fa)
 	o.Warning = r.warning
 	switch {
@@ -112,7 +112,7 @@ func (o *objectJSON) readShm(f *os.File, fa facts) {
 		o.Segment.UsersError = o.UsersUnknown
 		return
 	}
-	o.Users = attachedUsers(r.users, procNames(procRoot, fa.key(), r.users.PIDs))
+	o.Users = attachedUsers(r.users, namer.names(fa.key(), r.users.PIDs))
 	o.Segment.Users = o.Users
 	o.Segment.LockHolderAlive = o.Segment.LockHeld && !r.users.LockOwnerDead
 }

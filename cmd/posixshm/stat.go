@@ -210,7 +210,7 @@ func statObject(l posixshm.Layout, name string, now time.Time) (statReport, erro
 		return r, err
 	}
 	r.setFacts(fa, daily, now, owners{})
-	r.readShm(f, fa)
+	r.readShm(f, fa, newProcNamer(procRoot))
 	r.key, r.scan = fa.key(), r.Kind == kindPlain
 	return r, nil
 }

@@ -10,6 +10,12 @@
 // objects:
 //
 //	f, err := posixshm.Open("/myobject", os.O_RDWR|os.O_CREATE, 0o600)
+//	...
+//	defer posixshm.Unlink(f.Name())
+//
+// As with os.Open, the file's Name() is the name as given ("/myobject"),
+// in every [Layout]: Unlink(f.Name()) removes exactly the object f was
+// opened as, and [Path] gives the file behind a name.
 //
 // On OpenBSD shm_open is libc code, not a system call: the object called
 // name is the plain file /tmp/<sha256-hex(name)>.shm, opened with O_NOFOLLOW

@@ -47,6 +47,7 @@ type kept struct {
 	name string
 	seg  *segment.Segment
 	f    *os.File
+	path string // f's file
 }
 
 func runKeep(c *cli, names []string) int {
@@ -107,7 +108,8 @@ func openKept(l posixshm.Layout, name string) (*kept, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &kept{name: name, f: f}, nil
+	path, _ := l.Path(name) // Open accepted the name
+	return &kept{name: name, f: f, path: path}, nil
 }
 
 // notSegment reports whether err says the object is not a usable segment,
@@ -153,7 +155,7 @@ func (k *kept) refresh() (removed bool, err error) {
 		}
 		return false, k.seg.Refresh()
 	}
-	fa, err := fstatFacts(k.f)
+	fa, err := fstatFacts(k.f, k.path)
 	if err == nil && fa.Nlink == 0 {
 		return true, nil
 	}

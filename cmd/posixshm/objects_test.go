@@ -180,7 +180,7 @@ func openAged(t *testing.T, p string, atime, mtime time.Time) (*os.File, facts) 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { f.Close() })
-	fa, err := fstatFacts(f)
+	fa, err := fstatFacts(f, p)
 	if err != nil {
 		t.Fatal(err)
 	}

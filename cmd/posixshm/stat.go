@@ -175,7 +175,8 @@ func statObject(l posixshm.Layout, name string, now time.Time) (statReport, erro
 		return r, nil
 	}
 	defer f.Close()
-	fa, err := fstatFacts(f)
+	path, _ := l.Path(name) // Open accepted the name
+	fa, err := fstatFacts(f, path)
 	if err != nil {
 		return r, err
 	}

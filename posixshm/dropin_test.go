@@ -164,3 +164,20 @@ func dirNames(t *testing.T, dir string) string {
 	}
 	return s
 }
+
+// TestOpenAnonymous_UnlinkName: an anonymous object has no name, and
+// Unlink(f.Name()) must not remove an object that has one: this system's
+// Unlink refuses the anonymous file's Name() with EINVAL.
+func TestOpenAnonymous_UnlinkName(t *testing.T) {
+	f, err := posixshm.OpenAnonymous()
+	if errors.Is(err, syscall.ENOTSUP) {
+		t.Skip("no anonymous objects on this system")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := posixshm.Unlink(f.Name()); !errors.Is(err, syscall.EINVAL) {
+		t.Errorf("Unlink(%q) = %v, want EINVAL", f.Name(), err)
+	}
+}

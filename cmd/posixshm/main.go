@@ -198,7 +198,7 @@ func (c *cli) usageError(format string, args ...any) int {
 
 // The command's own description, shared by usage and the man page.
 const (
-	oneLine  = "manage POSIX shared memory objects the way shm_open(3) lays them out"
+	objects  = "POSIX shared memory objects the way shm_open(3) lays them out" // what posixshm manages
 	synopsis = "COMMAND [FLAGS] [--] ARGS..."
 	overview = `Without --dir, names follow this system's own shm_open (OpenBSD: /tmp/<sha256>.shm;
 Linux: /dev/shm/<name>). With --dir DIR, OpenBSD's layout rooted at DIR.
@@ -221,7 +221,7 @@ func visibleCommands() []string {
 }
 
 func usage(w io.Writer) {
-	fmt.Fprintf(w, "posixshm %s.\n\nusage: posixshm %s\n\n%s\n\ncommands:\n", oneLine, synopsis, overview)
+	fmt.Fprintf(w, "posixshm manages %s.\n\nusage: posixshm %s\n\n%s\n\ncommands:\n", objects, synopsis, overview)
 	width := 0
 	for _, n := range visibleCommands() {
 		width = max(width, len(n))

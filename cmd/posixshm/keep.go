@@ -59,6 +59,12 @@ func runKeep(c *cli, names []string) int {
 		return c.usageError("--every must be positive")
 	}
 	verbose := c.flag("verbose").(bool)
+	// Signals are caught before anything is opened: opening a segment
+	// refreshes it, and a script that waits for that refresh and then
+	// sends SIGINT must find keep ready for it (it used to kill keep,
+	// when it came before signal.NotifyContext; seen under load).
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
 	l := c.layout()
 	var objs []*kept
 	defer func() {
@@ -77,8 +83,6 @@ func runKeep(c *cli, names []string) int {
 	if len(objs) != len(names) {
 		return exitFail
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"strconv"
+	"syscall"
 )
 
 var (
@@ -22,6 +23,10 @@ var (
 
 // errClosed is what a Mutex returns once Close was called.
 var errClosed = fmt.Errorf("lock: mutex closed: %w", fs.ErrClosed)
+
+// errFault is what a sleeping waiter returns when futex(2) finds the
+// word's memory gone (EFAULT: a file truncated under its mapping).
+var errFault = fmt.Errorf("lock: the word's memory is gone (a file truncated under its mapping?): %w", syscall.EFAULT)
 
 // OwnerDeadError is the error Lock, LockContext and TryLock return when
 // they took the lock over from a dead holder: errors.Is(err, ErrOwnerDead)

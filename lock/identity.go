@@ -12,7 +12,9 @@ type Holder struct {
 	Tag uint32
 	// Stamp tells apart successive holders with the same Tag. The default
 	// identity uses the low 32 bits of the process's start time where it
-	// is known (Linux), else 0. It is always 0 in a 32-bit word.
+	// is known (Linux), else 0. It is always 0 in a 32-bit word, and for
+	// a holder that wrote a 64-bit word's state half alone (New, on the
+	// state half of a word others use with New64: see Narrow).
 	Stamp uint32
 }
 

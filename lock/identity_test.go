@@ -93,7 +93,7 @@ func TestJudgeProcess_NeverDeadWhileHolderRuns(t *testing.T) {
 
 func TestWord_Layout(t *testing.T) {
 	h := Holder{Tag: MaxTag, Stamp: 0xfedcba98}
-	v := pack(h) | waitersBit | starvingBit
+	v := pack(h, true) | waitersBit | starvingBit
 	if got := holderOf(v); got != h {
 		t.Fatalf("holderOf(pack(%+v)) = %+v", h, got)
 	}
@@ -110,7 +110,20 @@ func TestWord_Layout(t *testing.T) {
 	if got := *(*uint32)(unsafe.Pointer(&mem)); got != state {
 		t.Fatalf("state half in memory %#x, want %#x", got, state)
 	}
-	if HolderPID(state) != MaxTag || !Waiters(state) || !Starving(state) {
+	if HolderPID(state) != MaxTag || !Waiters(state) || !Starving(state) || Narrow(state) {
 		t.Fatal("state half accessors")
+	}
+	// A 32-bit writer replaces the state half alone, with the narrow bit:
+	// the stamp left in the other half is not its holder's.
+	narrow := pack(Holder{Tag: 77, Stamp: 5}, false)
+	if narrow != 77|narrowBit {
+		t.Fatalf("pack of a 32-bit word = %#x, want the Tag and the narrow bit", narrow)
+	}
+	left := narrow | waitersBit | uint64(h.Stamp)<<stampShift
+	if got := holderOf(left); got != (Holder{Tag: 77}) {
+		t.Fatalf("holderOf of a 32-bit holder over an old stamp = %+v, want no stamp", got)
+	}
+	if state, stamp := Split64(toMem(left)); HolderPID(state) != 77 || !Narrow(state) || !Waiters(state) || stamp != 0 {
+		t.Fatalf("Split64 of a 32-bit holder over an old stamp = %#x, %#x", state, stamp)
 	}
 }

@@ -126,7 +126,8 @@ func newMutex(w32 *uint32, w64 *uint64, opts []Option) *Mutex {
 	if w64 == nil {
 		self.Stamp = 0
 	}
-	m.self, m.selfMem = pack(self), toMem(pack(self))
+	m.self = pack(self, w64 != nil)
+	m.selfMem = toMem(m.self)
 	if w64 == nil {
 		atomic.StoreUint32(&m.flags, flagNarrow)
 	}

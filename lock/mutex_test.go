@@ -44,7 +44,7 @@ func deadPID(tb testing.TB) int {
 // neverPID is above any pid_max (Linux ≤ 2^22, OpenBSD < 100000): no
 // process ever has it, unlike a reaped child's PID, which a busy machine
 // may soon reuse.
-const neverPID = 1<<30 - 1
+const neverPID = lock.MaxTag
 
 // word is a lock word of either width, for tests that run on both.
 type word struct {
@@ -77,9 +77,13 @@ func (w word) load() (state, stamp uint32) {
 }
 
 // store makes the word show holder h with the given flag bits (bit 30
-// waiters, bit 31 starving), as if another process had written it.
+// waiters, bit 31 starving), as if another process had written it: in a
+// 32-bit word with the narrow bit (29), as New writes.
 func (w word) store(h lock.Holder, flags uint32) {
-	state := h.Tag | flags
+	state := w.ours(h.Tag) | flags
+	if h.Tag == 0 {
+		state = flags
+	}
 	if !w.wide {
 		atomic.StoreUint32(w.state(), state)
 		return
@@ -89,6 +93,16 @@ func (w word) store(h lock.Holder, flags uint32) {
 	*(*uint32)(unsafe.Pointer(&b[0])) = state
 	*(*uint32)(unsafe.Pointer(&b[4])) = h.Stamp
 	atomic.StoreUint64(w.p, *(*uint64)(unsafe.Pointer(&b[0])))
+}
+
+// ours is the state half a Mutex of this width writes for tag: in a
+// 32-bit word with the narrow bit (29), which says that no stamp half was
+// written with it.
+func (w word) ours(tag uint32) uint32 {
+	if !w.wide {
+		return tag | 1<<29
+	}
+	return tag
 }
 
 func (w word) name() string {
@@ -143,7 +157,7 @@ func TestMutex_LockUnlock(t *testing.T) {
 		}
 		state, stamp := w.load()
 		h := mu.Holder()
-		if lock.HolderPID(state) != os.Getpid() || h.Tag != uint32(os.Getpid()) || h.Stamp != stamp || state != h.Tag {
+		if lock.HolderPID(state) != os.Getpid() || h.Tag != uint32(os.Getpid()) || h.Stamp != stamp || state != w.ours(h.Tag) {
 			t.Fatalf("word %#x/%#x, Holder %+v; want our pid %d and nothing else", state, stamp, h, os.Getpid())
 		}
 		if !w.stamps() && stamp != 0 {
@@ -495,7 +509,7 @@ func TestMutex_StarvingBit(t *testing.T) {
 			if ok, err := mu.TryLock(); !ok || err != nil {
 				t.Fatalf("TryLock on a free starving word = %v, %v", ok, err)
 			}
-			if s, _ := w.load(); s != 1<<31|uint32(os.Getpid()) {
+			if s, _ := w.load(); s != 1<<31|w.ours(uint32(os.Getpid())) {
 				t.Fatalf("word %#x after TryLock, want ours with the starving bit", s)
 			}
 			if err := mu.Unlock(); err != nil {
@@ -596,7 +610,8 @@ func closeRound(t *testing.T, wide, backoff bool) {
 // was left by a dead process that had the same PID; a Mutex made while
 // another Mutex of this process holds the word is not an heir.
 func TestMutex_Heir32(t *testing.T) {
-	me := uint32(os.Getpid())
+	pid := uint32(os.Getpid())
+	me := pid | 1<<29 // our identity as New writes it: the PID and the narrow bit
 	w := new(uint32)
 
 	// A predecessor's lock: the first Mutex inherits it, and so does a
@@ -609,7 +624,7 @@ func TestMutex_Heir32(t *testing.T) {
 	b := lock.New(w)
 	ok, err := b.TryLock()
 	var od *lock.OwnerDeadError
-	if !ok || !errors.As(err, &od) || od.PID != int(me) {
+	if !ok || !errors.As(err, &od) || od.PID != int(pid) {
 		t.Fatalf("TryLock on an inherited word = %v, %v; want true, ErrOwnerDead naming our own pid", ok, err)
 	}
 	if ok, err := a.TryLock(); ok || err != nil {
@@ -653,4 +668,96 @@ func TestMutex_Heir32(t *testing.T) {
 		t.Fatalf("TryLock after the inheritance ended = %v, %v; want false, nil", ok, err)
 	}
 	e.Close()
+}
+
+// TestMutex_MixedWidths: New and New64 over one word. A 32-bit Mutex that
+// takes the lock over from a dead 64-bit holder replaces the state half
+// alone, and the dead holder's stamp stays in the other half. A 64-bit
+// waiter must not read that stamp as the new holder's: with the identity
+// here (as the default one does with start times), a holder whose PID is
+// alive with another start time than its stamp is a reused PID, dead, so
+// reading the old stamp would rob the live 32-bit holder.
+func TestMutex_MixedWidths(t *testing.T) {
+	const deadTag, liveTag, liveStart, oldStamp = 1000, 2000, 50, 40
+	p := new(uint64)
+	w := word{wide: true, p: p}
+	w.store(lock.Holder{Tag: deadTag, Stamp: oldStamp}, 0)
+	narrow := lock.New((*uint32)(unsafe.Pointer(p)), lock.WithIdentity(&fakeID{
+		self: lock.Holder{Tag: liveTag},
+		dead: func(h lock.Holder) bool { return h.Tag == deadTag },
+	}))
+	ok, err := narrow.TryLock()
+	if !ok || !errors.Is(err, lock.ErrOwnerDead) {
+		t.Fatalf("32-bit TryLock over a dead 64-bit holder = %v, %v; want the lock with ErrOwnerDead", ok, err)
+	}
+	state, stamp := lock.Split64(atomic.LoadUint64(p))
+	if lock.HolderPID(state) != liveTag || !lock.Narrow(state) || stamp != 0 {
+		t.Fatalf("word after the 32-bit takeover: state %#x, stamp %d; want tag %d, the narrow bit, no stamp", state, stamp, liveTag)
+	}
+	judged := &fakeID{
+		self: lock.Holder{Tag: 3000, Stamp: 60},
+		dead: func(h lock.Holder) bool {
+			// liveTag is alive and started at liveStart: a holder with
+			// its Tag and another stamp had the PID before it.
+			return h.Tag == deadTag || h.Tag == liveTag && h.Stamp != 0 && h.Stamp != liveStart
+		},
+	}
+	wide := lock.New64(p, lock.WithIdentity(judged))
+	if h := wide.Holder(); h != (lock.Holder{Tag: liveTag}) {
+		t.Errorf("64-bit Holder = %+v, want %+v: the stamp left by the dead holder is not the live one's", h, lock.Holder{Tag: liveTag})
+	}
+	if ok, err := wide.TryLock(); ok || err != nil {
+		t.Fatalf("64-bit TryLock while the 32-bit holder lives = %v, %v; want false, nil", ok, err)
+	}
+	if judged.asks.Load() == 0 {
+		t.Fatal("the 64-bit TryLock did not ask the identity")
+	}
+	// The 32-bit holder unlocks: the 64-bit Mutex takes the free word,
+	// stale stamp half and all, and writes its own stamp.
+	if err := narrow.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := wide.TryLock(); !ok || err != nil {
+		t.Fatalf("64-bit TryLock of the free word = %v, %v", ok, err)
+	}
+	if h := wide.Holder(); h != judged.self {
+		t.Fatalf("64-bit holder %+v, want %+v", h, judged.self)
+	}
+	// And a 32-bit waiter judges the 64-bit holder by its Tag.
+	if ok, err := narrow.TryLock(); ok || err != nil {
+		t.Fatalf("32-bit TryLock while the 64-bit holder lives = %v, %v; want false, nil", ok, err)
+	}
+	if err := wide.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+	if v := atomic.LoadUint64(p); v != 0 {
+		t.Fatalf("word %#x after the 64-bit Unlock, want 0", v)
+	}
+}
+
+// TestMutex_HeirFreed: a word that showed our identity when the process
+// made its first Mutex over it (a predecessor's lock) and that another
+// process then recovered and released is free: the inheritance is over.
+// A goroutine that takes the free word holds it, and a second goroutine
+// must wait for it, not take it over as the predecessor's.
+func TestMutex_HeirFreed(t *testing.T) {
+	w := new(uint32)
+	atomic.StoreUint32(w, uint32(os.Getpid())|1<<29) // a predecessor's lock
+	a := lock.New(w, lock.WithStaleAfter(time.Millisecond))
+	defer a.Close()
+	atomic.StoreUint32(w, 0) // another process recovered it and unlocked
+	if err := a.Lock(); err != nil {
+		t.Fatalf("Lock of the free word = %v", err)
+	}
+	if ok, err := a.TryLock(); ok || err != nil {
+		t.Fatalf("TryLock while another goroutine holds = %v, %v; want false, nil", ok, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer cancel()
+	if err := a.LockContext(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("LockContext while another goroutine holds = %v, want to wait", err)
+	}
+	if err := a.Unlock(); err != nil {
+		t.Fatal(err)
+	}
 }

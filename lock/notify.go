@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unsafe"
 )
@@ -191,7 +192,9 @@ func (s *sleeper) wait(v uint32, limit time.Duration) error {
 		if s.useFutex {
 			// The kernel sleeps only while the word still holds v, which
 			// closes the window between our load and the sleep.
-			if err := futexWait(n.w, v, d); err != nil {
+			if err := futexWait(n.w, v, d); err == syscall.EFAULT {
+				return errFault // the word's memory is gone: loading it would fault
+			} else if err != nil {
 				s.useFutex = false // futex(2) unusable here: poll instead
 			}
 		} else {
@@ -301,8 +304,9 @@ func (c *Cond) Wait(m *Mutex) error {
 // protects, as after Lock), an error wrapping fs.ErrClosed without m if m
 // was closed; an error wrapping fs.ErrClosed without m if c was closed
 // (m is released); or m's Unlock error (ErrNotHeld) if the caller did not
-// hold m, without waiting. A lost ctx and a dead owner together return
-// the *OwnerDeadError.
+// hold m, without waiting; an error wrapping syscall.EFAULT, without m, if
+// the word's memory is gone (see Closing in the package documentation). A
+// lost ctx and a dead owner together return the *OwnerDeadError.
 //
 // m may be nil: WaitContext then just waits for the next notification
 // (with the same spurious wake-ups), as for a caller with no condition to
@@ -320,7 +324,20 @@ func (c *Cond) WaitContext(ctx context.Context, m *Mutex) error {
 	// Announce the waiter before the second look at the flag, so that
 	// Close either sees it or it sees Close.
 	n.waiting.Add(1)
+	// Until the count is undone below: a load of a word whose memory is
+	// gone faults, and a caller that recovers from the fault (SetPanicOnFault)
+	// must not leave a waiter counted (Close would wait for it for ever),
+	// nor a ctx waker running.
+	var s sleeper
+	counted := true
+	defer func() {
+		if counted {
+			s.done()
+			n.waiting.Add(-1)
+		}
+	}()
 	if n.isClosed() {
+		counted = false
 		n.waiting.Add(-1)
 		if m != nil {
 			m.Unlock()
@@ -334,20 +351,22 @@ func (c *Cond) WaitContext(ctx context.Context, m *Mutex) error {
 	v := n.announce()
 	if m != nil {
 		if err := m.Unlock(); err != nil {
+			counted = false
 			n.waiting.Add(-1)
 			return err
 		}
 	}
-	s := n.sleeper(ctx)
+	s = n.sleeper(ctx)
 	var err error
 	for {
 		if err = s.wait(v, n.recheck); err != errRecheck {
 			break
 		}
 	}
+	counted = false
 	s.done()
 	n.waiting.Add(-1)
-	if err == n.closed || m == nil {
+	if err == n.closed || err == errFault || m == nil {
 		return err
 	}
 	if lerr := m.Lock(); lerr != nil {

@@ -161,7 +161,7 @@ func TestMutex_StateMachine(t *testing.T) {
 			w := newWord(wide)
 			t.Run(w.name()+"/"+mode, func(t *testing.T) {
 				me := self(w)
-				dead := []lock.Holder{{Tag: neverPID}, {Tag: 1<<29 + 12345}, {Tag: 1<<22 + 1}}
+				dead := []lock.Holder{{Tag: neverPID}, {Tag: 1<<28 + 12345}, {Tag: 1<<22 + 1}}
 				if w.stamps() {
 					dead = append(dead, lock.Holder{Tag: neverPID, Stamp: 77})
 					if me.Stamp > 1 {

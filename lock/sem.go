@@ -18,7 +18,8 @@ import (
 //	 8       56  reserved, 0
 //	64      8*n  unit i at 64+8*i: its holder, in lock.New64's format (the
 //	             Tag in the 32 bits at the lower address, the Stamp in the
-//	             higher ones); 0 = free
+//	             higher ones; where Atomic64 is false, the lower 32 bits
+//	             alone, as New writes them, narrow bit included); 0 = free
 //
 // SemaphoreSize(n) = 64 + 8*n bytes. Zeroed memory is a semaphore with
 // every unit free.
@@ -121,7 +122,8 @@ func newSemaphore(mem []byte, n int, narrow bool, opts []Option) (*Semaphore, er
 	if s.narrow {
 		self.Stamp = 0
 	}
-	s.self, s.selfMem = pack(self), toMem(pack(self))
+	s.self = pack(self, !s.narrow)
+	s.selfMem = toMem(s.self)
 	s.start = int(self.Tag % uint32(n))
 	s.first = s.unit64(s.start)
 	if s.narrow {
@@ -292,6 +294,9 @@ func (s *Semaphore) put() bool {
 
 // take is grab with the bookkeeping of semCounted.
 func (s *Semaphore) take() bool {
+	if s.ent.lock() {
+		defer s.ent.mu.Unlock()
+	}
 	if !s.grab() {
 		return false
 	}
@@ -357,6 +362,8 @@ func (s *Semaphore) acquireSlow(ctx context.Context) error {
 		}
 		switch err := sl.wait(v, time.Until(nextCheck)); err {
 		case nil, errRecheck:
+		case errFault:
+			return err // the memory is gone: nothing to hand on
 		default:
 			// A Release may have woken us rather than another waiter:
 			// hand its notification on.
@@ -373,13 +380,18 @@ func (s *Semaphore) acquireSlow(ctx context.Context) error {
 // left. ok reports that we got a unit; err is then nil or the error
 // matching ErrOwnerDead.
 func (s *Semaphore) recoverUnit() (err error, ok bool) {
-	if s.ent != nil {
-		for k := s.ent.inherited.Load(); k > 0; k = s.ent.inherited.Load() {
-			if s.ent.inherited.CompareAndSwap(k, k-1) {
-				s.ent.held.Add(1)
-				h := holderOf(s.self)
-				return s.ownerDead(-1, h, s.pidOf(h)), true
-			}
+	if s.ent.lock() {
+		defer s.ent.mu.Unlock()
+		// Count again (semreg.go): units counted as a predecessor's may
+		// have been taken over since by another process.
+		if k := s.showsSelf() - s.ent.held.Load(); k < s.ent.inherited.Load() {
+			s.ent.inherited.Store(max(k, 0))
+		}
+		if s.ent.inherited.Load() > 0 {
+			s.ent.inherited.Add(-1)
+			s.ent.held.Add(1)
+			h := holderOf(s.self)
+			return s.ownerDead(-1, h, s.pidOf(h)), true
 		}
 	}
 	// The verdicts of this scan, so that a holder of several units is
@@ -444,6 +456,18 @@ func (s *Semaphore) releaseSlow() error {
 		}
 		return fmt.Errorf("%w (no unit of the semaphore shows it as holder)", ErrNotHeld)
 	}
+	if err := s.putCounted(); err != nil {
+		return err
+	}
+	s.note.notify(false)
+	return nil
+}
+
+// putCounted is put with the bookkeeping of semCounted.
+func (s *Semaphore) putCounted() error {
+	if s.ent.lock() {
+		defer s.ent.mu.Unlock()
+	}
 	for {
 		h := s.ent.held.Load()
 		if h <= 0 {
@@ -460,7 +484,6 @@ func (s *Semaphore) releaseSlow() error {
 		s.ent.held.Add(1)
 		return fmt.Errorf("%w (no unit of the semaphore shows it as holder)", ErrNotHeld)
 	}
-	s.note.notify(false)
 	return nil
 }
 

@@ -16,7 +16,8 @@ func TestSemaphore_Narrow(t *testing.T) {
 	words := make([]uint64, SemaphoreSize(3)/8)
 	mem := unsafe.Slice((*byte)(unsafe.Pointer(&words[0])), SemaphoreSize(3))
 	unit := func(i int) *uint32 { return (*uint32)(unsafe.Pointer(&mem[semHeader+semUnitSize*i])) }
-	me := uint32(os.Getpid())
+	pid := uint32(os.Getpid())
+	me := pid | narrowBit           // our identity in a 32-bit unit
 	atomic.StoreUint32(unit(2), me) // a predecessor with our PID
 	s, err := newSemaphore(mem, 3, true, nil)
 	if err != nil {
@@ -33,7 +34,7 @@ func TestSemaphore_Narrow(t *testing.T) {
 	}
 	for i := range 3 {
 		if v := atomic.LoadUint32(unit(i)); v != me {
-			t.Fatalf("unit %d = %#x, want our pid %#x", i, v, me)
+			t.Fatalf("unit %d = %#x, want our pid and the narrow bit %#x", i, v, me)
 		}
 		if hi := *(*uint32)(unsafe.Pointer(&mem[semHeader+semUnitSize*i+4])); hi != 0 {
 			t.Fatalf("unit %d: upper half %#x written", i, hi)
@@ -41,7 +42,7 @@ func TestSemaphore_Narrow(t *testing.T) {
 	}
 	ok, err := s.TryAcquire()
 	var od *OwnerDeadError
-	if !ok || !errors.As(err, &od) || od.PID != int(me) {
+	if !ok || !errors.As(err, &od) || od.PID != int(pid) {
 		t.Fatalf("TryAcquire = %v, %v; want the predecessor's unit", ok, err)
 	}
 	if ok, err := s.TryAcquire(); ok || err != nil {

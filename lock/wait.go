@@ -5,6 +5,7 @@ import (
 	"math"
 	"runtime"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -75,8 +76,14 @@ func (m *Mutex) lockContended(ctx context.Context) error {
 	// time from the holder and the sleepers it wakes.
 	for i := 0; ; i++ {
 		v := m.load()
-		if v&(tagMask|starvingBit) == 0 && m.cas(v, m.self|v&waitersBit) {
-			return nil
+		if v&(tagMask|starvingBit) == 0 {
+			// A free word ends an inheritance (registry.go) before we
+			// take it, or another goroutine would take our lock over as
+			// the predecessor's.
+			m.endInheritance()
+			if m.cas(v, m.self|v&waitersBit) {
+				return nil
+			}
 		}
 		if i < activeSpins {
 			spinPause()
@@ -224,6 +231,11 @@ func (m *Mutex) wait(ctx context.Context) error {
 			kind = sleepStarving // woken alone by an Unlock that sees the bit
 		}
 		timedOut, err := futexSleep(m.w32, uint32(v), now.Add(max(d, minFutexWait)), kind)
+		if err == syscall.EFAULT {
+			// The word's memory is gone (a file truncated under its
+			// mapping): touching it would fault, leave included.
+			return errFault
+		}
 		if err != nil {
 			useFutex = false // futex unusable here (ENOSYS...): back off instead
 		}

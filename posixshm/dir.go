@@ -83,7 +83,10 @@ func (d Dir) AppendPath(dst []byte, name string) ([]byte, error) {
 //
 // Beyond OpenBSD, a FIFO at the path cannot block the open; a file with
 // more than one hard link is refused with EPERM, and so is one linked at
-// the path by someone else and unlinked again while it is opened; and
+// the path by someone else and unlinked again while it is opened (but an
+// object that CreateUnnamed is publishing, whose second link is for a
+// moment its temporary name, is waited for, up to a second, and one
+// whose creator died there is opened once that name is removed); and
 // O_TRUNC takes effect only once the file has passed these checks (an
 // existing file is then truncated even if empty, as open(2) does, which
 // sets its modification time).
@@ -108,7 +111,17 @@ func (d Dir) Open(name string, flag int, perm os.FileMode) (*os.File, error) {
 		// directory gives EINVAL too.
 		return nil, pathError(opOpen, name, path, "O_TRUNC without write access (O_RDONLY): OpenBSD's open(2) refuses it", syscall.EINVAL)
 	}
-	return openFile(name, path, flag, perm, policy{openbsd: true})
+	return openFile(name, path, flag, perm, policy{openbsd: true, tempDir: string(d)})
+}
+
+// target is where CreateUnnamed builds the object called name.
+func (d Dir) target(name string, perm os.FileMode) (target, error) {
+	path, err := d.Path(name)
+	if err != nil {
+		return target{}, err
+	}
+	// As Open: OpenBSD gives shared memory to its creator only.
+	return target{name: name, dir: string(d), path: path, mode: uint32(perm.Perm()) & 0o600, link: atPath(path)}, nil
 }
 
 // Unlink removes the object called name, as OpenBSD's shm_unlink(3) does:

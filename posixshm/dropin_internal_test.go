@@ -108,3 +108,32 @@ func TestOpen_FileErrorsNameObject(t *testing.T) {
 		t.Errorf("error reads %q, want it to begin \"write /obj: \"", err)
 	}
 }
+
+// TestCreateUnnamed_UnlinkName: an object built unnamed and then linked has
+// the file Name() of Open's files, the name it gets, so Unlink(f.Name())
+// removes it.
+func TestCreateUnnamed_UnlinkName(t *testing.T) {
+	for what, l := range map[string]Layout{"Dir": Dir(t.TempDir()), "glibc": glibcDir(t.TempDir())} {
+		t.Run(what, func(t *testing.T) {
+			u, err := CreateUnnamed(l, "/built", 0o600)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := u.File()
+			if err := u.Link(); err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if f.Name() != "/built" {
+				t.Errorf("Name() = %q, want /built", f.Name())
+			}
+			p, _ := l.Path("/built")
+			if err := l.Unlink(f.Name()); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := os.Lstat(p); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("%s after Unlink(f.Name()): %v", p, err)
+			}
+		})
+	}
+}

@@ -65,7 +65,7 @@ func (d glibcDir) Open(name string, flag int, perm os.FileMode) (*os.File, error
 	if err != nil {
 		return nil, err
 	}
-	f, err := openFile(name, path, flag, perm, policy{})
+	f, err := openFile(name, path, flag, perm, policy{tempDir: string(d)})
 	if err != nil {
 		var fe *FileError
 		if errors.As(err, &fe) && fe.Errno == syscall.EISDIR {
@@ -74,6 +74,14 @@ func (d glibcDir) Open(name string, flag int, perm os.FileMode) (*os.File, error
 		}
 	}
 	return f, err
+}
+
+func (d glibcDir) target(name string, perm os.FileMode) (target, error) {
+	path, err := d.Path(name)
+	if err != nil {
+		return target{}, err
+	}
+	return target{name: name, dir: string(d), path: path, mode: uint32(perm.Perm()), link: atPath(path)}, nil
 }
 
 func (d glibcDir) Unlink(name string) error {

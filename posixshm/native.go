@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/posixshm/posixshm/internal/inode"
 	"github.com/posixshm/posixshm/internal/unixutil"
 )
 
@@ -55,7 +56,15 @@ func (d netbsdDir) Open(name string, flag int, perm os.FileMode) (*os.File, erro
 	if err != nil {
 		return nil, err
 	}
-	return openFile(name, path, flag, perm, policy{})
+	return openFile(name, path, flag, perm, policy{tempDir: d.dir})
+}
+
+func (d netbsdDir) target(name string, perm os.FileMode) (target, error) {
+	path, err := d.file(opOpen, name)
+	if err != nil {
+		return target{}, err
+	}
+	return target{name: name, dir: d.dir, path: path, mode: uint32(perm.Perm()), link: atPath(path)}, nil
 }
 
 func (d netbsdDir) Unlink(name string) error {
@@ -101,15 +110,23 @@ func (d dragonflyDir) Open(name string, flag int, perm os.FileMode) (*os.File, e
 	if err != nil {
 		return nil, err
 	}
-	f, err := openFile(name, path, flag, perm, policy{})
+	f, err := openFile(name, path, flag, perm, policy{tempDir: d.dir})
 	if err != nil || d.fposixshm == 0 {
 		return f, err
 	}
 	if _, err := unix.FcntlInt(f.Fd(), unix.F_SETFL, d.fposixshm); err != nil {
-		f.Close()
+		inode.Close(f, path)
 		return nil, pathError(opOpen, name, path, "fcntl F_SETFL FPOSIXSHM", err)
 	}
 	return f, nil
+}
+
+func (d dragonflyDir) target(name string, perm os.FileMode) (target, error) {
+	path, err := d.path(opOpen, name)
+	if err != nil {
+		return target{}, err
+	}
+	return target{name: name, dir: d.dir, path: path, mode: uint32(perm.Perm()), setfl: d.fposixshm, link: atPath(path)}, nil
 }
 
 func (d dragonflyDir) Unlink(name string) error {
@@ -170,7 +187,7 @@ func (d *illumosDir) Open(name string, flag int, perm os.FileMode) (*os.File, er
 	var f *os.File
 	w, err := d.walk(opOpen, name, illumosDataType)
 	if err == nil {
-		f, err = openFileAt(w.dirfd(), w.base, name, w.path, flag, perm, policy{})
+		f, err = openFileAt(w.dirfd(), w.base, name, w.path, flag, perm, policy{tempDir: d.dir})
 		if err != nil && flag&os.O_CREATE == 0 {
 			w.clean()
 		} else {
@@ -178,10 +195,40 @@ func (d *illumosDir) Open(name string, flag int, perm os.FileMode) (*os.File, er
 		}
 	}
 	if uerr := unlock(); uerr != nil && err == nil {
-		f.Close()
+		inode.Close(f, w.path)
 		return nil, uerr
 	}
 	return f, err
+}
+
+// target builds a new object in d.dir, the one directory every temporary
+// file goes in (a long name's hashed directories are made, under the
+// .SHML lock, only when the object is linked there), and links it as
+// shm_open creates one: holding the .SHML lock file, as libc does.
+func (d *illumosDir) target(name string, perm os.FileMode) (target, error) {
+	path, err := d.Path(name)
+	if err != nil {
+		return target{}, err
+	}
+	link := func(do func(int, string, string) error) error {
+		unlock, err := d.lock(opOpen, name)
+		if err != nil {
+			return err
+		}
+		w, err := d.walk(opOpen, name, illumosDataType)
+		if err == nil {
+			if err = do(w.dirfd(), w.base, w.path); err != nil {
+				w.clean()
+			} else {
+				w.close()
+			}
+		}
+		if uerr := unlock(); uerr != nil && err == nil {
+			err = uerr
+		}
+		return err
+	}
+	return target{name: name, dir: d.dir, path: path, mode: uint32(perm.Perm()), link: link}, nil
 }
 
 func (d *illumosDir) Unlink(name string) error {

@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/posixshm/posixshm/internal/inode"
 	"github.com/posixshm/posixshm/internal/unixutil"
 )
 
@@ -18,6 +19,10 @@ type policy struct {
 	// openbsd selects OpenBSD's rules: only the flags its shm_open accepts,
 	// the permission masked to 0600, and the file owned by the caller.
 	openbsd bool
+	// tempDir is the directory in which CreateUnnamed gives the layout's
+	// new objects temporary names: a file whose second link is its
+	// temporary name is being published (see publishing).
+	tempDir string
 }
 
 // oCLOFORK stands for O_CLOFORK, which OpenBSD's shm_open also accepts.
@@ -65,6 +70,9 @@ func nonblockWhile(flag int) bool {
 //   - Anything but a regular file is refused with EINVAL, as OpenBSD does.
 //   - A file with more than one hard link is refused with EPERM: a link to
 //     some other file of the caller's must not become a shared object.
+//     One exception: an object that CreateUnnamed has just linked onto
+//     its name keeps its temporary name for a moment (publishing); the
+//     open waits for it to go, or removes it if its creator died.
 //     The descriptor's link count alone can be raced (a link made at the
 //     path and removed again between open(2) and fstat(2) leaves one), so
 //     where others may remove names, the path must also have named the
@@ -99,24 +107,36 @@ func openFileAt(dirfd int, base, name, path string, flag int, perm os.FileMode, 
 		// still applies on top of this, inside open(2).
 		mode &= 0o600
 	}
+	if inode.Full(path) {
+		return nil, pathError(opOpen, name, path, "this process keeps "+strconv.Itoa(inode.MaxParked)+
+			" descriptors opened by this name open, because they lead to a file it holds record locks on (a hard link made to it); refusing to open another until those locks end", syscall.EAGAIN)
+	}
+	var published publishWait
 	for try := 1; ; try++ {
-		f, reason, err := openOnce(dirfd, base, name, flag, mode, p)
+		f, reason, err := openOnce(dirfd, base, name, path, flag, mode, p)
 		if err == nil {
 			return f, nil
 		}
-		if err == errReplaced {
+		switch err {
+		case errReplaced:
 			if try < maxOpenTries {
 				continue
 			}
 			reason, err = "removed or replaced "+strconv.Itoa(try)+" times while being opened", syscall.EAGAIN
+		case errPublishing:
+			try--
+			if reason, err = published.wait(p.tempDir, path); err == nil {
+				continue
+			}
 		}
 		return nil, pathError(opOpen, name, path, reason, err)
 	}
 }
 
-// openOnce is one attempt of openFileAt. It returns the file, named name,
-// or why it failed and the error (errReplaced: try again).
-func openOnce(dirfd int, base, name string, flag int, mode uint32, p policy) (*os.File, string, error) {
+// openOnce is one attempt of openFileAt for the object name, whose file
+// is path. It returns the file, named name, or why it failed and the error
+// (errReplaced: try again).
+func openOnce(dirfd int, base, name, path string, flag int, mode uint32, p policy) (*os.File, string, error) {
 	sysflag := flag&^unix.O_TRUNC | unix.O_CLOEXEC | unix.O_NOFOLLOW
 	nonblock := nonblockWhile(flag)
 	if nonblock {
@@ -126,9 +146,14 @@ func openOnce(dirfd int, base, name string, flag int, mode uint32, p policy) (*o
 	if err != nil {
 		return nil, linkReason(dirfd, base, err), err
 	}
+	// A refused file may be one this process is attached to as a
+	// segment, reached by a hard link someone made to it: closing the
+	// descriptor would drop the attachment's POSIX record locks, so the
+	// closes below go through package inode, which keeps it open until
+	// the attachment ends.
 	var st unix.Stat_t
 	if reason, err := checkFile(fd, dirfd, base, &st, flag, p); err != nil {
-		unix.Close(fd)
+		inode.CloseFd(fd, path, nil)
 		return nil, reason, err
 	}
 	if nonblock {
@@ -137,15 +162,15 @@ func openOnce(dirfd int, base, name string, flag int, mode uint32, p policy) (*o
 		// are exactly the flags the descriptor should end up with; no
 		// F_GETFL needed.
 		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, flag&^unix.O_NONBLOCK); err != nil {
-			unix.Close(fd)
+			inode.CloseFd(fd, path, &st)
 			return nil, "clearing O_NONBLOCK", err
 		}
 	}
 	if flag&unix.O_TRUNC != 0 && !created {
 		// As open(2): an existing file is truncated even when it is
 		// empty (which checks write permission and sets its times).
-		if reason, err := truncate(fd, dirfd, base, &st, flag); err != nil {
-			unix.Close(fd)
+		if reason, err := truncate(fd, dirfd, base, path, &st, flag); err != nil {
+			inode.CloseFd(fd, path, &st)
 			return nil, reason, err
 		}
 	}
@@ -237,6 +262,15 @@ func checkFile(fd, dirfd int, base string, st *unix.Stat_t, flag int, p policy) 
 		}
 	}
 	if st.Nlink > 1 {
+		if st.Nlink == 2 && publishing(p.tempDir, base, st) {
+			return "", errPublishing
+		}
+		// A creator that finished publishing between our fstat and the
+		// look at its temporary name (which the next creator of the name
+		// may already have taken again) left one link: open again.
+		if p.tempDir != "" && st.Nlink == 2 && linksNow(fd) == 1 {
+			return "", errReplaced
+		}
 		return linksReason(uint64(st.Nlink)), syscall.EPERM
 	}
 	return checkOnlyName(fd, dirfd, base, st, euid)
@@ -354,7 +388,7 @@ func fileKind(kind uint32) string {
 // open(2) truncates even with O_RDONLY (after checking write permission),
 // so a read-only descriptor is truncated through a second, writable one,
 // which must reach the very same file.
-func truncate(fd, dirfd int, base string, st *unix.Stat_t, flag int) (string, error) {
+func truncate(fd, dirfd int, base, path string, st *unix.Stat_t, flag int) (string, error) {
 	if flag&unix.O_ACCMODE != unix.O_RDONLY {
 		return "ftruncate", unixutil.IgnoringEINTR(func() error { return unix.Ftruncate(fd, 0) })
 	}
@@ -367,7 +401,7 @@ func truncate(fd, dirfd int, base string, st *unix.Stat_t, flag int) (string, er
 	if err != nil {
 		return "opening for O_TRUNC", err
 	}
-	defer unix.Close(wfd)
+	defer inode.CloseFd(wfd, path, nil) // see openOnce
 	var w unix.Stat_t
 	if err := unix.Fstat(wfd, &w); err != nil {
 		return "fstat", err
@@ -384,4 +418,13 @@ func unlinkFile(name, path string) error {
 		return pathError(opUnlink, name, path, "", err)
 	}
 	return nil
+}
+
+// linksNow is the link count of the file fd now, or 0 if fstat fails.
+func linksNow(fd int) uint64 {
+	var st unix.Stat_t
+	if unixutil.Fstat(fd, &st) != nil {
+		return 0
+	}
+	return uint64(st.Nlink)
 }

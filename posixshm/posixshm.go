@@ -45,8 +45,8 @@ func Path(name string) (string, error) { return native.Path(name) }
 // them name /dev/shm and its parent, which it then opens with O_RDONLY.
 // Where objects are files (OpenBSD, Linux, NetBSD, DragonFly, illumos and
 // Solaris) a FIFO cannot block the open, only a regular file with one link
-// is accepted, and O_TRUNC is applied after those checks, as open(2) would
-// apply it; FreeBSD and macOS open kernel objects with a system call. The
+// is accepted (an object being published by CreateUnnamed is waited for),
+// and O_TRUNC is applied after those checks, as open(2) would apply it; FreeBSD and macOS open kernel objects with a system call. The
 // README's platform table lists each system's path and name rules.
 //
 // The file's Name() is name as given, as os.Open's file is named by the

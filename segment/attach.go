@@ -2,6 +2,7 @@ package segment
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"strconv"
 	"sync"
@@ -11,35 +12,36 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/posixshm/posixshm/internal/unixutil"
+	"github.com/posixshm/posixshm/internal/inode"
 	"github.com/posixshm/posixshm/lock"
 	"github.com/posixshm/posixshm/posixshm"
 )
 
 // fileKey identifies a file: its device and inode numbers.
-type fileKey struct{ dev, ino uint64 }
+type fileKey = inode.Key
 
-func keyOf(st *unix.Stat_t) fileKey { return fileKey{dev: uint64(st.Dev), ino: uint64(st.Ino)} }
+func keyOf(st *unix.Stat_t) fileKey { return inode.KeyOf(st) }
 
 // An attachment is this process's attachment to one segment file. Every
 // Segment of this process that maps the file shares it, with its one
-// descriptor, its one mapping and its one slot, as SQLite's unix VFS
-// shares one unixInodeInfo per inode: POSIX record locks belong to the
-// process, and the kernel drops all of them when ANY descriptor of the file
-// is closed, so a second descriptor of the file must never be closed while
-// the process is attached (see reclock_other.go). Such descriptors, opened
-// before the process could know that they lead to a file it is attached
-// to, wait in spare and are closed with the attachment's own.
+// descriptor, its one mapping and its one slot. POSIX record locks belong
+// to the process, and the kernel drops all of them when ANY descriptor of
+// the file is closed, so a second descriptor of the file must never be
+// closed while the process is attached (see reclock_other.go): the
+// attachment holds the file's record in package inode (SQLite's
+// unixInodeInfo), from just before it takes its first lock until its
+// descriptor is closed, and every descriptor the library would close goes
+// through that registry (closeFile), which keeps one that leads to the
+// file open until then.
 //
 // The fields are set before the attachment is registered and never change
-// afterwards, except refs and spare, which files.mu guards.
+// afterwards, except refs, which files.mu guards.
 type attachment struct {
-	key   fileKey
-	f     *os.File // the descriptor every record lock of this process on the file goes through
-	fd    int
-	spare []*os.File
-	mem   []byte // the mapping every Segment of the file shares
-	refs  int    // Segments using it
+	key  fileKey
+	f    *os.File // the descriptor every record lock of this process on the file goes through
+	fd   int
+	mem  []byte // the mapping every Segment of the file shares
+	refs int    // Segments using it
 
 	l    posixshm.Layout // how the file was named, for removal
 	name string
@@ -50,23 +52,32 @@ type attachment struct {
 
 	// The attachment: a slot (slot ≥ 0, its generation gen), or none
 	// (slot -1: overflow, with the record-lock byte overflowBase+over, or
-	// over -1 where there are no record locks, and gen the overflow count
-	// it drew).
+	// over -1 where there are no record locks or the attachment is
+	// pinned, and gen the overflow count it drew).
 	slot int
 	over int64
 	gen  uint32
 	pid  int // this process's PID, as recorded
+	// pinned: no slot or overflow byte could be locked (others hold
+	// them, or read-lock them), so the attachment holds the removal gate
+	// shared for as long as it lives instead (see claimPinned).
+	pinned bool
 	// pids: the object takes no record locks (macOS and FreeBSD kernel
 	// objects), so liveness is judged by PID, with kill(pid, 0).
 	pids bool
+
+	// closing: the last Segment closed and the attachment is ending;
+	// gone is closed once its descriptors are. It stays in files.m
+	// meanwhile (see detach). files.mu guards closing.
+	closing bool
+	gone    chan struct{}
 }
 
-// files holds this process's attachments, by file, and the files it is
-// creating (creation.go).
+// files holds this process's attachments, by file. (The files it is
+// creating are in package inode: creation.go.)
 var files struct {
-	mu       sync.Mutex
-	m        map[fileKey]*attachment
-	creating map[fileKey]bool
+	mu sync.Mutex
+	m  map[fileKey]*attachment
 }
 
 // noRecordLocks makes every attachment of this process judge liveness by
@@ -84,6 +95,7 @@ func newAttachment(l posixshm.Layout, name string, f *os.File, st *unix.Stat_t, 
 		l: l, name: name,
 		slots: h.Slots, dataSize: h.DataSize, remove: h.RemoveWhenUnused,
 		slot: -1, over: -1,
+		gone: make(chan struct{}),
 	}
 }
 
@@ -103,24 +115,21 @@ func attachedTo(k fileKey) *attachment {
 	return files.m[k]
 }
 
-// closeFile closes a descriptor of a file that may be a segment this
-// process is attached to; if it is, the descriptor is kept open until the
-// attachment ends, because closing it would drop the attachment's record
-// locks (POSIX; see attachment).
-func closeFile(f *os.File) error {
-	files.mu.Lock()
-	defer files.mu.Unlock()
-	if len(files.m) > 0 {
-		var st unix.Stat_t
-		if unixutil.Fstat(int(f.Fd()), &st) == nil {
-			if a := files.m[keyOf(&st)]; a != nil {
-				a.spare = append(a.spare, f)
-				return nil
-			}
-		}
-	}
-	return f.Close()
-}
+// closeFile closes a descriptor, opened by the name path, of a file that
+// may be a segment this process is attached to (or is creating); if it
+// is, the descriptor is kept open until the attachment ends, because
+// closing it would drop the attachment's record locks (POSIX; see
+// attachment).
+func closeFile(f *os.File, path string) error { return inode.Close(f, path) }
+
+// CloseFile closes f, a descriptor the caller opened (to read a header
+// with ReadHeader, to ask Users...) of a file that may be a segment this
+// process is attached to. Where record locks are POSIX locks (OpenBSD),
+// closing any descriptor of the file drops all of the process's record
+// locks on it, its attachment's included (see the package documentation):
+// CloseFile then keeps f open until the process's last Segment of the
+// file is closed, and closes it then. Otherwise it is f.Close().
+func CloseFile(f *os.File) error { return inode.Close(f, "") }
 
 func (a *attachment) slotWord(i int) *uint64 {
 	return (*uint64)(unsafe.Pointer(&a.mem[tableOffset+slotSize*i]))
@@ -153,11 +162,29 @@ func selfPID() (int, error) {
 // claimGated): segments are removed when unused (by their last user, with
 // Options.RemoveWhenUnused, or by RemoveUnused, as posixshm gc does), and
 // no opener may be left attached to a removed file.
-func (a *attachment) claim(creator bool) error {
-	if creator {
-		return a.claimAny()
+//
+// The table and the overflow count are in the mapping: a file truncated
+// under it gives an error wrapping ErrTruncated (the caller then closes
+// the descriptor, which drops whatever record locks the claim took).
+func (a *attachment) claim(creator bool) (err error) {
+	if !noFault(func() {
+		if creator {
+			err = a.claimAny()
+		} else {
+			err = a.claimGated()
+		}
+	}) {
+		return a.truncated()
 	}
-	return a.claimGated()
+	return err
+}
+
+// truncated is the error of an access to the attachment's mapping that
+// faulted.
+func (a *attachment) truncated() error {
+	hf := fault(ErrTruncated, errTruncatedMapped)
+	hf.File = filePath(a.l, a.name) // a.f.Name() is the name (posixshm.Open)
+	return hf
 }
 
 // claimAny takes the first slot whose record lock it gets, preferring
@@ -176,7 +203,7 @@ func (a *attachment) claimAny() error {
 	// Pass 0 tries the slots recorded free (usually the first succeeds),
 	// pass 1 those recorded attached, whose processes may have died.
 	for pass := range 2 {
-		for i := range a.slots {
+		for i := 0; i < a.slots; i++ {
 			p := a.slotWord(i)
 			if (atomic.LoadUint64(p)&slotAttached != 0) != (pass == 1) {
 				continue
@@ -190,7 +217,18 @@ func (a *attachment) claimAny() error {
 				return err
 			}
 			if !ok {
-				continue // a live process holds it, or is taking it
+				// A live process holds it, or is taking it; or somebody
+				// read-locks it, perhaps with the bytes of many more
+				// slots: pass them all.
+				end, err := lockEnd(a.fd, slotByte(i))
+				if err != nil {
+					return err
+				}
+				if end < 0 {
+					break
+				}
+				i = max(i, int((end-tableOffset+slotSize-1)/slotSize)-1)
+				continue
 			}
 			if a.lockNames(uint32(i) + 1) {
 				// Its last user died holding the lock: keep the slot
@@ -215,27 +253,60 @@ func (a *attachment) claimAny() error {
 }
 
 // claimOverflow attaches without a slot: every slot is held by a live
-// process. The attachment takes the first free record-lock byte from
-// overflowBase on, so that it is seen (and counted) as long as it lives,
-// and draws its stamp from the overflow count.
+// process (or read-locked). The attachment takes the first free
+// record-lock byte from overflowBase on, so that it is seen (and counted)
+// as long as it lives, and draws its stamp from the overflow count. A try
+// that fails skips every byte of the lock in its way, and the search gives
+// up with errNoByte after maxOverflowProbes tries.
 func (a *attachment) claimOverflow() error {
-	for k := range int64(maxOverflow) {
+	k := int64(0)
+	for range maxOverflowProbes {
+		if k >= maxOverflow {
+			break
+		}
 		ok, err := tryLock(a.fd, unix.F_WRLCK, overflowBase+k, 1)
 		if err != nil {
 			return err
 		}
 		if !ok {
+			end, err := lockEnd(a.fd, overflowBase+k)
+			if err != nil {
+				return err
+			}
+			if end < 0 {
+				break // locked to the end of the file and beyond
+			}
+			k = end - overflowBase
 			continue
 		}
 		if a.lockNames(overflowTags + uint32(k)) {
 			unlock(a.fd, overflowBase+k, 1) // as for slots
+			k++
 			continue
 		}
 		a.over = k
 		a.gen = atomic.AddUint32(a.overflowWord(), 1)
 		return nil
 	}
-	return errors.New("every slot and " + strconv.Itoa(maxOverflow) + " overflow attachments taken by live processes")
+	return errNoByte
+}
+
+// errNoByte: claimAny found no slot or overflow byte to lock.
+var errNoByte = errors.New("every slot and overflow attachment tried is locked by another process (live attachments, or read locks of a process that may read the file)")
+
+// claimPinned attaches without a record-lock byte of its own, for an
+// opener that holds the removal gate shared and found none (errNoByte): it
+// keeps the gate shared for as long as the attachment lives. Nobody can
+// remove the segment meanwhile, and Users does not see it. Its lock
+// identity is its PID (pidTags), whose holder is judged dead once nobody
+// holds the gate shared (identity.go).
+func (a *attachment) claimPinned() error {
+	if a.pid > lock.MaxTag-pidTags {
+		return errNoByte
+	}
+	a.pinned = true
+	a.gen = atomic.AddUint32(a.overflowWord(), 1)
+	return nil
 }
 
 // claimByPID attaches where there are no record locks: a slot recorded
@@ -267,58 +338,97 @@ func (a *attachment) claimByPID(pid int) error {
 }
 
 // release ends the attachment's claim: the slot word is marked free (if it
-// still records this attachment), then the record lock is dropped. The
-// order matters: while the byte is held nobody else can take the slot.
+// still records this attachment), then the record lock is dropped (a
+// pinned attachment's, the removal gate's). The order matters: while the
+// byte is held nobody else can take the slot.
 func (a *attachment) release() error {
-	if a.slot >= 0 {
-		p := a.slotWord(a.slot)
-		for {
-			w := atomic.LoadUint64(p)
-			if s := decodeSlot(w); !s.Attached || s.Generation != a.gen {
-				break // not ours any more (only a bug or a hostile writer does that)
+	if a.pinned {
+		a.pinned = false
+		return unlock(a.fd, gateByte, 1)
+	}
+	return a.unclaim()
+}
+
+// unclaim is release, except that a pinned attachment keeps the removal
+// gate (an opener still holds it: see claimNamed). The attachment may
+// claim again afterwards.
+func (a *attachment) unclaim() error {
+	slot, over := a.slot, a.over
+	a.pinned, a.slot, a.over = false, -1, -1
+	if slot >= 0 {
+		p := a.slotWord(slot)
+		var err error
+		if !noFault(func() {
+			for {
+				w := atomic.LoadUint64(p)
+				if s := decodeSlot(w); !s.Attached || s.Generation != a.gen {
+					break // not ours any more (only a bug or a hostile writer does that)
+				}
+				if atomic.CompareAndSwapUint64(p, w, Slot{Generation: a.gen}.word()) {
+					break
+				}
 			}
-			if atomic.CompareAndSwapUint64(p, w, Slot{Generation: a.gen}.word()) {
-				break
-			}
+		}) {
+			err = a.truncated() // the byte goes all the same
 		}
 		if !a.pids {
-			return unlock(a.fd, slotByte(a.slot), 1)
+			if e := unlock(a.fd, slotByte(slot), 1); err == nil {
+				err = e
+			}
 		}
+		return err
 	}
-	if a.over >= 0 {
-		return unlock(a.fd, overflowBase+a.over, 1)
+	if over >= 0 {
+		return unlock(a.fd, overflowBase+over, 1)
 	}
 	return nil
 }
 
 // detach ends one Segment's use of the attachment. The last one releases
-// the slot, removes the file if it removes itself when unused and nobody
-// else is attached, unmaps it and closes its descriptors.
+// the claim, removes the file if it removes itself when unused and nobody
+// else is attached, unmaps it and closes its descriptors. It never holds
+// files.mu while it waits: the removal gate may be held by others (up to
+// gateWait, then it leaves the file and returns an error wrapping
+// ErrNotRemoved). Meanwhile the attachment stays registered, marked
+// closing: this process's openers of the file wait for it to be gone
+// rather than lock through a descriptor of their own that the close below
+// would unlock (POSIX), and closeFile parks descriptors on it.
 func (a *attachment) detach() error {
 	files.mu.Lock()
-	defer files.mu.Unlock()
 	if a.refs--; a.refs > 0 {
+		files.mu.Unlock()
 		return nil
 	}
-	delete(files.m, a.key)
+	a.closing = true
+	files.mu.Unlock()
 	if testHookDetach != nil {
 		testHookDetach()
 	}
 	err := a.release()
-	if a.remove && !a.pids && err == nil {
-		_, err = a.removeIfUnused()
+	if a.remove && !a.pids && (err == nil || errors.Is(err, ErrTruncated)) {
+		_, rerr := a.removeIfUnused(gateWait)
+		if rerr == errBusy {
+			rerr = fmt.Errorf("removal gate held by another process for %v (whoever may read the file may hold it): %w", gateWait, ErrNotRemoved)
+		}
+		if err == nil {
+			err = rerr
+		}
 	}
+	files.mu.Lock()
+	delete(files.m, a.key)
 	if e := unix.Munmap(a.mem); e != nil && err == nil {
 		err = e
 	}
 	a.mem = nil
-	// Only now: closing any descriptor of the file drops the locks.
-	for _, f := range a.spare {
-		f.Close()
-	}
-	if e := a.f.Close(); e != nil && err == nil {
+	// Only now: closing any descriptor of the file drops the locks. The
+	// registry closes a.f and the descriptors parked on the file's
+	// record, unless this process holds another record lock on it (a
+	// creation, or an attachment being made): then they wait for that.
+	if e := inode.Release(a.key, a.f); e != nil && err == nil {
 		err = e
 	}
+	files.mu.Unlock()
+	close(a.gone)
 	return err
 }
 

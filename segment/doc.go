@@ -44,26 +44,65 @@
 // and in whichever PID namespace it runs. [Segment.Attached] and [Users]
 // ask the kernel (F_GETLK) which of those locks are held, so they never
 // count a dead process, nor miss a live one whose PID they cannot see.
+// On Linux that lock is an open file description lock: it belongs to the
+// descriptor's open file description, not to the process. A process that
+// passes its segment's descriptor to a child (os/exec's ExtraFiles,
+// SCM_RIGHTS; the package's descriptors are close-on-exec, so only a
+// deliberate pass does this) stays attached as long as the child holds
+// the descriptor, even after it was killed: its slot stays taken, Users
+// lists it, the segment is not removed as unused, and a lock it held is
+// recovered only once the child closes the descriptor or exits (in one
+// run, 5.2 s after the kill, when the child exited). Let a child Open the
+// segment itself. Where record locks are POSIX locks (OpenBSD), they
+// belong to the process, and a child never holds its parent's.
 // A process that finds every slot held by a live process attaches all the
 // same, without a slot (the overflow count in the header records it, and
 // it holds a lock on a byte past the end of the segment, so it counts as
 // long as it lives).
 //
+// Only write locks count, and only a process that may write the file can
+// take them. Anybody who may read it (a segment created with Perm 0644, an
+// opener stopped halfway through attaching) can take read locks on any of
+// its bytes, which count for nothing: Attached, Users and gc ask F_GETLK
+// about a read lock, which a read lock does not conflict with, so they
+// never see one as an attachment. A read lock does keep others from
+// write-locking the bytes it covers; an opener passes such bytes (one
+// failed try skips the whole lock, and the search for an overflow byte
+// gives up after a few thousand tries, never a million), and an opener
+// that finds no byte at all attaches "pinned": it keeps the removal gate
+// (below) shared for as long as it is attached, so that nobody removes the
+// segment meanwhile. A pinned attachment is invisible to other processes'
+// Attached and Users, and its lock holder is judged dead once nobody holds
+// the gate; removal waits until it has detached.
+//
 // All Segments of one file in a process share one descriptor, one mapping
 // and one attachment. This matters where record locks are POSIX locks
 // (OpenBSD, and elsewhere but Linux): they belong to the process, and the
 // kernel drops ALL of a process's locks on a file when ANY of its
-// descriptors of that file is closed. So while a process has a segment
-// open, it must not open the segment's file by other means and close it:
-// posixshm.Open, os.Open and a posixshm.Dir's Open followed by Close, or
-// ReadHeader or Users on such a descriptor, would silently detach the
-// process in the eyes of every other process (its slot could be taken, a
-// lock it holds taken over by a waiter, its segment removed when unused). Open the segment again with Open
-// instead (which shares the attachment), or keep such a descriptor open
-// until the segment is closed. Linux uses open file description locks
-// (F_OFD_SETLK), which have no such trap; the package still shares one
-// descriptor per file there, so that Linux runs the same code as OpenBSD
-// (the build tag openbsdsim selects POSIX locks on Linux, to test them).
+// descriptors of that file is closed. So the library never closes a
+// descriptor that may lead to a file the process is attached to: as
+// SQLite's unix VFS keeps one record per inode, the process keeps one
+// record per file it holds record locks on (shared with package
+// posixshm), and every descriptor the library opened and then refuses or
+// no longer needs (a file refused because someone made a hard link to
+// it, reached by another name or in a race; a retry; a size mismatch) is
+// kept open on that record until the process's last Segment of the file
+// is closed. At most 16 are kept per name: after that, the library
+// refuses to open that name again (EAGAIN) until then, rather than keep
+// more. Open refuses a file with more than one link, as the layouts'
+// Open do, even one this process is attached to already.
+//
+// What remains is the program's own descriptors: one it opens itself
+// (posixshm.Open, os.Open, a posixshm.Dir's Open, to call ReadHeader or
+// Users on) and closes with Close drops the process's attachment in the
+// eyes of every other process (its slot could be taken, a lock it holds
+// taken over by a waiter, its segment removed when unused). Close such a
+// descriptor with CloseFile, which keeps it open until the attachment
+// ends, or open the segment again with Open (which shares the
+// attachment). Linux uses open file description locks (F_OFD_SETLK),
+// which have no such trap; the package still shares one descriptor per
+// file there, so that Linux runs the same code as OpenBSD (the build tag
+// openbsdsim selects POSIX locks on Linux, to test them).
 //
 // macOS's and FreeBSD's own shm_open objects are kernel objects, not
 // files, and take no record locks (fcntl F_SETLK fails with EBADF). There,
@@ -86,7 +125,9 @@
 // something else here; a new process given a dead holder's PID is a new
 // attachment with a slot of its own; and the check needs pledge's "flock"
 // promise, never "proc": no kill(2), no /proc. An attachment without a
-// slot holds the lock as the byte it locks past the segment's end. No
+// slot holds the lock as the byte it locks past the segment's end; a
+// pinned one as its PID, and counts as alive while anybody else holds the
+// removal gate (which readers can make last). No
 // attachment takes the slot (or byte) of a holder that died holding the
 // lock until a waiter has recovered it.
 //
@@ -97,7 +138,9 @@
 // the file while holding the lock.
 //
 // Where 64-bit atomics do not reach across processes (lock.Atomic64
-// false: ARM before v7, 32-bit MIPS) the word records the slot alone, and
+// false: ARM before v7, 32-bit MIPS) the word records the slot alone (with
+// lock's narrow bit, so that a process built with 64-bit atomics on the
+// same machine judges such a holder by its record lock alone), and
 // one window is left: a waiter that has just found the holder's record
 // lock gone may take over the lock of a new attachment that, meanwhile,
 // took the same slot after the holder unlocked and detached, and locked
@@ -158,25 +201,72 @@
 // its last live user detaches. If its users all die without closing it,
 // the next process to open it finds every other attachment dead, removes
 // it and starts afresh. Any other segment can be removed once nobody is
-// attached with [RemoveUnused], which is what "posixshm gc" does.
+// attached with [RemoveUnused], which is what "posixshm gc" does. Users
+// are the processes attached through this package: a program that maps
+// the same file by other means (C, Python) takes no slot and is not
+// counted, so the file can be removed while such a program maps it (its
+// mapping stays valid; the name no longer leads to it).
 // Attachment and removal follow one rule, under a record lock on the
 // file's first byte (the removal gate: every opener holds it shared while
 // it attaches, a remover exclusively), so that no process is ever left
 // attached to a removed segment while others create a new one under its
 // name; see remove.go.
 //
+// Nothing waits for the gate for ever. Whoever may read the file may hold
+// it shared for as long as it likes (only processes that may write the
+// file can hold it exclusively, and removers, creators and openers hold it
+// for a few system calls). Close then waits at most a second for it, and
+// while it waits other Segments of the process open and close as usual;
+// if it cannot have the gate it leaves the segment, detached and intact,
+// and returns an error wrapping [ErrNotRemoved]: the next user (who finds
+// every other attachment dead) or gc removes it. An opener that finds
+// every other attachment dead and cannot have the gate at once attaches to
+// the segment as it is. Openers wait for the gate shared, which only a
+// writer blocks, at most a second, then fail with syscall.EAGAIN. So a
+// reader can postpone removal for as long as it holds the gate, and deny
+// nothing else.
+//
 // # Creators that die
 //
-// A creator holds a write lock on the file's first byte from just after it
-// creates the file until it has published the header. An opener that
-// finds the header unpublished waits (up to Options.InitTimeout) only
-// while that lock is held; once the creator has died, it removes the file
-// if what the creator wrote says the segment removes itself when unused
-// (nobody can be attached to it yet), and otherwise fails with
-// ErrNotInitialized at once. A creator killed between creating the file
-// and taking the lock leaves an empty file, which cannot be told from
-// another program's new object: openers wait for it and fail, and it
-// stays until it is removed.
+// Creation is atomic where the layout's objects are files in a directory
+// (every posixshm.Dir, and the system conventions of Linux, OpenBSD,
+// NetBSD, DragonFly and illumos): Create and OpenOrCreate build the
+// segment complete, sized, with its header published and the creator
+// attached, in a file its name does not lead to, and then link(2) it
+// onto the name (posixshm.CreateUnnamed); a name that exists by then
+// makes the link fail, as O_EXCL would, and OpenOrCreate opens the
+// segment that is there. A creator killed at any moment leaves no
+// segment, or a complete one: never a name that the next OpenOrCreate
+// cannot open. On Linux the file being built has no name at all
+// (O_TMPFILE). Elsewhere (OpenBSD) it has a temporary name in the same
+// directory, .posixshm-new- and 64 hex digits, one per segment name, and
+// its creator holds a record lock on it until it is linked: the next
+// creator of the name removes one whose creator died, and so does
+// posixshm gc, and a creator that finds a live one waits for it, up to
+// Options.InitTimeout, and then fails with ErrNotInitialized.
+//
+// Layouts that cannot link (macOS's and FreeBSD's kernel objects, and
+// layouts of the caller's own) create the file under its name, empty, and
+// then size it and publish the header. There the creator holds a write
+// lock on the file's first byte from just after it creates the file until
+// it has published the header. An opener that finds the header
+// unpublished waits (up to Options.InitTimeout) only while that lock is
+// held; once the creator has died, it removes the file if what the
+// creator wrote says the segment removes itself when unused (nobody can
+// be attached to it yet), and otherwise fails with ErrNotInitialized at
+// once. A creator killed between creating the file and taking the lock
+// leaves an empty file, and one killed before it wrote the header a file
+// of zeros; macOS's and FreeBSD's objects take no record locks at all, so
+// there every creator that dies before it publishes leaves such a file.
+//
+// An empty file, or one of zeros, cannot be told from another program's
+// new object (shm_open and ftruncate make exactly that), so wherever it
+// comes from (such a layout, another program, an earlier release of this
+// package) nothing removes it: opening it fails with ErrNotInitialized,
+// and it stays until somebody removes it. Only a file that carries a
+// header our creator wrote, with the creation lock free, is taken for
+// abandoned: removed by the next opener if it removes itself when unused,
+// and by posixshm gc once idle.
 //
 // # Errors
 //
@@ -188,4 +278,25 @@
 // which. Version 1 segments, written by earlier releases, give ErrVersion:
 // remove them and create them again. Errors of the layout's shm_open are
 // passed on as package posixshm returns them.
+//
+// A fault is an error, too. Another process that may write a segment's
+// file can truncate it under the mapping, and touching a mapped page past
+// the end of a file raises SIGBUS, which would crash the program. Every
+// access of the package to the header, the table and the words (Lock,
+// Unlock, Wait, Notify, Refresh, Close, Stat, opening a segment this
+// process has open already, ...) runs under debug.SetPanicOnFault and
+// returns an error wrapping ErrTruncated instead; a lock waiter asleep on
+// the word finds out within its stale interval. The calls that return no
+// error do nothing (Notify, NotifyAll) or return 0 (Notifications). What
+// remains the caller's: its own accesses to [Segment.Bytes], which fault
+// as any mapping does, and package lock's words of its own in the data
+// region. [Segment.ReadAt] and [Segment.WriteAt] copy in and out of the
+// data region and return ErrTruncated where Bytes would fault.
+//
+// The guard is not free on the lock's uncontended path: Lock and Unlock
+// each pay two calls of SetPanicOnFault and a deferred call, about 8-13 ns
+// together on a 2-core VM, next to the 2.5-3 ns of each compare-and-swap
+// of a bare lock.Mutex (see BenchmarkSegment_LockUnlockRatio). Nothing
+// cheaper catches a fault: SetPanicOnFault is per goroutine and must be
+// put back, and only a deferred call can recover.
 package segment

@@ -1,6 +1,7 @@
 package segment
 
 import (
+	"errors"
 	"io/fs"
 	"syscall"
 
@@ -21,3 +22,13 @@ func pathError(op, name, file, reason string, err error) error {
 	}
 	return &fs.PathError{Op: op, Path: name, Err: &posixshm.FileError{File: file, Reason: reason, Errno: errno}}
 }
+
+// ErrNotRemoved: Close detached from a segment that removes itself when
+// unused, and saw nobody else attached, but it could not take the removal
+// gate within a second: another process held it (a removal or a creation
+// in progress, an opener stopped halfway through attaching, a pinned
+// attachment, which Close cannot see otherwise, or anybody who may read
+// the file, who can hold it as long as it likes). Nothing is lost: the
+// segment stays as it was, and its next user (who then finds every other
+// attachment dead) or gc removes it once it is unused.
+var ErrNotRemoved = errors.New("segment left for its next user or gc to remove")

@@ -52,3 +52,11 @@ func SetPublishHook(f func()) (undo func()) {
 	testHookPublish = f
 	return func() { testHookPublish = nil }
 }
+
+// OverflowBase is the file offset of the first overflow attachment's
+// record-lock byte, and MaxOverflowProbes bounds one search for a free
+// one.
+const (
+	OverflowBase      = overflowBase
+	MaxOverflowProbes = maxOverflowProbes
+)

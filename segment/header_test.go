@@ -368,6 +368,7 @@ func TestHeader_LockHolder(t *testing.T) {
 		{2 | 1<<30, 5, 77},           // with the waiters bit
 		{2, 4, 0},                    // an earlier generation of slot 1: not 77
 		{2, 0, 77},                   // a 32-bit word: no stamp to compare
+		{2 | 1<<29, 4, 77},           // a narrow holder: the other half is an earlier holder's stamp
 		{3, 9, 0},                    // a free slot
 		{9, 1, 0},                    // no such slot
 		{segment.MaxSlots + 1, 1, 0}, // an overflow attachment: no PID

@@ -17,7 +17,8 @@ import (
 //	Tag                              Stamp                 the holder is
 //	1..MaxSlots                      slot generation       the attachment in slot Tag-1
 //	overflowTags+k                   overflow count drawn  the overflow attachment locking byte overflowBase+k
-//	pidTags+pid                      overflow count drawn  an overflow attachment judged by PID (no record locks)
+//	pidTags+pid                      overflow count drawn  an overflow attachment judged by PID (no record locks),
+//	                                                       or a pinned one (it holds the removal gate shared)
 //
 // A holder is dead when its slot's generation has moved on, or nobody
 // holds the record lock of its slot (or overflow byte). This process's own
@@ -74,7 +75,12 @@ func (a *attachment) Dead(h lock.Holder) (bool, int) {
 	default:
 		pid := int(t - pidTags)
 		if !a.pids {
-			return false, pid // unknown here
+			// A pinned attachment (claimPinned), which holds the removal
+			// gate shared while it lives: dead once nobody but us holds
+			// any lock on the gate; unknown while somebody does (another
+			// pinned attachment, an opener, a reader).
+			_, _, locked, err := lockedBy(a.fd, gateByte, 1)
+			return err == nil && !locked, pid
 		}
 		// Our own PID: a process that had it before us, dead.
 		return pid == a.pid || !pidAlive(pid), pid
@@ -87,7 +93,9 @@ func (a *attachment) slotDead(i int, gen uint32) (bool, int) {
 		return false, 0 // no such slot: not a holder we know how to judge
 	}
 	s := decodeSlot(atomic.LoadUint64(a.slotWord(i)))
-	stamped := lock.Atomic64 // else the word records no generation
+	// Else the word records no generation: 32-bit atomics only here, or
+	// the holder wrote the state half alone (lock.Narrow; a Stamp of 0).
+	stamped := lock.Atomic64 && gen != 0
 	pid := 0
 	if s.Attached && (!stamped || s.Generation == gen) {
 		pid = s.PID
@@ -115,8 +123,13 @@ func (a *attachment) lockNames(tag uint32) bool {
 func lockHolderPID(h *Header) int {
 	switch t := uint32(lock.HolderPID(h.LockWord)); {
 	case t >= 1 && t <= uint32(len(h.Table)):
-		// A stamp of 0: a 32-bit word, which records no generation.
-		if s := h.Table[t-1]; s.Attached && (h.LockStamp == 0 || s.Generation == h.LockStamp) {
+		// A stamp of 0, or a narrow holder's: a 32-bit writer, which
+		// records no generation.
+		stamp := h.LockStamp
+		if lock.Narrow(h.LockWord) {
+			stamp = 0
+		}
+		if s := h.Table[t-1]; s.Attached && (stamp == 0 || s.Generation == stamp) {
 			return s.PID
 		}
 	case t >= pidTags:

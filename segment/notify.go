@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"runtime/debug"
 	"sync/atomic"
 	"time"
 )
@@ -61,13 +62,17 @@ func (s *Segment) Wait() error { return s.WaitContext(context.Background()) }
 // Taking the lock again counts as use, as Lock does (see Refresh), but
 // sleeping does not: a process that may wait for longer than the refresh
 // interval while nobody else uses the segment should run KeepAlive.
-func (s *Segment) WaitContext(ctx context.Context) error {
-	err := s.cond.WaitContext(ctx, s.mu)
+func (s *Segment) WaitContext(ctx context.Context) (err error) {
+	g := faultGuard{old: debug.SetPanicOnFault(true)}
+	defer g.end(s, "wait", &err)
+	err = s.cond.WaitContext(ctx, s.mu)
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		s.used() // the lock is held again
-		return err
+	} else {
+		err = s.lockError("wait", err)
 	}
-	return s.lockError("wait", err)
+	g.done = true
+	return err
 }
 
 // Notify wakes one waiter in Wait or WaitContext (in any process, this
@@ -84,7 +89,8 @@ func (s *Segment) WaitContext(ctx context.Context) error {
 // wait for different conditions (a queue's consumers for items and its
 // producer for room), use NotifyAll, or a lock.Cond of your own for each
 // condition in the data region. Notify counts as use, as Lock does (see
-// Refresh). After Close it does nothing.
+// Refresh). After Close, and on a file truncated under the mapping
+// (see Stat), it does nothing.
 func (s *Segment) Notify() { s.notify(false) }
 
 // NotifyAll wakes every process waiting for a notification: in Wait,
@@ -97,6 +103,9 @@ func (s *Segment) notify(all bool) {
 	if st&stClosed != 0 {
 		return // the header may be unmapped
 	}
+	var err error // a truncated file: nothing to notify, nobody to tell
+	g := faultGuard{old: debug.SetPanicOnFault(true)}
+	defer g.end(s, "notify", &err)
 	// The count first: whoever the wake-up reaches finds it moved.
 	atomic.AddUint32(s.count, 1)
 	if all {
@@ -107,18 +116,25 @@ func (s *Segment) notify(all bool) {
 	if st&stDue != 0 {
 		s.refreshDue()
 	}
+	g.done = true
 }
 
 // Notifications returns the segment's notification count: the number of
 // notifications (Notify, NotifyAll, "posixshm notify") ever made on the
 // segment, modulo 2^32. It is a mark for WaitNotification: every
 // notification made after Notifications returned moves the count away
-// from what it returned. It only reads; after Close it returns 0.
-func (s *Segment) Notifications() uint32 {
+// from what it returned. It only reads; after Close, and on a file
+// truncated under the mapping (see Stat), it returns 0.
+func (s *Segment) Notifications() (n uint32) {
 	if s.state.Load()&stClosed != 0 {
 		return 0
 	}
-	return atomic.LoadUint32(s.count)
+	var err error
+	g := faultGuard{old: debug.SetPanicOnFault(true)}
+	defer g.end(s, "load", &err)
+	n = atomic.LoadUint32(s.count)
+	g.done = true
+	return n
 }
 
 // WaitNotification waits, without the lock, until the notification count
@@ -143,14 +159,24 @@ func (s *Segment) Notifications() uint32 {
 // can take to notice a notification whose wake-up was lost (its process
 // killed after it counted and before it woke anyone).
 //
-// It returns ctx's error when ctx is done first, and an error wrapping
-// fs.ErrClosed when the segment is closed. A return with a notification
+// It returns ctx's error when ctx is done first, an error wrapping
+// fs.ErrClosed when the segment is closed, and one wrapping ErrTruncated
+// when the file was truncated under the mapping. A return with a notification
 // counts as use (see Refresh); sleeping does not, as for Wait.
-func (s *Segment) WaitNotification(ctx context.Context, since uint32) (uint32, error) {
+func (s *Segment) WaitNotification(ctx context.Context, since uint32) (n uint32, err error) {
 	// Announce the call before looking at stClosed: Close either sees it
 	// and waits for it, or it sees Close (waitWatchers).
 	s.watchers.Add(1)
 	defer s.watchers.Add(-1)
+	n = since
+	g := faultGuard{old: debug.SetPanicOnFault(true)}
+	defer g.end(s, "wait", &err)
+	n, err = s.waitNotification(ctx, since)
+	g.done = true
+	return n, err
+}
+
+func (s *Segment) waitNotification(ctx context.Context, since uint32) (uint32, error) {
 	for {
 		if s.state.Load()&stClosed != 0 {
 			return since, &fs.PathError{Op: "wait", Path: s.name, Err: fs.ErrClosed}
@@ -191,8 +217,10 @@ func (s *Segment) sleep(ctx context.Context, since uint32) {
 			case <-t.C:
 			}
 			// The caller is inside WaitNotification until done is
-			// closed, so Close has not unmapped the count.
-			if atomic.LoadUint32(s.count) != since {
+			// closed, so Close has not unmapped the count. A fault (a
+			// truncated file) is the caller's to find, too.
+			var n uint32
+			if !noFault(func() { n = atomic.LoadUint32(s.count) }) || n != since {
 				cancel()
 				return
 			}
@@ -200,9 +228,12 @@ func (s *Segment) sleep(ctx context.Context, since uint32) {
 			t.Reset(d)
 		}
 	}()
+	// Deferred: the Cond's loads may fault, and the watcher must stop.
+	defer func() {
+		close(stop)
+		<-done
+	}()
 	s.cond.WaitContext(wctx, nil)
-	close(stop)
-	<-done
 }
 
 // waitWatchers returns when no call of WaitNotification touches the

@@ -23,6 +23,10 @@ import (
 
 const segHelperEnv = "POSIXSHM_SEGMENT_HELPER"
 
+// helperModes holds the helper process's modes that some systems' tests
+// add (mode → its function of the arguments after the directory).
+var helperModes = map[string]func(args []string) error{}
+
 // segHelper starts a helper process running mode in directory d.
 func segHelper(t *testing.T, d posixshm.Dir, mode string, args ...string) *exec.Cmd {
 	t.Helper()
@@ -102,10 +106,24 @@ func TestSegment_HelperProcess(t *testing.T) {
 			fail(err)
 		}
 		fmt.Println(s.Creator(), info.Created.UnixNano(), info.DataSize)
+	case "removeunused": // args: name. RemoveUnused, and what it said.
+		if err := helperRemoveUnused(d, args[0]); err != nil {
+			fail(err)
+		}
+	case "readlock": // args: path, start, n. Read-locks those bytes until stdin closes.
+		if err := helperReadLock(args); err != nil {
+			fail(err)
+		}
 	case "serve": // args: slots, remove (0/1), pids (0/1); commands on stdin
 		serve(d, args)
 	default:
-		fail(errors.New("unknown mode"))
+		run := helperModes[mode]
+		if run == nil {
+			fail(errors.New("unknown mode"))
+		}
+		if err := run(args); err != nil {
+			fail(err)
+		}
 	}
 	os.Exit(0)
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -13,10 +14,13 @@ import (
 // Record locks: the kernel's word on who is attached to a segment.
 //
 // Each attached process holds a write lock on one byte of the segment's
-// file that stands for its attachment (see Slot, overflowBase and
-// gateByte); the kernel drops it when the process dies, however it dies
-// and in whichever PID namespace it runs, and any process can ask with
-// F_GETLK whether somebody holds it. These are the only functions that
+// file that stands for its attachment (see Slot and overflowBase); the
+// kernel drops it when the process dies, however it dies and in whichever
+// PID namespace it runs, and any process can ask with F_GETLK whether
+// somebody holds it. Only write locks count: whoever may read the file may
+// also read-lock any byte of it, so the probes ask about read locks, which
+// only write locks conflict with (heldLock), and an attacher passes a
+// byte that somebody read-locks by (see claimAny and claimPinned). These are the only functions that
 // take, drop and test such locks; the commands they use (open file
 // description locks on Linux, POSIX record locks elsewhere) come from
 // reclock_linux.go and reclock_other.go.
@@ -33,9 +37,19 @@ const gateByte = 0
 // where no data byte can be, and locks may lie past the end of a file.
 const overflowBase = maxSegment
 
-// maxOverflow bounds the overflow bytes tried, and so the number of
-// processes attached without a slot at one time.
+// maxOverflow bounds the overflow bytes, and so the number of processes
+// attached without a slot at one time (their lock words' tags are
+// overflowTags+k, identity.go).
 const maxOverflow = 1 << 20
+
+// maxOverflowProbes bounds the record-lock calls of one search for an
+// overflow byte: a process that can only read the file may read-lock any
+// bytes, and such locks must cost an attacher a few calls, not one per
+// byte. Each failed try skips every byte of the lock in its way (lockEnd),
+// so one lock over the whole range costs two calls; it takes that many
+// locks of distinct owners (open file descriptions, processes), each in
+// the way of the next, to exhaust the bound.
+const maxOverflowProbes = 1 << 12
 
 // errNoRecordLocks: the object takes no record locks (F_SETLK gives
 // EBADF): macOS's and FreeBSD's kernel shared memory objects, which are not
@@ -66,18 +80,32 @@ func tryLock(fd int, typ int16, start, n int64) (bool, error) {
 	return false, err
 }
 
-// waitLock takes a lock on the bytes [start, start+n), waiting for
-// conflicting locks to go. The only locks waited for are the removal
-// gate's, which are held for a few system calls at a time (or until the
-// holder dies, when the kernel drops them).
-func waitLock(fd int, typ int16, start, n int64) error {
-	lk := flock(typ, start, n)
-	err := unixutil.IgnoringEINTR(func() error { return unix.FcntlFlock(uintptr(fd), cmdSetLkW, &lk) })
-	if err == syscall.EBADF {
-		return errNoRecordLocks
+// waitLock takes a lock on the bytes [start, start+n), trying again
+// while another process holds a conflicting lock, for up to wait. Never
+// F_SETLKW: a process that may only read the file can hold a read lock
+// for as long as it likes, and nothing of ours may wait for it for ever.
+// The locks waited for legitimately, the removal gate's, are held for a
+// few system calls at a time (or until their holder dies, when the kernel
+// drops them), and the gate is taken while other processes keep taking it
+// shared, so it tries often: every 20 µs at first, then up to every 2 ms.
+// It returns errBusy if the lock was still held when wait ran out.
+func waitLock(fd int, typ int16, start, n int64, wait time.Duration) error {
+	deadline := time.Now().Add(wait)
+	for d := 20 * time.Microsecond; ; d = min(2*d, 2*time.Millisecond) {
+		ok, err := tryLock(fd, typ, start, n)
+		if err != nil || ok {
+			return err
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return errBusy
+		}
+		time.Sleep(min(d, left))
 	}
-	return err
 }
+
+// errBusy: waitLock gave up.
+var errBusy = errors.New("held by another process")
 
 // unlock drops this process's locks on the bytes [start, start+n).
 func unlock(fd int, start, n int64) error {
@@ -85,14 +113,34 @@ func unlock(fd int, start, n int64) error {
 	return unixutil.IgnoringEINTR(func() error { return unix.FcntlFlock(uintptr(fd), cmdSetLk, &lk) })
 }
 
-// heldLock reports a lock that another process (another open file
+// heldLock reports a write lock that another process (another open file
 // description, on Linux) holds on some of the bytes [start, start+n): its
 // start and length (0: to the end of the file and beyond), or ok false if
 // there is none. A process's own POSIX locks, and on Linux the locks taken
 // through fd's own open file description, are never reported: the caller
 // knows those itself.
+//
+// It asks F_GETLK about a read lock, which only a write lock conflicts
+// with: attachments hold write locks, and anybody who may read the file
+// may take read locks on any of its bytes, which must neither fake an
+// attachment (Users, gc, removal, a lock holder's liveness) nor a live
+// creator.
 func heldLock(fd int, start, n int64) (at, length int64, ok bool, err error) {
-	lk := flock(unix.F_WRLCK, start, n)
+	return getLock(fd, unix.F_RDLCK, start, n)
+}
+
+// lockedBy reports any lock, read or write, that another process holds on
+// some of the bytes [start, start+n), as heldLock does: what keeps this
+// process from taking a write lock there.
+func lockedBy(fd int, start, n int64) (at, length int64, ok bool, err error) {
+	return getLock(fd, unix.F_WRLCK, start, n)
+}
+
+// getLock asks F_GETLK whether a lock of type typ on the bytes
+// [start, start+n) would conflict with a lock that another process holds,
+// and reports that lock (see heldLock).
+func getLock(fd int, typ int16, start, n int64) (at, length int64, ok bool, err error) {
+	lk := flock(typ, start, n)
 	err = unixutil.IgnoringEINTR(func() error { return unix.FcntlFlock(uintptr(fd), cmdGetLk, &lk) })
 	switch {
 	case err == syscall.EBADF:
@@ -105,8 +153,25 @@ func heldLock(fd int, start, n int64) (at, length int64, ok bool, err error) {
 	return lk.Start, lk.Len, true, nil
 }
 
+// lockEnd returns the end of the lock that another process holds on the
+// byte at (which a try to write-lock it just failed on): the first byte
+// after it, or -1 if it reaches to the end of the file and beyond. It
+// returns at itself if the lock has gone meanwhile.
+func lockEnd(fd int, at int64) (int64, error) {
+	start, length, ok, err := lockedBy(fd, at, 1)
+	switch {
+	case err != nil:
+		return 0, err
+	case !ok:
+		return at, nil
+	case length == 0:
+		return -1, nil
+	}
+	return max(start+length, at+1), nil
+}
+
 // heldLocks calls fn with the start and length (as heldLock reports them)
-// of each lock that others hold on the bytes [start, end) (end < 0: to the
+// of each write lock that others hold on the bytes [start, end) (end < 0: to the
 // end of the file and beyond), at most limit times.
 // F_GETLK reports one conflicting lock at a time, so it asks again on each
 // side of every lock found: 2k+1 calls for k locks.

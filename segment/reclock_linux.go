@@ -11,7 +11,6 @@ import "golang.org/x/sys/unix"
 // too. The package still keeps one descriptor per file and process, so
 // that the same code runs here as on OpenBSD.
 const (
-	cmdSetLk  = unix.F_OFD_SETLK
-	cmdSetLkW = unix.F_OFD_SETLKW
-	cmdGetLk  = unix.F_OFD_GETLK
+	cmdSetLk = unix.F_OFD_SETLK
+	cmdGetLk = unix.F_OFD_GETLK
 )

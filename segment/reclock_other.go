@@ -10,7 +10,6 @@ import "golang.org/x/sys/unix"
 // that file is closed: hence one shared descriptor per file and process
 // (attach.go), and the warning in the package documentation.
 const (
-	cmdSetLk  = unix.F_SETLK
-	cmdSetLkW = unix.F_SETLKW
-	cmdGetLk  = unix.F_GETLK
+	cmdSetLk = unix.F_SETLK
+	cmdGetLk = unix.F_GETLK
 )

@@ -51,7 +51,9 @@ const retryAfter = time.Minute
 // O_NOATIME where it may (Linux) and elsewhere puts back an access time
 // that reading the header moved, so that only refreshes move them.
 //
-// If there is an error, it will be of type *fs.PathError.
+// If the file was truncated under the mapping, Refresh sets its times and
+// returns an error wrapping ErrTruncated. If there is an error, it will be
+// of type *fs.PathError.
 func (s *Segment) Refresh() error {
 	s.rmu.Lock()
 	defer s.rmu.Unlock()
@@ -62,9 +64,11 @@ func (s *Segment) Refresh() error {
 	if err := s.futimes(); err != nil {
 		return pathError("futimes", s.name, s.path, "", err)
 	}
-	atomic.StoreInt64(s.stamp, now)
-	s.arm(now)
-	return nil
+	return s.guarded("futimes", func() error {
+		atomic.StoreInt64(s.stamp, now)
+		s.arm(now)
+		return nil
+	})
 }
 
 // KeepAlive starts a goroutine that calls Refresh every interval `every`
@@ -129,25 +133,30 @@ func (s *Segment) refreshDue() {
 }
 
 // refreshOnOpen applies the policy for a segment just opened, whose file
-// had access time atime (Unix ns).
-func (s *Segment) refreshOnOpen(atime int64) {
+// had access time atime (Unix ns). Its only error is that of a file
+// truncated under the mapping.
+func (s *Segment) refreshOnOpen(atime int64) error {
 	if s.interval <= 0 {
-		return
+		return nil
 	}
 	s.rmu.Lock()
 	defer s.rmu.Unlock()
 	now := time.Now().UnixNano()
-	if !fresh(now, atime, s.interval) {
-		// The file's own access time is what daily(8) looks at. It can be
-		// old while the stamp is fresh (times set by hand, a failed
-		// futimes, a file restored from a backup), so refresh regardless.
-		if s.futimes() == nil {
-			atomic.StoreInt64(s.stamp, now)
+	return s.guarded("open", func() error {
+		if !fresh(now, atime, s.interval) {
+			// The file's own access time is what daily(8) looks at. It can
+			// be old while the stamp is fresh (times set by hand, a failed
+			// futimes, a file restored from a backup), so refresh
+			// regardless.
+			if s.futimes() == nil {
+				atomic.StoreInt64(s.stamp, now)
+			}
+		} else {
+			s.refreshIfStale(now)
 		}
-	} else {
-		s.refreshIfStale(now)
-	}
-	s.arm(now)
+		s.arm(now)
+		return nil
+	})
 }
 
 // refreshIfStale calls futimes if the shared stamp is older than the

@@ -36,10 +36,27 @@ import (
 // starts after the opener let go of the gate, and then sees the opener's
 // slot and keeps the file. Closers release their slot before they try to
 // remove, so of two last users closing at once the later remover sees
-// neither. Openers and closers take the gate with F_SETLKW: it is only
-// ever held for a few system calls, and the kernel drops it if its holder
-// dies. (The creator does not take it: it claims its slot before it
+// neither. (The creator does not take it: it claims its slot before it
 // publishes the header, and nobody removes a file whose creator is alive.)
+//
+// Nobody waits for the gate for ever, and nobody waits for it while
+// holding files.mu for longer than gateWait: anybody who may read the file
+// may read-lock the gate and keep it, which blocks removals (never
+// openers, who take it shared). Openers wait up to gateWait for a remover
+// or a creator to let go (they hold it for a few system calls, and the
+// kernel drops it if they die); Close waits up to gateWait, outside
+// files.mu, and then leaves the file (ErrNotRemoved); an opener that
+// finds every other attachment dead tries to remove for upgradeWait only,
+// and otherwise attaches to the segment as it is. An opener that finds no
+// slot or overflow byte to lock (every one is locked, or read-locked by
+// somebody) stays attached by keeping the gate shared (claimPinned).
+
+// upgradeWait is how long an opener that finds every other attachment
+// dead tries to turn its shared gate into the exclusive one to remove the
+// segment, before it attaches to the segment instead. Others who hold the
+// gate shared are openers (for a few system calls), pinned attachments,
+// or readers who may hold it for ever; it waits holding files.mu.
+const upgradeWait = 10 * time.Millisecond
 
 // claimGated is claim for an opener. It returns errRetry, attached to
 // nothing, when the file lost its name before the opener got the gate, or
@@ -48,51 +65,83 @@ import (
 // and the caller opens the name again, which creates a fresh segment or
 // finds none.
 func (a *attachment) claimGated() error {
-	if err := waitLock(a.fd, unix.F_RDLCK, gateByte, 1); err != nil {
-		if err == errNoRecordLocks {
-			// Removal needs record locks; without them nothing removes
-			// the segment (Create refuses the flag there, and
-			// RemoveUnused the segment).
-			a.pids = true
-			return a.claimAny()
-		}
+	switch err := waitLock(a.fd, unix.F_RDLCK, gateByte, 1, gateWait); {
+	case err == errNoRecordLocks:
+		// Removal needs record locks; without them nothing removes
+		// the segment (Create refuses the flag there, and
+		// RemoveUnused the segment).
+		a.pids = true
+		return a.claimAny()
+	case err == errBusy:
+		return fmt.Errorf("removal gate held by another process for %v (a removal or a creation in progress, or a process that holds it for ever): %w", gateWait, syscall.EAGAIN)
+	case err != nil:
 		return err
 	}
-	alone, err := a.claimNamed()
-	unlock(a.fd, gateByte, 1)
-	if err != nil || !alone {
-		return err
+	err := a.claimNamed()
+	if !a.pinned {
+		unlock(a.fd, gateByte, 1)
 	}
-	// Every other attachment is dead: the file should have gone with its
-	// last user. Remove it as a closer would, and start again.
-	a.removeIfUnused()
-	return errRetry
+	return err
 }
 
-// claimNamed claims a slot under the shared gate and checks that the name
-// still leads to the file. alone reports, for a segment that removes itself
-// when unused, that no other attachment lives; the claim is then already
-// released.
-func (a *attachment) claimNamed() (alone bool, err error) {
-	if err := a.claimAny(); err != nil {
-		return false, err
+// claimNamed claims a slot under the shared gate, which it leaves held,
+// and checks that the name still leads to the file. For a segment that
+// removes itself when unused, it also checks that another attachment
+// lives; if none does, it removes the file and returns errRetry, or, if
+// it cannot have the gate exclusively at once, stays attached.
+func (a *attachment) claimNamed() error {
+	if err := a.claimHere(); err != nil {
+		return err
 	}
 	if testHookClaimed != nil {
 		testHookClaimed()
 	}
+	err := a.check()
+	if err != nil || !a.remove {
+		return err
+	}
+	live, err := a.othersAttached()
+	if err != nil || live {
+		if err != nil {
+			a.unclaim()
+		}
+		return err
+	}
+	// Every other attachment is dead: the file should have gone with its
+	// last user. Remove it as a closer would, and start again.
+	a.unclaim()
+	if _, err := a.removeIfUnused(upgradeWait); err != errBusy {
+		return errRetry // the gate is let go
+	}
+	// Others hold the gate shared (the upgrade failed and left ours as it
+	// was): nobody removes the segment meanwhile. Attach to it as it is.
+	if err := a.claimHere(); err != nil {
+		return err
+	}
+	return a.check()
+}
+
+// claimHere is claimAny for an opener, who holds the gate shared: with no
+// byte to lock, it attaches pinned.
+func (a *attachment) claimHere() error {
+	err := a.claimAny()
+	if err == errNoByte && !a.pids {
+		err = a.claimPinned()
+	}
+	return err
+}
+
+// check is the opener's check, under the gate, that the name still leads
+// to the file it claimed on; it unclaims if not.
+func (a *attachment) check() error {
 	named, err := a.named()
 	if err == nil && !named {
 		err = errRetry
 	}
-	if err == nil && a.remove {
-		var live bool
-		live, err = a.othersAttached()
-		alone = err == nil && !live
+	if err != nil {
+		a.unclaim()
 	}
-	if err != nil || alone {
-		a.release()
-	}
-	return alone, err
+	return err
 }
 
 // named reports whether the segment's name still leads to the attached
@@ -121,7 +170,9 @@ func named(l posixshm.Layout, name string, fd int, key fileKey) (bool, error) {
 }
 
 // othersAttached reports whether any process but this one holds the record
-// lock of a slot or of an overflow attachment: two F_GETLK calls.
+// lock of a slot or of an overflow attachment: two F_GETLK calls. Read
+// locks do not count (heldLock), and pinned attachments are not seen
+// (they hold the gate, which keeps removers out).
 func (a *attachment) othersAttached() (bool, error) {
 	if _, _, ok, err := heldLock(a.fd, tableOffset, tableEnd(a.slots)-tableOffset); err != nil || ok {
 		return ok, err
@@ -138,9 +189,12 @@ var testHookClaimed, testHookDetach, testHookRemove func()
 
 // removeIfUnused unlinks the segment's name if no other process is
 // attached and the name still leads to this file, under the exclusive
-// gate. This process must have released its own claim.
-func (a *attachment) removeIfUnused() (removed bool, err error) {
-	if err := waitLock(a.fd, unix.F_WRLCK, gateByte, 1); err != nil {
+// gate, which it waits up to wait for (errBusy if it could not have it;
+// a gate held shared through a.fd is then held as before). It lets go of
+// the gate, shared or exclusive, when it has it. This process must have
+// released its own claim.
+func (a *attachment) removeIfUnused(wait time.Duration) (removed bool, err error) {
+	if err := waitLock(a.fd, unix.F_WRLCK, gateByte, 1, wait); err != nil {
 		return false, err
 	}
 	defer unlock(a.fd, gateByte, 1)
@@ -162,7 +216,8 @@ func (a *attachment) removeIfUnused() (removed bool, err error) {
 	return true, nil
 }
 
-// gateWait is how long RemoveUnused waits for the removal gate.
+// gateWait is how long RemoveUnused, Close and openers wait for the
+// removal gate.
 const gateWait = time.Second
 
 // RemoveUnused removes the segment called name in the layout l, whose file
@@ -178,8 +233,11 @@ const gateWait = time.Second
 // if it still leads to f's file. Openers hold the gate shared while they
 // attach and check afterwards that their name still leads to the file
 // they mapped, so none is ever left attached to the removed file. The
-// gate is held for a few system calls at a time; RemoveUnused waits up to
-// a second for it, then gives up with an error wrapping syscall.EAGAIN.
+// gate is held for a few system calls at a time, or for as long as a
+// pinned attachment lives (one that found no slot or overflow byte to
+// lock: see the package documentation) or a process that may read the
+// file likes; RemoveUnused waits up to a second for it, then gives up
+// with an error wrapping syscall.EAGAIN.
 //
 // A file whose header was never published counts as a segment nobody is
 // attached to when what its creator wrote is a valid header (magic number
@@ -299,23 +357,12 @@ func removeUnused(fd int, file string, l posixshm.Layout, name string, remove fu
 // takeGate takes the removal gate exclusively, waiting up to gateWait for
 // it: other removers, openers and creators hold it for a few system calls
 // at a time (a creator killed while holding it loses it at once).
-// Openers keep taking it shared while a remover waits, so the remover
-// tries often: every 100 µs at first, then up to every 2 ms.
 func takeGate(fd int) error {
-	deadline := time.Now().Add(gateWait)
-	for d := 100 * time.Microsecond; ; d = min(2*d, 2*time.Millisecond) {
-		ok, err := tryLock(fd, unix.F_WRLCK, gateByte, 1)
-		if err != nil {
-			return err
-		}
-		if ok {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("removal gate held by another process for %v (attaching, removing or creating the segment): %w", gateWait, syscall.EAGAIN)
-		}
-		time.Sleep(d)
+	err := waitLock(fd, unix.F_WRLCK, gateByte, 1, gateWait)
+	if err == errBusy {
+		err = fmt.Errorf("removal gate held by another process for %v (attaching, removing or creating the segment): %w", gateWait, syscall.EAGAIN)
 	}
+	return err
 }
 
 // creatorHeader is the header the creator of the unpublished file fd has

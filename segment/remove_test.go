@@ -420,8 +420,10 @@ func TestRemoveWhenUnused_CloseTogether(t *testing.T) {
 	}
 }
 
-// TestCreate_KilledBeforePublishing: a creator killed before it publishes
-// the header is waited for while it lives, and not after: the file of a
+// TestCreate_KilledBeforePublishing: in a layout that cannot link (one of
+// the caller's own; macOS's and FreeBSD's kernel objects), where a segment
+// is created under its name, a creator killed before it publishes the
+// header is waited for while it lives, and not after: the file of a
 // segment that removes itself when unused is removed by the next opener,
 // any other gives ErrNotInitialized at once.
 func TestCreate_KilledBeforePublishing(t *testing.T) {
@@ -432,7 +434,7 @@ func TestCreate_KilledBeforePublishing(t *testing.T) {
 	const wait = 300 * time.Millisecond
 	opts := in(d, &segment.Options{InitTimeout: wait})
 	for _, remove := range []bool{true, false} {
-		creator := startServer(t, d, 0, remove, false, "publishwait=60000000")
+		creator := startServer(t, d, 0, remove, false, "publishwait=60000000", "named")
 		creator.send("open unpublished")
 		creator.expect("publishing")
 		path := segPath(t, d, "unpublished")

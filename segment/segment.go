@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/posixshm/posixshm/internal/inode"
 	"github.com/posixshm/posixshm/internal/unixutil"
 	"github.com/posixshm/posixshm/lock"
 	"github.com/posixshm/posixshm/posixshm"
@@ -49,8 +50,11 @@ type Options struct {
 	// polling every few milliseconds: while the file is still empty (not
 	// yet sized) and while the header's magic number is still zero (not
 	// yet published) and the creator lives (it holds a record lock until
-	// it has published). Then it gives up with ErrNotInitialized. 0 means
-	// DefaultInitTimeout (1s). A valid segment is never waited for.
+	// it has published). Then it gives up with ErrNotInitialized. It is
+	// also how long Create and OpenOrCreate wait for another process that
+	// is building the same segment under a temporary name (see "Creators
+	// that die" in the package documentation). 0 means DefaultInitTimeout
+	// (1s). A valid segment is never waited for.
 	InitTimeout time.Duration
 	// StaleAfter is how long a locker waits before checking whether the
 	// holder died (lock.WithStaleAfter); 0 means the lock package's
@@ -112,8 +116,12 @@ func (o *Options) withDefaults() Options {
 //
 // Opening checks the file's size against the header before mapping it, so
 // a short or corrupt file is an error, never a fault. A file that another
-// process truncates while it is mapped still makes touching Bytes fault
-// (SIGBUS), as with any mapping; Stat reports that case as ErrTruncated.
+// process truncates while it is mapped is an error too, wherever the
+// package touches the mapping: every method returns an error wrapping
+// ErrTruncated rather than fault (Notify and NotifyAll do nothing). Only
+// the caller's own use of Bytes faults then (SIGBUS), as with any
+// mapping; ReadAt and WriteAt copy in and out of the data without that
+// risk.
 //
 // Every Segment of one file in a process shares one descriptor, one
 // mapping and one attachment (see the package documentation).
@@ -154,7 +162,9 @@ type Segment struct {
 // Create creates a new segment called name with size bytes of data,
 // zeroed, in the layout opts.Layout names (this system's own shm_open
 // convention if nil), and attaches to it. It fails with fs.ErrExist if the
-// name exists. If there is an error, it will be of type *fs.PathError.
+// name exists. The segment appears under its name complete, or not at
+// all (see "Creators that die" in the package documentation). If there
+// is an error, it will be of type *fs.PathError.
 func Create(name string, size int, opts *Options) (*Segment, error) {
 	return createSegment(name, size, opts.withDefaults())
 }
@@ -212,11 +222,41 @@ func createSegment(name string, size int, opts Options) (*Segment, error) {
 	if size < 0 || int64(size) > maxSegment-dataStart(slots) || int64(size) > math.MaxInt-dataStart(slots) {
 		return nil, &fs.PathError{Op: opSegment, Path: name, Err: fmt.Errorf("data size %d out of range: %w", size, syscall.EINVAL)}
 	}
+	for wait := poller(time.Now().Add(opts.InitTimeout)); ; {
+		u, err := posixshm.CreateUnnamed(l, name, opts.Perm)
+		switch {
+		case errors.Is(err, errors.ErrUnsupported):
+			return createNamed(l, name, int64(size), slots, opts)
+		case errors.Is(err, syscall.EBUSY):
+			// Another process is building the segment.
+			if err = createBusy(l, name, err, wait); err == nil {
+				continue
+			}
+		}
+		if err != nil {
+			return nil, err
+		}
+		f := u.File()
+		s, err := initialize(l, f, name, int64(size), slots, opts, u)
+		if err != nil {
+			u.Remove()
+			if !inode.Held(keyOfFile(f)) { // else joined by its temporary name: see abandonNew
+				f.Close()
+			}
+			return nil, err
+		}
+		return s, nil
+	}
+}
+
+// createNamed is createSegment for a layout that cannot build a segment
+// before naming it: the file is made under its name (see creation.go).
+func createNamed(l posixshm.Layout, name string, size int64, slots int, opts Options) (*Segment, error) {
 	f, err := l.Open(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, opts.Perm)
 	if err != nil {
 		return nil, err
 	}
-	s, err := initialize(l, f, name, int64(size), slots, opts)
+	s, err := initialize(l, f, name, size, slots, opts, nil)
 	if err != nil {
 		// Leave no empty file behind: every opener would wait for it and
 		// fail with ErrNotInitialized.
@@ -227,16 +267,29 @@ func createSegment(name string, size int, opts Options) (*Segment, error) {
 	return s, nil
 }
 
-// initialize sizes, maps and fills a file just created, and attaches to it.
-func initialize(l posixshm.Layout, f *os.File, name string, size int64, slots int, opts Options) (*Segment, error) {
+// keyOfFile is the key of f's file, or the zero key if fstat fails.
+func keyOfFile(f *os.File) fileKey {
+	var st unix.Stat_t
+	unixutil.Fstat(int(f.Fd()), &st)
+	return keyOf(&st)
+}
+
+// initialize sizes, maps and fills a file just created, and attaches to
+// it. If u is not nil, the file is unnamed (creation.go), and initialize
+// names it once the segment is complete; otherwise the file is at its
+// name already, and the creation lock covers the time until the header
+// is published.
+func initialize(l posixshm.Layout, f *os.File, name string, size int64, slots int, opts Options, u *posixshm.Unnamed) (*Segment, error) {
 	fd, path := int(f.Fd()), filePath(l, name)
 	var st unix.Stat_t
 	if err := unixutil.Fstat(fd, &st); err != nil {
 		return nil, pathError("fstat", name, path, "", err)
 	}
-	// Before the file has a size: see creation.go.
-	locked := beginCreation(fd, keyOf(&st))
-	defer endCreation(fd, keyOf(&st), locked)
+	if u == nil {
+		// Before the file has a size: see creation.go.
+		locked := beginCreation(fd, keyOf(&st))
+		defer endCreation(fd, keyOf(&st), locked)
+	}
 	unixutil.Noatime(fd)
 	h := newHeader(size, slots, opts.RemoveWhenUnused, time.Now())
 	total := h.DataOffset + size
@@ -255,6 +308,7 @@ func initialize(l posixshm.Layout, f *os.File, name string, size int64, slots in
 	a := newAttachment(l, name, f, &st, mem, &h)
 	// Attach before publishing: whoever can open the segment sees its
 	// creator attached.
+	inode.Hold(a.key)
 	err = a.claim(true)
 	if err == nil && a.pids && a.remove {
 		a.release()
@@ -262,6 +316,7 @@ func initialize(l posixshm.Layout, f *os.File, name string, size int64, slots in
 	}
 	if err != nil {
 		unix.Munmap(mem)
+		inode.Release(a.key, nil)
 		return nil, pathError("fcntl", name, path, "", err)
 	}
 	if testHookPublish != nil {
@@ -276,8 +331,20 @@ func initialize(l posixshm.Layout, f *os.File, name string, size int64, slots in
 	files.mu.Lock()
 	a.register()
 	files.mu.Unlock()
+	if u != nil {
+		// Complete: now the name may lead to it.
+		if err := u.Link(); err != nil {
+			a.abandonNew()
+			return nil, err
+		}
+	}
 	s := newSegment(a, name, path, opts, true)
-	s.refreshOnOpen(toNanos(h.Created)) // just created: only starts the timer
+	// Just created: only starts the timer (unless the file was truncated
+	// meanwhile).
+	if err := s.refreshOnOpen(toNanos(h.Created)); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -307,7 +374,7 @@ func openOnce(name string, wantSize int64, opts Options) (*Segment, error) {
 	}
 	mem, h, st, err := mapSegment(f, name, wantSize, opts)
 	if err != nil {
-		closeFile(f)
+		closeFile(f, filePath(l, name))
 		return nil, err
 	}
 	if testHookAttach != nil {
@@ -321,7 +388,10 @@ func openOnce(name string, wantSize int64, opts Options) (*Segment, error) {
 		return nil, pathError("fcntl", name, filePath(l, name), "", err)
 	}
 	s := newSegment(a, name, filePath(l, name), opts, false)
-	s.refreshOnOpen(st.Atim.Nano())
+	if err := s.refreshOnOpen(st.Atim.Nano()); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -355,15 +425,36 @@ func join(name string, wantSize int64, opts Options) (s *Segment, err error, ok 
 		files.mu.Unlock()
 		return nil, nil, false
 	}
+	if a.closing { // its last Close is at work: open the file afresh after it
+		files.mu.Unlock()
+		<-a.gone
+		return nil, nil, false
+	}
+	// As the layout's Open refuses it (posixshm's one-link rule): a link
+	// someone made to the file, at this name or at another. Unless this
+	// process is publishing the segment, whose temporary name is the
+	// second link for a moment (creation.go).
+	if st.Nlink > 1 && !inode.Creating(a.key) {
+		files.mu.Unlock()
+		return nil, pathError("shm_open", name, path, "has "+itoa(int64(st.Nlink))+" hard links; refusing a shared object that is also another file", syscall.EPERM), true
+	}
 	if wantSize >= 0 && a.dataSize != wantSize {
 		files.mu.Unlock()
 		return nil, segmentError(name, path, fault(ErrSizeMismatch,
 			"segment has "+itoa(a.dataSize)+" data bytes, caller asked for "+itoa(wantSize))), true
 	}
+	if st.Size < int64(len(a.mem)) { // truncated under our mapping
+		files.mu.Unlock()
+		return nil, segmentError(name, path, fault(ErrTruncated,
+			"file has "+itoa(st.Size)+" bytes, the mapping "+itoa(int64(len(a.mem))))), true
+	}
 	a.refs++
 	files.mu.Unlock()
 	s = newSegment(a, name, path, opts, false)
-	s.refreshOnOpen(st.Atim.Nano())
+	if err := s.refreshOnOpen(st.Atim.Nano()); err != nil {
+		s.Close()
+		return nil, err, true
+	}
 	return s, nil, true
 }
 
@@ -373,16 +464,25 @@ func join(name string, wantSize int64, opts Options) (s *Segment, err error, ok 
 func adopt(l posixshm.Layout, name string, f *os.File, st *unix.Stat_t, mem []byte, h *Header) (*attachment, error) {
 	files.mu.Lock()
 	defer files.mu.Unlock()
-	if a := files.m[keyOf(st)]; a != nil {
+	for a := files.m[keyOf(st)]; a != nil; a = files.m[keyOf(st)] {
+		if a.closing {
+			// Its last Close is at work; locking through f before it
+			// closed its descriptors would lose our locks (POSIX).
+			files.mu.Unlock()
+			<-a.gone
+			files.mu.Lock()
+			continue
+		}
 		unix.Munmap(mem)
-		a.spare = append(a.spare, f)
+		closeFile(f, filePath(l, name)) // parked until the attachment ends
 		a.refs++
 		return a, nil
 	}
 	a := newAttachment(l, name, f, st, mem, h)
+	inode.Hold(a.key)
 	if err := a.claim(false); err != nil {
 		unix.Munmap(mem)
-		f.Close() // no attachment of ours shares the file
+		inode.Release(a.key, f) // closed, unless this process holds the file otherwise
 		return nil, err
 	}
 	a.register()
@@ -621,7 +721,10 @@ func (s *Segment) Creator() bool { return s.creator }
 // Bytes returns the data region: shared with every process that maps the
 // segment, DataSize bytes long, starting on a 64-byte boundary. It stays
 // valid until Close; touching it afterwards faults. Unlink does not
-// invalidate it.
+// invalidate it. Touching it also faults (SIGBUS, which crashes the
+// program) where another process truncated the file under the mapping:
+// the package cannot guard the caller's own accesses; ReadAt and WriteAt
+// can, and return an error wrapping ErrTruncated instead.
 func (s *Segment) Bytes() []byte { return s.data }
 
 // Close detaches from the segment: it unmaps it and closes its file
@@ -629,7 +732,12 @@ func (s *Segment) Bytes() []byte { return s.data }
 // process's attachment (when the last of them closes). Bytes must not be
 // used afterwards. The object itself remains (see Unlink), unless it was
 // created with Options.RemoveWhenUnused and no other process is attached:
-// Close then removes it.
+// Close then removes it, waiting up to a second for the removal gate (see
+// the package documentation). If another process holds the gate longer
+// (anybody who may read the file can), Close detaches all the same and
+// leaves the segment for its next user or gc to remove, with an error
+// wrapping ErrNotRemoved. Close never waits longer than that, and never
+// keeps other Segments of the process from opening or closing meanwhile.
 //
 // Calls of Lock and LockContext waiting for the lock, and of Wait,
 // WaitContext and WaitNotification waiting for a notification, give up

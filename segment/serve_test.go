@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/posixshm/posixshm/internal/unixutil"
 	"github.com/posixshm/posixshm/lock"
 	"github.com/posixshm/posixshm/posixshm"
 	"github.com/posixshm/posixshm/segment"
@@ -40,12 +41,16 @@ import (
 // creator publishes the header; publishwait first prints "publishing", so
 // that a test can wait for the creator to be there: see expect), detachpause=US (a pause before a
 // last detach releases its claim) and removepause=US (a pause
-// between a removal's check and its unlink), to widen those windows.
+// between a removal's check and its unlink), to widen those windows; and
+// named (create segments under their names, as in a layout that cannot
+// link: see namedLayout) or tempname (build new segments under temporary
+// names, as where there is no O_TMPFILE).
 func serve(d posixshm.Dir, args []string) {
 	slots, _ := strconv.Atoi(args[0])
 	if args[2] == "1" {
 		segment.SetNoRecordLocks()
 	}
+	var layout posixshm.Layout = d
 	for _, a := range args[3:] {
 		k, v, _ := strings.Cut(a, "=")
 		us, _ := strconv.Atoi(v)
@@ -65,9 +70,13 @@ func serve(d posixshm.Dir, args []string) {
 			segment.SetDetachHook(func() { time.Sleep(time.Duration(us) * time.Microsecond) })
 		case "removepause":
 			segment.SetRemoveHook(func() { time.Sleep(time.Duration(us) * time.Microsecond) })
+		case "named":
+			layout = namedLayout{d}
+		case "tempname":
+			unixutil.NoTmpfile = true
 		}
 	}
-	opts := in(d, &segment.Options{Slots: slots, RemoveWhenUnused: args[1] == "1", InitTimeout: 2 * time.Second})
+	opts := &segment.Options{Layout: layout, Slots: slots, RemoveWhenUnused: args[1] == "1", InitTimeout: 2 * time.Second}
 	var s *segment.Segment
 	sc := bufio.NewScanner(os.Stdin)
 	for sc.Scan() {
@@ -80,6 +89,11 @@ func serve(d posixshm.Dir, args []string) {
 		fmt.Printf("ok %s\n", reply)
 	}
 }
+
+// namedLayout is a layout of the caller's own (here, a Dir): package
+// posixshm cannot build segments in it before naming them, so they are
+// created under their names, with the creation lock (creation.go).
+type namedLayout struct{ posixshm.Layout }
 
 func serveOne(sp **segment.Segment, opts *segment.Options, f []string) (string, error) {
 	s := *sp

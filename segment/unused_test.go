@@ -156,13 +156,14 @@ func TestRemoveUnused_NotSegment(t *testing.T) {
 // TestRemoveUnused_Unpublished: a file whose creator is still setting it
 // up is busy (EAGAIN, at once); once the creator is killed before it
 // publishes the header, the file is a segment nobody can be attached to,
-// and remove is asked with the header the creator wrote.
+// and remove is asked with the header the creator wrote. (Only a layout
+// that cannot link leaves such files: see TestCreate_KilledBeforePublishing.)
 func TestRemoveUnused_Unpublished(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns processes")
 	}
 	d := segDir(t)
-	creator := startServer(t, d, 0, false, false, "publishwait=60000000")
+	creator := startServer(t, d, 0, false, false, "publishwait=60000000", "named")
 	creator.send("open unpub")
 	// Not just until the file has a size: the header, which the remover
 	// must find intact, is written after that.

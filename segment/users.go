@@ -25,6 +25,13 @@ type Attachments struct {
 	// no record locks (macOS and FreeBSD kernel objects) they cannot be
 	// checked, and Overflow is the number ever made (Header.Overflow): a
 	// segment that ever overflowed counts as in use there.
+	//
+	// Read locks count for nothing: anybody who may read the file may
+	// take them, on any byte. An attachment that found every slot and
+	// overflow byte locked, which somebody who may read the file can
+	// make happen, is attached "pinned": it holds the removal gate
+	// shared, which keeps every remover (Close, RemoveUnused, gc) away,
+	// and only this process's own pinned attachment is counted here.
 	Overflow int
 	// LockHeld reports that the lock word names a holder, and
 	// LockOwnerDead that this holder's attachment has ended (it died, or
@@ -143,6 +150,9 @@ func liveUsers(fd int, h *Header, own *attachment) (Attachments, error) {
 		u.Overflow = int(h.Overflow)
 	} else {
 		u.Overflow = len(over)
+		if own != nil && own.pinned {
+			u.Overflow++
+		}
 	}
 	for i, l := range live {
 		if l {
@@ -164,7 +174,9 @@ func lockOwnerDead(h *Header, live []bool, over []int64, pids bool) (held, dead 
 		s := h.Table[t-1]
 		// The slot moved on (a 64-bit word records its generation), or
 		// nobody holds its record lock.
-		moved := lock.Atomic64 && (!s.Attached || s.Generation != h.LockStamp)
+		// A narrow holder (a 32-bit writer) left no generation: the
+		// other half is nobody's evidence (lock.Narrow).
+		moved := lock.Atomic64 && !lock.Narrow(h.LockWord) && (!s.Attached || s.Generation != h.LockStamp)
 		return true, moved || !live[t-1]
 	case t >= overflowTags && t < pidTags:
 		return true, !pids && !slices.Contains(over, int64(t-overflowTags))

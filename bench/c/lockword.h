@@ -4,9 +4,11 @@
  *
  * Word: as lock.New64's with LW_WORD64 (what bench/run measures, as the Go
  * side uses New64), else as lock.New's. The 32-bit state half, at the lower
- * address, is what futex(2) waits on: bits 0..29 the holder's tag (the
- * PID), bit 30 "waiters" (someone may sleep in futex(2) on the word), bit
- * 31 "starving" (a waiter waited LW_STARVE_NS: no barging). With LW_WORD64
+ * address, is what futex(2) waits on: bits 0..28 the holder's tag (the
+ * PID), bit 29 "narrow" (set without LW_WORD64: a 32-bit writer holds the
+ * word, so the other half of a 64-bit word is not its stamp), bit 30
+ * "waiters" (someone may sleep in futex(2) on the word), bit 31
+ * "starving" (a waiter waited LW_STARVE_NS: no barging). With LW_WORD64
  * the other half holds the holder's stamp, and lock and unlock are one
  * 64-bit CAS of tag and stamp together.
  *   lock    one CAS 0 -> tag; on failure the slow path:
@@ -55,7 +57,8 @@
 #define LW_STARVE_NS 1000000L      /* lock/wait.go starveAfter */
 #define LW_MIN_WAIT_NS 50000L      /* lock/wait.go minFutexWait */
 
-#define LW_TAG_MASK ((1u << 30) - 1)
+#define LW_TAG_MASK ((1u << 29) - 1)
+#define LW_NARROW (1u << 29)
 #define LW_WAITERS (1u << 30)
 #define LW_STARVING (1u << 31)
 
@@ -72,11 +75,13 @@ typedef uint64_t lw_word;
 #define LW_STATE(w) ((uint32_t)((w) >> 32))
 #define LW_MAKE(state, stamp) ((uint64_t)(state) << 32 | (stamp))
 #endif
+#define LW_WRITER 0 /* tag and stamp in one CAS */
 #else
 typedef uint32_t lw_word;
 #define LW_NAME "cas"
 #define LW_STATE(w) (w)
 #define LW_MAKE(state, stamp) ((void)(stamp), (state))
+#define LW_WRITER LW_NARROW /* the state half alone */
 #endif
 
 /* A handle: the word and what this process writes into it. */
@@ -91,7 +96,7 @@ static inline void lw_init(struct lw *l, lw_word *word, uint32_t tag, uint32_t s
 	const char *e = getenv("LW_SPIN_NS");
 
 	l->word = word;
-	l->self = LW_MAKE(tag & LW_TAG_MASK, stamp);
+	l->self = LW_MAKE((tag & LW_TAG_MASK) | LW_WRITER, stamp);
 	l->spin_ns = e != NULL && atol(e) >= 0 ? atol(e) : 0;
 }
 

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/posixshm/posixshm/internal/unixutil"
+	"github.com/posixshm/posixshm/posixshm"
 	"github.com/posixshm/posixshm/segment"
 )
 
@@ -54,12 +55,16 @@ nobody is attached, so no process is ever left attached to a segment gc
 removed. A file still being created is never removed: an empty one, or one
 whose creator holds its creation lock and has not yet published the header. A
 segment whose creator died before publishing its header is removed once idle.
+Where a creator builds a new segment under a temporary name before linking it
+onto its own (.posixshm-new- and 64 hex digits: systems without O_TMPFILE, such
+as OpenBSD), gc removes a temporary file whose creator died (nobody holds its
+creation lock), whatever --min-age says, and keeps one whose creator lives.
 
 Objects that are not segments (Python's shared_memory, C programs' shm_open
 objects, glibc's semaphores) keep no record of their users. gc removes one only
 with --plain, only on Linux, only if no other process maps it or holds it open
-(gc reads /proc/PID/maps and /proc/PID/fd of every process, as fuser(1) does)
-and only once idle for --min-age. A process whose entries cannot be read (for a
+(gc reads the maps and every thread's descriptor table, /proc/PID/task/TID/fd,
+of every process) and only once idle for --min-age. A process whose entries cannot be read (for a
 user other than root: other users' processes) makes every such object count as
 in use, and so does running in a PID namespace of its own (a container), whose
 /proc does not show the processes outside it. No lock keeps a program from
@@ -81,6 +86,7 @@ Reasons (the text output's REASON column, and "reason" in --json):
   removed (or would_remove, with --dry-run):
     unused         a segment no process is attached to, idle for --min-age
     creator_died   a segment whose creator died before publishing its header
+    abandoned      a temporary file whose creator died before linking its segment
     plain_unused   (--plain) an object no process maps or holds open
   kept:
     attached       processes are attached (their PIDs are listed)
@@ -101,9 +107,9 @@ Reasons (the text output's REASON column, and "reason" in --json):
 The exit status is 0 when every object was checked, removed or kept, and 1 if
 one could not be (reason error) or the directory could not be read.
 
---json prints an array of objects: path; kind ("segment", "plain", or "other"
-for a file gc did not look into: not a regular file, another user's, with other
-links); action ("removed", "kept" or "would_remove"); reason; detail (the
+--json prints an array of objects: path; kind ("segment", "plain", "temp" for a
+creator's temporary file, or "other" for a file gc did not look into: not a
+regular file, another user's, with other links); action ("removed", "kept" or "would_remove"); reason; detail (the
 reason in words); uid, owner, size; last_used and idle_seconds when known;
 attached (PIDs of the live attachments) and overflow (attachments without a
 slot) for segments in use; open_by (PIDs that map or hold it open).
@@ -122,7 +128,7 @@ examples:
 // gcEntry is one object gc looked at; its JSON form is the --json output.
 type gcEntry struct {
 	Path     string    `json:"path"`
-	Kind     string    `json:"kind"`   // "segment", "plain" or "other"
+	Kind     string    `json:"kind"`   // "segment", "plain", "temp" or "other"
 	Action   string    `json:"action"` // "removed", "kept" or "would_remove"
 	Reason   string    `json:"reason"`
 	Detail   string    `json:"detail"`
@@ -247,6 +253,10 @@ func (g *gc) run() ([]*gcEntry, error) {
 	want := map[fileKey]bool{}
 	for _, de := range des {
 		name := de.Name()
+		if posixshm.IsTempName(name) {
+			entries = append(entries, g.temp(dir, name))
+			continue
+		}
 		if kind := g.sc.kind(name); kind == "" || g.sc.hashed && kind != "shm" {
 			continue
 		}
@@ -312,6 +322,48 @@ func (g *gc) look(name string) *gcEntry {
 	e.Kind = "plain"
 	if fa.Size == 0 {
 		e.keep("empty", "an empty file: a creator may be about to size it (if it died, remove the file by hand)")
+	}
+	return e
+}
+
+// temp looks at name, the temporary file in which a creator builds a new
+// segment before it links it onto its name (posixshm.CreateUnnamed), and
+// removes it (unless dry-run) if its creator died: nobody holds its
+// creation lock, which the kernel drops when the creator dies. That is
+// proof enough: --min-age does not apply. A creator that finds its new
+// file gone before it took the lock starts again.
+func (g *gc) temp(dir *os.File, name string) *gcEntry {
+	e := &gcEntry{Path: filepath.Join(g.sc.dir, name), Kind: "temp", name: name}
+	fa, err := g.names.lstat(name)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		e.keep("changed", "removed while gc looked at it")
+		return e
+	case err != nil:
+		e.keep("error", "%v", err)
+		return e
+	}
+	e.fa, e.Uid, e.Owner, e.Size = fa, fa.Uid, g.owners.name(fa.Uid), fa.Size
+	switch {
+	case !fa.Mode.IsRegular():
+		e.keep("not_regular", "%s at a temporary file's name: never followed or removed", fileType(fa.Mode))
+		return e
+	case g.euid != 0 && int64(fa.Uid) != int64(g.euid):
+		e.keep("not_owner", "belongs to %s; gc run as uid %d touches only that user's objects (root: everyone's)", who(fa.Uid, e.Owner), g.euid)
+		return e
+	}
+	const detail = "a temporary file whose creator died before it linked the segment onto its name"
+	switch err := posixshm.RemoveTemp(dir, name, g.dryRun); {
+	case err == nil && g.dryRun:
+		e.doom("abandoned", detail)
+	case err == nil:
+		e.Action, e.Reason, e.Detail = actRemoved, "abandoned", detail
+	case errors.Is(err, syscall.EBUSY):
+		e.keep("being_created", "a creator is building a segment in it: it holds its creation lock")
+	case errors.Is(err, fs.ErrNotExist):
+		e.keep("changed", "removed while gc looked at it")
+	default:
+		e.keep("error", "%v", unwrapPath(err))
 	}
 	return e
 }

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/posixshm/posixshm/internal/unixutil"
 	"github.com/posixshm/posixshm/posixshm"
 	"github.com/posixshm/posixshm/segment"
 )
@@ -520,4 +521,46 @@ func unshared(t *testing.T, args ...string) []byte {
 		t.Fatalf("unshare %v: %v\n%s%s", args, err, out, stderr.String())
 	}
 	return out
+}
+
+// TestGc_Temp: a temporary file in which a creator builds a new segment
+// (where there is no O_TMPFILE: posixshm.CreateUnnamed) is removed once its
+// creator has died (nobody holds its creation lock), whatever --min-age
+// says, and kept while its creator lives.
+func TestGc_Temp(t *testing.T) {
+	dir := t.TempDir()
+	unixutil.NoTmpfile = true
+	defer func() { unixutil.NoTmpfile = false }()
+	u, err := posixshm.CreateUnnamed(posixshm.Dir(dir), "/live", 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { u.Remove(); u.File().Close() }()
+	var live string
+	des, _ := os.ReadDir(dir)
+	for _, de := range des {
+		live = filepath.Join(dir, de.Name())
+	}
+	// What a creator killed before it linked its segment leaves: no lock.
+	dead := filepath.Join(dir, posixshm.TempPrefix+strings.Repeat("ab", 32))
+	if err := os.WriteFile(dead, make([]byte, 4096), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m := runGcJSON(t, "--dry-run", "--min-age", "1h", "--dir", dir)
+	if e := wantEntry(t, m, dead, actWouldRemove, "abandoned"); e.Kind != "temp" {
+		t.Errorf("kind %q", e.Kind)
+	}
+	wantEntry(t, m, live, actKept, "being_created")
+	if _, err := os.Stat(dead); err != nil {
+		t.Fatalf("a dry run removed it: %v", err)
+	}
+	m = runGcJSON(t, "--min-age", "1h", "--dir", dir)
+	wantEntry(t, m, dead, actRemoved, "abandoned")
+	wantEntry(t, m, live, actKept, "being_created")
+	if _, err := os.Stat(dead); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("still there: %v", err)
+	}
+	if _, err := os.Stat(live); err != nil {
+		t.Errorf("the live creator's file: %v", err)
+	}
 }

@@ -26,6 +26,7 @@ func TestMain(m *testing.M) {
 		"shmhold":   func() { os.Exit(shmholdMain()) },
 		"plainhold": func() { os.Exit(plainholdMain()) },
 		"shmchurn":  func() { os.Exit(shmchurnMain()) },
+		"gcours":    func() { os.Exit(gcoursMain()) },
 	})
 }
 

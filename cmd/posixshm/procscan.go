@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -18,7 +19,8 @@ import (
 )
 
 // Who maps or holds open a file that is not a segment, as fuser(1) finds
-// out: from /proc/PID/maps and /proc/PID/fd of every process, on Linux.
+// out: from the maps and the descriptor tables of every thread of every
+// process in /proc, on Linux.
 // Segments need none of this (their users hold record locks that the
 // kernel vouches for); other objects have nothing else.
 
@@ -64,9 +66,9 @@ type unreadableProc struct {
 const initPIDNamespace = 0xEFFFFFFC
 
 // scanProc finds, as fuser(1) does, which of the files in want each
-// process but this one maps (/proc/PID/maps) or holds open
-// (/proc/PID/fd), from the proc file system mounted at root ("" where
-// there is none). Only processes visible in it can be seen: scanProc
+// process but this one maps (/proc/PID/maps) or holds open in any of its
+// threads' descriptor tables (/proc/PID/task/TID/fd), from the proc file
+// system mounted at root ("" where there is none). Only processes visible in it can be seen: scanProc
 // says so (unknown) when this process runs in a PID namespace of its
 // own, whose /proc shows none of the processes outside it, or when
 // /proc hides other users' processes (hidepid) from a user other than
@@ -115,7 +117,7 @@ func scanProc(root string, want map[fileKey]bool, self, euid int) procUsers {
 		if b, err := os.ReadFile(filepath.Join(dir, "comm")); err == nil {
 			p.comm = strings.TrimSuffix(string(b), "\n")
 		}
-		found, err := procFiles(dir, want)
+		found, err := procFiles(dir, pid, want)
 		switch {
 		case gone(err):
 			continue // exited meanwhile
@@ -144,24 +146,99 @@ func (pu procUsers) unreadableText() string {
 		plural(len(pu.unreadable), "process"), strings.Join(s, "; "))
 }
 
-// procFiles returns the files in want that the process whose /proc
-// directory is dir maps or holds open, and an error if it could not read
-// all of that (what it found is still returned).
-func procFiles(dir string, want map[fileKey]bool) (map[fileKey]bool, error) {
+// procFiles returns the files in want that the process pid, whose /proc
+// directory is dir, maps or holds open through any of its threads, and an
+// error if it could not read all of that (what it found is still
+// returned). The thread group leader's own entries are not enough: when
+// it has exited (pthread_exit) while other threads live on, its maps and
+// its descriptor table read empty; and a thread that called
+// unshare(CLONE_FILES) holds descriptors in a table of its own. So the
+// maps, which all threads share, are read from a live task, and every
+// distinct descriptor table is read, each once.
+func procFiles(dir string, pid int, want map[fileKey]bool) (map[fileKey]bool, error) {
 	found := map[fileKey]bool{}
-	maps, err := os.ReadFile(filepath.Join(dir, "maps"))
+	tids, err := taskIDs(filepath.Join(dir, "task"))
 	if err != nil {
-		return found, unwrapPath(err)
+		return found, err
 	}
-	for _, k := range mappedFiles(maps) {
-		if want[k] {
-			found[k] = true
+	taskDir := func(tid int) string {
+		if tid == pid {
+			return dir
+		}
+		return filepath.Join(dir, "task", strconv.Itoa(tid))
+	}
+	// The address space, which all threads share: the maps of the first
+	// task that shows any (usually the leader; its maps read empty once
+	// it has exited).
+	for _, tid := range tids {
+		maps, err := os.ReadFile(filepath.Join(taskDir(tid), "maps"))
+		if err != nil {
+			if tid != pid && gone(err) {
+				continue // this thread exited meanwhile
+			}
+			return found, unwrapPath(err)
+		}
+		for _, k := range mappedFiles(maps) {
+			if want[k] {
+				found[k] = true
+			}
+		}
+		if len(maps) > 0 {
+			break
 		}
 	}
-	fdDir := filepath.Join(dir, "fd")
+	// The descriptor tables: the leader's, then that of every task whose
+	// table is none of those read already. Most threads share the
+	// leader's, and one kcmp(2) per thread says so, far cheaper than a
+	// stat(2) per descriptor per thread.
+	var firstErr error
+	read := []int{pid}
+	if err := openFiles(filepath.Join(dir, "fd"), want, found); err != nil {
+		if gone(err) {
+			return found, err
+		}
+		firstErr = err
+	}
+	for _, tid := range tids {
+		if tid == pid || slices.ContainsFunc(read, func(r int) bool { return sameFiles(r, tid) }) {
+			continue
+		}
+		err := openFiles(filepath.Join(taskDir(tid), "fd"), want, found)
+		switch {
+		case err == nil:
+			read = append(read, tid)
+		case gone(err):
+			// this thread exited meanwhile
+		case firstErr == nil:
+			firstErr = fmt.Errorf("thread %d: %w", tid, err)
+		}
+	}
+	return found, firstErr
+}
+
+// taskIDs returns the thread IDs listed in a /proc/PID/task directory.
+func taskIDs(dir string) ([]int, error) {
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, unwrapPath(err)
+	}
+	tids := make([]int, 0, len(des))
+	for _, de := range des {
+		if tid, err := strconv.Atoi(de.Name()); err == nil {
+			tids = append(tids, tid)
+		}
+	}
+	return tids, nil
+}
+
+// openFiles adds to found the files in want that the descriptor table
+// shown by the /proc directory fdDir (PID/fd or PID/task/TID/fd) holds
+// open. It returns the first error, unless the table's entries could not
+// even be listed, in which case it returns that.
+func openFiles(fdDir string, want, found map[fileKey]bool) error {
 	des, err := os.ReadDir(fdDir)
 	if err != nil {
-		return found, unwrapPath(err)
+		return unwrapPath(err)
 	}
 	var firstErr error
 	for _, de := range des {
@@ -180,7 +257,7 @@ func procFiles(dir string, want map[fileKey]bool) (map[fileKey]bool, error) {
 			firstErr = fmt.Errorf("descriptor %s: %w", de.Name(), err)
 		}
 	}
-	return found, firstErr
+	return firstErr
 }
 
 // mappedFiles returns the files that the lines of a /proc/PID/maps file

@@ -1,10 +1,15 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestMappedFiles(t *testing.T) {
@@ -86,5 +91,115 @@ func TestScanProc(t *testing.T) {
 		if p.pid == ho.Process.Pid || p.pid == hm.Process.Pid {
 			t.Errorf("our own child %v could not be read: %v", p.proc, p.err)
 		}
+	}
+}
+
+// TestProcFiles_Threads reads a /proc directory built by the test: a
+// process whose leader has exited (its maps and descriptor table empty)
+// while its threads map one file and hold another open, one thread that
+// exited meanwhile (its entries gone) and one whose descriptors cannot
+// be read. What the live threads use is found; the unreadable table is an
+// error (the process counts as using every file); the exited thread is
+// none. The thread IDs are beyond any pid_max, so kcmp(2) cannot tell
+// that two tables are one, and each is read.
+func TestProcFiles_Threads(t *testing.T) {
+	dir := t.TempDir()
+	files := filepath.Join(t.TempDir(), "files")
+	os.Mkdir(files, 0o755)
+	keys := map[string]fileKey{}
+	for _, name := range []string{"mapped", "open", "unused"} {
+		p := filepath.Join(files, name)
+		if err := os.WriteFile(p, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		fa, err := lstatFacts(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys[name] = fa.key()
+	}
+	want := map[fileKey]bool{keys["mapped"]: true, keys["open"]: true, keys["unused"]: true}
+	const pid, live, exited, hidden = 5000001, 5000002, 5000003, 5000004
+	mapsLine := func(k fileKey) string {
+		return fmt.Sprintf("7f2c8a400000-7f2c8a401000 rw-s 00000000 %x:%x %d %s\n", unix.Major(k.dev), unix.Minor(k.dev), k.ino, "/x")
+	}
+	task := func(tid int) string { return filepath.Join(dir, "task", strconv.Itoa(tid)) }
+	mkdirs := func(ds ...string) {
+		for _, d := range ds {
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	write := func(p, s string) {
+		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The leader, a zombie: empty maps and table, as at /proc/PID and
+	// /proc/PID/task/PID.
+	mkdirs(filepath.Join(dir, "fd"), task(pid), task(exited))
+	write(filepath.Join(dir, "maps"), "")
+	// A live thread maps one file and holds the other open.
+	mkdirs(filepath.Join(task(live), "fd"))
+	write(filepath.Join(task(live), "maps"), mapsLine(keys["mapped"]))
+	if err := os.Symlink(filepath.Join(files, "open"), filepath.Join(task(live), "fd", "3")); err != nil {
+		t.Fatal(err)
+	}
+	found, err := procFiles(dir, pid, want)
+	if err != nil {
+		t.Errorf("procFiles: %v", err)
+	}
+	if !found[keys["mapped"]] || !found[keys["open"]] || found[keys["unused"]] || len(found) != 2 {
+		t.Errorf("procFiles found %v; want the mapped %v and the open %v", found, keys["mapped"], keys["open"])
+	}
+
+	// A thread whose table cannot be read: an error, and what the others
+	// use is still found.
+	mkdirs(task(hidden))
+	write(filepath.Join(task(hidden), "maps"), mapsLine(keys["mapped"]))
+	write(filepath.Join(task(hidden), "fd"), "not a directory")
+	found, err = procFiles(dir, pid, want)
+	if err == nil || !strings.Contains(err.Error(), strconv.Itoa(hidden)) {
+		t.Errorf("procFiles with an unreadable thread: error %v, want one naming thread %d", err, hidden)
+	}
+	if !found[keys["open"]] {
+		t.Errorf("procFiles with an unreadable thread found %v, want the open file still", found)
+	}
+
+	// The leader's entries gone: the process has exited.
+	os.Remove(filepath.Join(dir, "maps"))
+	if _, err := procFiles(dir, pid, want); !gone(err) {
+		t.Errorf("procFiles of an exited process: %v, want an error saying it is gone", err)
+	}
+}
+
+// TestSameFiles: this process's threads share one descriptor table, as
+// kcmp(2) tells, and a task that does not exist shares none.
+func TestSameFiles(t *testing.T) {
+	if procRoot == "" {
+		t.Skip("no /proc scan in this build")
+	}
+	tids, err := taskIDs(filepath.Join(procRoot, "self", "task"))
+	if err != nil || len(tids) < 2 {
+		t.Fatalf("threads of this process: %v, %v", tids, err)
+	}
+	if !sameFiles(os.Getpid(), tids[len(tids)-1]) {
+		t.Skipf("kcmp(2) does not tell here that two threads share a descriptor table: gc reads every thread's table")
+	}
+	if sameFiles(os.Getpid(), 5000001) {
+		t.Errorf("sameFiles with a task that does not exist: true")
+	}
+}
+
+// BenchmarkScanProc: one scan of every process's threads on this machine,
+// for one file, as gc --plain makes one (twice when it removes).
+func BenchmarkScanProc(b *testing.B) {
+	if procRoot == "" {
+		b.Skip("no /proc scan in this build")
+	}
+	want := map[fileKey]bool{{dev: 1, ino: 1}: true}
+	for b.Loop() {
+		scanProc(procRoot, want, os.Getpid(), os.Geteuid())
 	}
 }

@@ -43,3 +43,7 @@ func Touch(fd int) error {
 }
 
 func nop() {}
+
+// NoTmpfile makes OpenTmpfile fail as if O_TMPFILE were not available, so
+// that tests run on Linux the temporary-name path that other systems take.
+var NoTmpfile bool

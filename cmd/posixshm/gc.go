@@ -61,7 +61,8 @@ as OpenBSD), gc removes a temporary file whose creator died (nobody holds its
 creation lock), whatever --min-age says, and keeps one whose creator lives.
 
 Objects that are not segments (Python's shared_memory, C programs' shm_open
-objects, glibc's semaphores) keep no record of their users. gc removes one only
+objects, named semaphores: glibc's sem.NAME, OpenBSD's <sha256>.sem) keep no
+record of their users. gc removes one only
 with --plain, only on Linux, only if no other process maps it or holds it open
 (gc reads the maps and every thread's descriptor table, /proc/PID/task/TID/fd,
 of every process) and only once idle for --min-age. A process whose entries cannot be read (for a
@@ -257,7 +258,7 @@ func (g *gc) run() ([]*gcEntry, error) {
 			entries = append(entries, g.temp(dir, name))
 			continue
 		}
-		if kind := g.sc.kind(name); kind == "" || g.sc.hashed && kind != "shm" {
+		if g.sc.kind(name) == "" {
 			continue
 		}
 		if e := g.look(name); e != nil {
@@ -395,17 +396,23 @@ func (g *gc) check(e *gcEntry, pu procUsers, remove bool) {
 	}
 	e.f = f
 	defer func() { e.f = nil }()
-	_, err = segment.ReadHeader(f)
-	g.restoreAtime(e, before)
-	switch {
-	case err == nil:
-		e.Kind, e.unpublished = "segment", false
-	case errors.Is(err, segment.ErrNotInitialized):
-		// A creator at work or dead, or another program's object that
-		// begins with zeros: RemoveUnused tells them apart.
-		e.Kind, e.unpublished = "segment", true
-	default:
-		e.Kind, e.why = "plain", notSegmentText(err)
+	if g.sc.kind(e.name) == "sem" {
+		// sem_open's file: a plain object, never read as a segment (an
+		// OpenBSD semaphore with nothing posted begins with zeros).
+		e.Kind, e.why = "plain", "a named semaphore"
+	} else {
+		_, err = segment.ReadHeader(f)
+		g.restoreAtime(e, before)
+		switch {
+		case err == nil:
+			e.Kind, e.unpublished = "segment", false
+		case errors.Is(err, segment.ErrNotInitialized):
+			// A creator at work or dead, or another program's object
+			// that begins with zeros: RemoveUnused tells them apart.
+			e.Kind, e.unpublished = "segment", true
+		default:
+			e.Kind, e.why = "plain", notSegmentText(err)
+		}
 	}
 	if e.Kind == "segment" {
 		g.checkSegment(e, pu, remove)

@@ -11,15 +11,17 @@ import (
 
 	"github.com/posixshm/posixshm/posixshm"
 	"github.com/posixshm/posixshm/segment"
+	"github.com/posixshm/posixshm/sem"
 )
 
 func init() {
 	register(&command{
 		name:    "keep",
-		args:    "[--dir DIR] [--every DUR] [--verbose] [--] NAME...",
+		args:    "[--dir DIR] [--sem] [--every DUR] [--verbose] [--] NAME...",
 		summary: "keep objects from being deleted by refreshing them until interrupted",
 		setFlags: func(fs *flag.FlagSet) {
 			dirFlag(fs)
+			semFlag(fs)
 			durationFlag(fs, "every", segment.DefaultRefreshInterval, "refresh every `DUR` (e.g. 30m, 1h)")
 			fs.Bool("verbose", false, "print a line on stderr after every round")
 		},
@@ -30,6 +32,10 @@ other object gets its times set to now, as "posixshm touch" does. This keeps
 OpenBSD's daily(8), which deletes what was not accessed for a week, away from
 objects that are in use only through mmap.
 
+With --sem the NAMEs are named semaphores (sem_open's: on OpenBSD the files
+/tmp/<sha256>.sem, which daily(8) deletes just the same), opened as
+"posixshm sem" opens them and refreshed the same way.
+
 Every object must open, or keep exits 1 at once. Afterwards keep is quiet
 unless a refresh fails (reported, retried next round) or an object is removed
 (reported and dropped; keep exits 1 when none is left).
@@ -37,15 +43,18 @@ unless a refresh fails (reported, retried next round) or an object is removed
 examples:
   posixshm keep /myseg /other &                # hourly, in the background
   posixshm keep --every 10m --dir /var/tmp/app /myseg
+  posixshm keep --sem /jobs /slots &           # a C program's semaphores
   # as a service: ExecStart=/usr/local/bin/posixshm keep /myseg`,
 		run: runKeep,
 	})
 }
 
-// kept is one object keep refreshes: a segment, or a file for the others.
+// kept is one object keep refreshes: a segment, a semaphore (--sem), or a
+// file for the others.
 type kept struct {
 	name string
 	seg  *segment.Segment
+	sem  *sem.Semaphore
 	f    *os.File
 	path string // f's file
 }
@@ -73,6 +82,15 @@ func runKeep(c *cli, names []string) int {
 		}
 	}()
 	for _, name := range names {
+		if c.flag("sem").(bool) {
+			s, err := c.semLayout().Open(name, 0, 0, 0)
+			if err != nil {
+				c.fail(err)
+				continue
+			}
+			objs = append(objs, &kept{name: name, sem: s})
+			continue
+		}
 		k, err := openKept(l, name)
 		if err != nil {
 			c.failRefresh(l, name, err)
@@ -152,6 +170,15 @@ func refreshAll(c *cli, objs []*kept, verbose bool) []*kept {
 
 // refresh refreshes k, or reports that its file has been removed.
 func (k *kept) refresh() (removed bool, err error) {
+	if k.sem != nil {
+		fi, err := k.sem.Stat()
+		if err == nil {
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Nlink == 0 {
+				return true, nil
+			}
+		}
+		return false, k.sem.Refresh()
+	}
 	if k.seg != nil {
 		info, err := k.seg.Stat()
 		if err == nil && info.Unlinked {
@@ -167,6 +194,10 @@ func (k *kept) refresh() (removed bool, err error) {
 }
 
 func (k *kept) close() {
+	if k.sem != nil {
+		k.sem.Close()
+		return
+	}
 	if k.seg != nil {
 		k.seg.Close()
 	} else {

@@ -5,6 +5,7 @@ import (
 
 	"github.com/posixshm/posixshm/posixshm"
 	"github.com/posixshm/posixshm/segment"
+	"github.com/posixshm/posixshm/sem"
 )
 
 // dirFlag adds the --dir flag every command that resolves names has.
@@ -32,4 +33,18 @@ func (c *cli) dirArg() string {
 		return ""
 	}
 	return " --dir " + shellQuote(c.dir)
+}
+
+// semLayout returns the named semaphores' layout the --dir flag selected:
+// OpenBSD's format rooted at DIR, or this system's sem_open convention.
+func (c *cli) semLayout() sem.Layout {
+	if c.dir != "" {
+		return sem.Dir(c.dir)
+	}
+	return sem.System()
+}
+
+// semFlag adds --sem, for commands that take semaphores' names too.
+func semFlag(fs *flag.FlagSet) {
+	fs.Bool("sem", false, "the NAMEs are named semaphores (sem_open's), not shared memory objects")
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/posixshm/posixshm/posixshm"
+	"github.com/posixshm/posixshm/sem"
 )
 
 func init() {
@@ -49,9 +50,14 @@ access time, as stat does: its owner's, or everyone's for root; another user's
 object shows "?". Live users are counted as "posixshm stat" counts them, from
 the record locks the kernel holds for every live attachment.
 
+For named semaphores (sem_open's .sem files in OpenBSD's layout, sem.NAME in
+/dev/shm) a VALUE column shows their value and the waiters their format
+counts, read as stat reads them (without refreshing; another user's: "?").
+
 --json prints an array of objects: path, kind ("shm" or "sem"), uid, owner,
 mode, size, atime, mtime, users for a segment (count, pids, overflow: see
-"posixshm help stat"), users_unknown saying why they could not be told, and
+"posixshm help stat"), users_unknown saying why they could not be told,
+semaphore for a semaphore (format, value, waiters) or semaphore_unknown, and
 the daily(8) fields as "posixshm help stat" describes them (daily_applies;
 daily_removable_at and daily_days_left only when it applies; daily_at_risk,
 false when it does not).
@@ -80,6 +86,10 @@ type lsEntry struct {
 	// segment.
 	Users        *usersJSON `json:"users,omitempty"`
 	UsersUnknown string     `json:"users_unknown,omitempty"`
+	// Semaphore is a named semaphore's state; SemaphoreUnknown says why
+	// it could not be read. Neither, for a shared memory object.
+	Semaphore        *semJSON `json:"semaphore,omitempty"`
+	SemaphoreUnknown string   `json:"semaphore_unknown,omitempty"`
 	dailyVerdict
 }
 
@@ -194,8 +204,11 @@ func list(sc scope, now time.Time, warn func(string)) ([]lsEntry, error) {
 			Path: fa.Path, Kind: kind, Uid: fa.Uid, Owner: names.name(fa.Uid), Mode: fa.Mode.String(),
 			Size: fa.Size, Atime: fa.Atime, Mtime: fa.Mtime, dailyVerdict: verdict(sc.hashed, fa.Atime, now),
 		}
-		if kind == "shm" {
+		switch kind {
+		case "shm":
 			e.Users, e.UsersUnknown = lsUsers(fa, warn)
+		case "sem":
+			e.Semaphore, e.SemaphoreUnknown = lsSem(fa, sc, warn)
 		}
 		out = append(out, e)
 	}
@@ -232,6 +245,33 @@ func lsUsers(fa facts, warn func(string)) (*usersJSON, string) {
 		return nil, unwrapPath(r.usersErr).Error()
 	}
 	return newUsersJSON(r.users), ""
+}
+
+// lsSem reads the state of the semaphore whose file's facts are fa, as
+// readSem does.
+func lsSem(fa facts, sc scope, warn func(string)) (*semJSON, string) {
+	f, err := os.OpenFile(fa.Path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, "not opened: " + unwrapPath(err).Error()
+	}
+	defer f.Close()
+	if now, err := fstatFacts(f, fa.Path); err != nil || now.key() != fa.key() {
+		return nil, "replaced while ls looked at it"
+	}
+	s, unknown, warning := readSem(f, fa, sc.semLayout())
+	if warning != "" {
+		warn(warning)
+	}
+	return s, unknown
+}
+
+// semLayout is the layout of sc's semaphores: OpenBSD's in a hashed
+// directory, else glibc's.
+func (sc scope) semLayout() sem.Layout {
+	if sc.hashed {
+		return sem.Dir(sc.dir)
+	}
+	return sem.GlibcLayout(sc.dir, 0)
 }
 
 // kind says whether the file called name is an object of sc: "shm", "sem",
@@ -274,7 +314,25 @@ func printLs(w io.Writer, entries []lsEntry, now time.Time, daily bool) {
 		}
 		return s + "\t"
 	}
-	fmt.Fprintf(tw, "KIND\tOWNER\tMODE\tSIZE\tUSERS\tACCESSED\t%sPATH\n", dailyCol("DAILY(8)"))
+	// A VALUE column when semaphores are listed: theirs, "-" for the rest.
+	sems := false
+	for _, e := range entries {
+		sems = sems || e.Kind == "sem"
+	}
+	semCol := func(e *lsEntry) string {
+		switch {
+		case !sems:
+			return ""
+		case e == nil:
+			return "VALUE\t"
+		case e.Semaphore != nil:
+			return e.Semaphore.String() + "\t"
+		case e.SemaphoreUnknown != "":
+			return "?\t"
+		}
+		return "-\t"
+	}
+	fmt.Fprintf(tw, "KIND\tOWNER\tMODE\tSIZE\tUSERS\t%sACCESSED\t%sPATH\n", semCol(nil), dailyCol("DAILY(8)"))
 	for _, e := range entries {
 		owner := e.Owner
 		if owner == "" {
@@ -291,7 +349,7 @@ func printLs(w io.Writer, entries []lsEntry, now time.Time, daily bool) {
 		case e.UsersUnknown != "":
 			users = "?"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s ago\t%s%s\n", e.Kind, owner, e.Mode, e.Size, users, age(e.Atime, now), dailyCol(risk), quoted(e.Path))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s%s ago\t%s%s\n", e.Kind, owner, e.Mode, e.Size, users, semCol(&e), age(e.Atime, now), dailyCol(risk), quoted(e.Path))
 	}
 	tw.Flush()
 }

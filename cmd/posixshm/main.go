@@ -48,6 +48,7 @@ func register(c *command) { commands[c.name] = c }
 // cli carries the output streams and what the flags selected.
 type cli struct {
 	stdout, stderr io.Writer
+	cmd            *command
 	name           string // the subcommand, for messages
 	dir            string // --dir, where the command has it
 	flags          *flag.FlagSet
@@ -96,9 +97,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return unknownCommand(stderr, args[0])
 	}
-	c := &cli{stdout: stdout, stderr: stderr, name: cmd.name}
+	return runCommand(cmd, args[1:], stdout, stderr)
+}
+
+// runCommand parses the command line args of cmd (after its name) and
+// runs it.
+func runCommand(cmd *command, args []string, stdout, stderr io.Writer) int {
+	c := &cli{stdout: stdout, stderr: stderr, cmd: cmd, name: cmd.name}
 	fs := cmd.flagSet()
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			cmdShortUsage(stdout, cmd)
 			return exitOK
@@ -113,7 +120,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	// name would be taken as one more name: "rm /x --dir /tmp/d" would
 	// remove /x from this system's directory and then try objects called
 	// "--dir" and "/tmp/d". Nothing may be done on such a command line.
-	if !cmd.dashDash(args[1:], operands) {
+	if !cmd.dashDash(args, operands) {
 		if name, flagArg, ok := cmd.misplacedFlag(operands); ok {
 			fmt.Fprintf(stderr, "posixshm: flags go before names: %q after %q (put -- before names that begin with -)\n", flagArg, name)
 			fmt.Fprintf(stderr, "usage: posixshm %s %s\n", cmd.name, cmd.args)
@@ -192,7 +199,7 @@ func unknownCommand(stderr io.Writer, name string) int {
 // usageError reports a usage error for c's command and returns exitUsage.
 func (c *cli) usageError(format string, args ...any) int {
 	fmt.Fprintf(c.stderr, "posixshm %s: %s\n", c.name, fmt.Sprintf(format, args...))
-	fmt.Fprintf(c.stderr, "usage: posixshm %s %s\n", c.name, commands[c.name].args)
+	fmt.Fprintf(c.stderr, "usage: posixshm %s %s\n", c.name, c.cmd.args)
 	return exitUsage
 }
 

@@ -52,6 +52,8 @@ func TestScript(t *testing.T) {
 			"age":         cmdAge,
 			"olderthan":   cmdOlderThan,
 			"shmpath":     cmdShmPath,
+			"sempath":     cmdSemPath,
+			"semwaiters":  cmdSemWaiters,
 			"waitfile":    cmdWaitFile,
 			"waitfresh":   cmdWaitFresh,
 			"waitwaiter":  cmdWaitWaiter,

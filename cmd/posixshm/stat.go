@@ -9,20 +9,23 @@ import (
 	"io/fs"
 	"os"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/posixshm/posixshm/lock"
 	"github.com/posixshm/posixshm/posixshm"
 	"github.com/posixshm/posixshm/segment"
+	"github.com/posixshm/posixshm/sem"
 )
 
 func init() {
 	register(&command{
 		name:    "stat",
-		args:    "[--dir DIR] [--json] [--] NAME",
+		args:    "[--dir DIR] [--sem] [--json] [--] NAME",
 		summary: "describe an object without refreshing it",
 		setFlags: func(fs *flag.FlagSet) {
 			dirFlag(fs)
+			semFlag(fs)
 			fs.Bool("json", false, "print one JSON object instead of text")
 		},
 		help: `Describe the object called NAME: its file, owner, mode, size, last access and
@@ -54,14 +57,19 @@ cleaned as daily(8) cleans /tmp), and without it on OpenBSD. Other systems'
 conventions (Linux's /dev/shm...) have no such cleaner: stat shows the times
 and no daily(8) line.
 
+With --sem, NAME is a named semaphore (sem_open's; see "posixshm help sem"):
+stat shows its file and its value and the waiters its format counts, read
+without mapping or refreshing it (the owner's and root's only, as above).
+
 --json prints one object: name, path, uid, owner, mode, size, atime, mtime;
 daily_applies (whether the daily(8) verdict applies, as above) and, only when
 it does, daily_removable_at (the first moment find would match),
 daily_days_left (days until then, to a tenth; negative: overdue) and
 daily_at_risk (true when daily_removable_at is less than a day away or past;
 always false when daily_applies is false); segment (the header, or null)
-with not_segment saying why it is null; warning (e.g. the access time could
-not be put back). In segment: lock_held, lock_holder (the PID the holder
+with not_segment saying why it is null; with --sem, semaphore (format, value,
+waiters) or semaphore_unknown saying why it could not be read; warning (e.g.
+the access time could not be put back). In segment: lock_held, lock_holder (the PID the holder
 recorded; 0 when the lock is free or its holder has no slot) and
 lock_holder_alive; users (count, pids, overflow; null when they could not be
 checked, users_error saying why); slots and remove_when_unused.
@@ -87,7 +95,11 @@ type statReport struct {
 	dailyVerdict
 	Segment    *segmentReport `json:"segment"`               // nil: not a readable segment
 	NotSegment string         `json:"not_segment,omitempty"` // why Segment is nil
-	Warning    string         `json:"warning,omitempty"`     // e.g. the access time could not be restored
+	// A named semaphore's state (--sem), or why it could not be read.
+	Semaphore        *semJSON `json:"semaphore,omitempty"`
+	SemaphoreUnknown string   `json:"semaphore_unknown,omitempty"`
+	Warning          string   `json:"warning,omitempty"` // e.g. the access time could not be restored
+	sem              bool     // --sem: a semaphore's report
 }
 
 // dailyVerdict is daily(8)'s verdict on an object, as stat and ls report
@@ -134,7 +146,11 @@ func runStat(c *cli, args []string) int {
 	if len(args) != 1 {
 		return c.usageError("want exactly one NAME, got %s", plural(len(args), "argument"))
 	}
-	r, err := statObject(c.layout(), args[0], time.Now())
+	statFn := func() (statReport, error) { return statObject(c.layout(), args[0], time.Now()) }
+	if c.flag("sem").(bool) {
+		statFn = func() (statReport, error) { return statSem(c.semLayout(), args[0], time.Now()) }
+	}
+	r, err := statFn()
 	if err != nil {
 		c.fail(err)
 		return exitFail
@@ -207,6 +223,40 @@ func statObject(l posixshm.Layout, name string, now time.Time) (statReport, erro
 	return r, nil
 }
 
+// statSem describes the semaphore called name in l without refreshing it.
+func statSem(l sem.Layout, name string, now time.Time) (statReport, error) {
+	r := statReport{Name: name, sem: true, NotSegment: "a named semaphore"}
+	_, r.DailyApplies = l.(sem.Dir)
+	path, err := l.Path(name)
+	if err != nil {
+		return r, err
+	}
+	// O_NONBLOCK and O_NOFOLLOW: a FIFO cannot block the open, nor a
+	// symbolic link lead elsewhere.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		fa, lerr := lstatFacts(path)
+		if lerr != nil {
+			return r, &fs.PathError{Op: "stat", Path: name, Err: unwrapPath(err)}
+		}
+		r.setFacts(fa, now)
+		r.SemaphoreUnknown = "not opened: " + unwrapPath(err).Error()
+		return r, nil
+	}
+	defer f.Close()
+	fa, err := fstatFacts(f, path)
+	if err != nil {
+		return r, err
+	}
+	r.setFacts(fa, now)
+	if !fa.Mode.IsRegular() {
+		r.SemaphoreUnknown = "not a regular file"
+		return r, nil
+	}
+	r.Semaphore, r.SemaphoreUnknown, r.Warning = readSem(f, fa, l)
+	return r, nil
+}
+
 // dailyApplies reports whether daily(8)'s verdict applies to objects in
 // the layout l: only in OpenBSD's layout, a posixshm.Dir (--dir, and this
 // system's convention on OpenBSD, where it is posixshm.OpenBSD). Nothing
@@ -250,6 +300,14 @@ func (r *statReport) print(w io.Writer, now time.Time) {
 		line("daily(8)", "removable from %s, in %s days%s", r.RemovableAt.Format(layout), days(left), risk)
 	default:
 		line("daily(8)", "removable since %s: AT RISK, the next run deletes it", r.RemovableAt.Format(layout))
+	}
+	if r.sem {
+		if r.Semaphore != nil {
+			line("semaphore", "%s (%s)", r.Semaphore, r.Semaphore.Format)
+		} else {
+			line("semaphore", "%s", r.SemaphoreUnknown)
+		}
+		return
 	}
 	s := r.Segment
 	if s == nil {

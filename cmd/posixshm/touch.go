@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"io/fs"
 	"os"
@@ -9,14 +10,18 @@ import (
 	"syscall"
 
 	"github.com/posixshm/posixshm/posixshm"
+	"github.com/posixshm/posixshm/sem"
 )
 
 func init() {
 	register(&command{
-		name:     "touch",
-		args:     "[--dir DIR] [--] NAME...",
-		summary:  "set existing objects' access and modification times to now",
-		setFlags: dirFlag,
+		name:    "touch",
+		args:    "[--dir DIR] [--sem] [--] NAME...",
+		summary: "set existing objects' access and modification times to now",
+		setFlags: func(fs *flag.FlagSet) {
+			dirFlag(fs)
+			semFlag(fs)
+		},
 		help: `Open each existing object through the same checks as shm_open (never creating one,
 never following a link) and set its access and modification times to now, so that
 OpenBSD's daily(8), which deletes files in /tmp not accessed for days, keeps it.
@@ -25,10 +30,14 @@ Under OpenBSD's layout (on OpenBSD, or with --dir) shm_open opens an object for 
 owner only: anyone else gets EPERM, root included. Run touch as the user who owns the
 objects, from that user's crontab.
 
+With --sem the NAMEs are named semaphores (sem_open's: OpenBSD's
+/tmp/<sha256>.sem, which daily(8) deletes as it deletes objects).
+
 examples:
   posixshm touch /myobject
   # in the owner's crontab on OpenBSD (crontab -e as that user), every hour:
-  0 * * * * /usr/local/bin/posixshm touch /myobject /other`,
+  0 * * * * /usr/local/bin/posixshm touch /myobject /other
+  0 * * * * /usr/local/bin/posixshm touch --sem /jobs`,
 		run: runTouch,
 	})
 }
@@ -40,6 +49,13 @@ func runTouch(c *cli, names []string) int {
 	l := c.layout()
 	status := exitOK
 	for _, name := range names {
+		if c.flag("sem").(bool) {
+			if err := touchSem(c.semLayout(), name); err != nil {
+				c.fail(err)
+				status = exitFail
+			}
+			continue
+		}
 		if err := touch(l, name); err != nil {
 			c.failRefresh(l, name, err)
 			status = exitFail
@@ -107,4 +123,14 @@ func touch(l posixshm.Layout, name string) error {
 	}
 	defer f.Close()
 	return posixshm.Touch(f)
+}
+
+// touchSem sets the times of the semaphore called name in l to now.
+func touchSem(l sem.Layout, name string) error {
+	s, err := l.Open(name, 0, 0, 0)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	return s.Refresh()
 }

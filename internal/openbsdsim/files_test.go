@@ -19,6 +19,9 @@ var simulated = map[string]struct{ openbsd, sim []string }{
 	// The system convention: a variable set in a file named for the
 	// system (the same value, OpenBSD's layout in /tmp).
 	"posixshm": {[]string{"open_openbsd.go"}, []string{"open_openbsdsim.go"}},
+	// futex(2): libc's stub on OpenBSD, Linux's system call here (the
+	// same two operations, shared futexes keyed by the mapped file).
+	"sem": {[]string{"futex_openbsd.go"}, []string{"futex_linux.go"}},
 	// The seccomp pledge(2) simulation the tests confine children with.
 	"internal/pledge": {nil, []string{"checks_linux.go", "child_linux.go", "confine_linux.go", "filter_linux.go",
 		"proc_linux.go", "promise_linux.go", "rules_linux.go", "rules_linux_amd64.go"}},

@@ -207,8 +207,17 @@ func TestTorture(t *testing.T) {
 			all[c.width].add(tot)
 		})
 	}
+	var sum tortureTotals
 	for _, w := range []string{"32", "64", "mixed"} {
 		t.Logf("torture totals, %s: %v", w, all[w])
+		sum.add(*all[w])
+	}
+	// Over all combinations, not each: in one combination's 400 ms a
+	// loaded machine may allow a single kill, which can miss the holder
+	// or come as it unlocks ("1 kills (1 of the holder), 0 ErrOwnerDead"
+	// failed 2 of 5 ./test.sh runs beside two CPU hogs).
+	if sum.holderKills > 0 && sum.ownerDead == 0 {
+		t.Errorf("%d kills of the holder and no ErrOwnerDead at all", sum.holderKills)
 	}
 }
 
@@ -339,9 +348,6 @@ func torture(t *testing.T, n int, d time.Duration, width string, env []string) t
 			t.Errorf("ErrOwnerDead named %+v twice", h)
 		}
 		seen[h] = true
-	}
-	if tot.kills > 0 && l == 0 {
-		t.Errorf("%d kills and no ErrOwnerDead at all", tot.kills)
 	}
 	tot.increments, tot.ownerDead = int(atomic.LoadUint64(at(tCounter))), l
 	return tot

@@ -91,6 +91,9 @@ func (d Dir) AppendPath(dst []byte, name string) ([]byte, error) {
 // existing file is then truncated even if empty, as open(2) does, which
 // sets its modification time).
 //
+// The file's Name() is name, not the hashed path: d.Unlink(f.Name())
+// removes this object, and d.Path(f.Name()) is its file.
+//
 // If there is an error, it will be of type *fs.PathError with Op
 // "shm_open", Path name and, for errors about the file, a *FileError
 // that names it.

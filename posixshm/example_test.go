@@ -124,3 +124,43 @@ func ExampleDir_CreateTemp() {
 	fmt.Println(strings.HasPrefix(name, "/scratch."), len(name))
 	// Output: true 15
 }
+
+// Map gives the memory of a plain object, as Python's SharedMemory.buf
+// does: here two mappings of one object, the second read-only.
+func ExampleMap() {
+	dir, err := os.MkdirTemp("", "posixshm-example-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	d := posixshm.Dir(dir)
+
+	f, err := d.Open("/shared", os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer d.Unlink(f.Name())
+	if err := f.Truncate(4096); err != nil { // an object must have a size to be mapped
+		log.Fatal(err)
+	}
+	m, err := posixshm.Map(f)
+	f.Close() // the mapping stays
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer m.Close()
+	copy(m.Bytes(), "hello")
+
+	r, err := d.Open("/shared", os.O_RDONLY, 0)
+	if err != nil {
+		log.Fatal(err)
+	}
+	ro, err := posixshm.Map(r)
+	r.Close()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer ro.Close()
+	fmt.Println(string(ro.Bytes()[:5]), ro.Size(), ro.Writable())
+	// Output: hello 4096 false
+}

@@ -113,7 +113,7 @@ func openFileAt(dirfd int, base, name, path string, flag int, perm os.FileMode, 
 	}
 	var published publishWait
 	for try := 1; ; try++ {
-		f, reason, err := openOnce(dirfd, base, path, flag, mode, p)
+		f, reason, err := openOnce(dirfd, base, name, path, flag, mode, p)
 		if err == nil {
 			return f, nil
 		}
@@ -133,9 +133,10 @@ func openFileAt(dirfd int, base, name, path string, flag int, perm os.FileMode, 
 	}
 }
 
-// openOnce is one attempt of openFileAt. It returns the file, or why it
-// failed and the error (errReplaced: try again).
-func openOnce(dirfd int, base, path string, flag int, mode uint32, p policy) (*os.File, string, error) {
+// openOnce is one attempt of openFileAt for the object name, whose file
+// is path. It returns the file, named name, or why it failed and the error
+// (errReplaced: try again).
+func openOnce(dirfd int, base, name, path string, flag int, mode uint32, p policy) (*os.File, string, error) {
 	sysflag := flag&^unix.O_TRUNC | unix.O_CLOEXEC | unix.O_NOFOLLOW
 	nonblock := nonblockWhile(flag)
 	if nonblock {
@@ -173,8 +174,19 @@ func openOnce(dirfd int, base, path string, flag int, mode uint32, p policy) (*o
 			return nil, reason, err
 		}
 	}
-	return os.NewFile(uintptr(fd), path), "", nil
+	return newFile(fd, name), "", nil
 }
+
+// newFile is the *os.File for the object called name, open as fd. Its
+// Name() is name, the name as given to shm_open, as os.Open's file is
+// named by the path it was given, and not the file the name resolved to:
+// so Unlink(f.Name()) removes exactly the object f was opened as, in
+// every layout (github.com/fabiokung/shm's idiom), where a path would be
+// refused or, hashed again by a Dir, name another object. Path(name)
+// gives the file. Errors of the file's own methods (Write, Truncate,
+// Stat) then name the object as the program calls it, as this package's
+// errors do.
+func newFile(fd int, name string) *os.File { return os.NewFile(uintptr(fd), name) }
 
 // openat opens base in dirfd with sysflag (flag without O_TRUNC, with the
 // flags openFile adds). created reports whether the call made the file,

@@ -231,7 +231,7 @@ func lsUsers(fa facts, warn func(string)) (*usersJSON, string) {
 		return nil, "not opened: " + unwrapPath(err).Error()
 	}
 	defer f.Close() // not attached: closing drops no attachment's lock (see readSegment)
-	if now, err := fstatFacts(f); err != nil || now.key() != fa.key() {
+	if now, err := fstatFacts(f, fa.Path); err != nil || now.key() != fa.key() {
 		return nil, "replaced while ls looked at it"
 	}
 	r := readSegment(f, fa)
@@ -255,7 +255,7 @@ func lsSem(fa facts, sc scope, warn func(string)) (*semJSON, string) {
 		return nil, "not opened: " + unwrapPath(err).Error()
 	}
 	defer f.Close()
-	if now, err := fstatFacts(f); err != nil || now.key() != fa.key() {
+	if now, err := fstatFacts(f, fa.Path); err != nil || now.key() != fa.key() {
 		return nil, "replaced while ls looked at it"
 	}
 	s, unknown, warning := readSem(f, fa, sc.semLayout())

@@ -191,7 +191,8 @@ func statObject(l posixshm.Layout, name string, now time.Time) (statReport, erro
 		return r, nil
 	}
 	defer f.Close()
-	fa, err := fstatFacts(f)
+	path, _ := l.Path(name) // Open accepted the name
+	fa, err := fstatFacts(f, path)
 	if err != nil {
 		return r, err
 	}
@@ -243,7 +244,7 @@ func statSem(l sem.Layout, name string, now time.Time) (statReport, error) {
 		return r, nil
 	}
 	defer f.Close()
-	fa, err := fstatFacts(f)
+	fa, err := fstatFacts(f, path)
 	if err != nil {
 		return r, err
 	}

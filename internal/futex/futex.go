@@ -1,0 +1,140 @@
+// Package futex is how this module's packages wait on a 32-bit word in
+// shared memory: sleep while the word holds a value (futex(2) on Linux,
+// polling elsewhere), wake sleepers, and spin with a CPU hint first. It is
+// internal to the module, a leaf (it imports nothing of the module), and
+// small on purpose: package lock uses it for its Mutex, Cond and
+// Semaphore, and any other package that sleeps on a word should use it
+// too, because every sleep needs the rule of keepP below.
+//
+// API:
+//
+//	Supported          whether Sleep sleeps in futex(2) (Linux) or polls
+//	Sleep              sleep while *addr == val, until a deadline, as a kind
+//	Wake               wake up to n sleepers of some kinds
+//	Any                the kind every Wake reaches, and that wakes every kind
+//	Pause              a spin-wait hint to the CPU (PAUSE, YIELD)
+//
+// Sleep runs on the caller's goroutine: it starts no goroutine, timer or
+// channel, so that a wake-up is one system call's return and nothing else.
+package futex
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Any is the bitset of a sleeper that every Wake reaches, and the bitset of
+// a Wake that reaches every sleeper (FUTEX_BITSET_MATCH_ANY).
+const Any uint32 = 0xFFFFFFFF
+
+// Keeping the P across a futex sleep.
+//
+// A goroutine that sleeps in a blocking system call again and again (a
+// waiter in a loop: a Cond's, a Mutex's behind a slow holder, posixshm
+// wait) keeps its P from one call to the next: each futex(2) returns
+// through exitsyscall's fast path on the same P, and the goroutine never
+// goes through schedule(). In Go 1.26 (runtime/proc.go) that costs a lot:
+//
+//   - retake, in sysmon, sees that P's schedtick unchanged for
+//     forcePreemptNS (10 ms) and sets sysretake (meant for a goroutine
+//     that runs too long: preemptone cannot stop one in a system call).
+//     sysretake skips the rule that leaves a P in a system call alone
+//     when its run queue is empty and other Ps are idle, so sysmon takes
+//     the P during the next sleep, however short, and handoffp starts an M
+//     that finds nothing to do and sleeps again; with no P running, sysmon
+//     then goes into its deep sleep (sched.sysmonwait).
+//   - On the wake-up, exitsyscall has lost its P. exitsyscallTryGetP takes
+//     an idle one and, sysmon being asleep, calls
+//     notewakeup(&sched.sysmonnote): a FUTEX_WAKE of the sysmon thread in
+//     the critical path of the wake-up, and the waiter often resumes on
+//     the other CPU. The P it took was idle, its schedtick has not moved
+//     either, and the cycle repeats at every sleep: measured here, 4 to 6
+//     context switches per wake-up instead of 1, and wake-ups 2 to 15 times
+//     slower than a C thread's (bench/NOTES.md, bench/repro).
+//
+// runtime.Gosched goes through schedule() and execute(), which moves the
+// P's schedtick: one call less than 10 ms before the next retake check
+// keeps the P. keepP makes that call before a sleep when yieldEvery has
+// passed since the last one on this P, so that two yields are never more
+// than yieldEvery plus one sleep shorter than yieldEvery apart, under
+// 10 ms. It costs little but is not free (goschedImpl's wakep wakes an
+// idle M, which looks for work and sleeps again), hence the rate limit.
+//
+// The stamp is per P, not per process: schedtick is per P, and with
+// waiters on several Ps one process-wide stamp lets one of them yield for
+// all while the others' Ps are retaken (measured: bench/NOTES.md). Go has
+// no public P id, but sync.Pool keeps a private object per P: a shard
+// taken from it and put back at once is this P's (an occasional stray
+// after a preemption or a garbage collection only makes one yield early or
+// late; see store).
+//
+// A sleep longer than 10 ms loses the P whatever we do (then the rule
+// works as intended: the P was idle that long). After one, the next sleep
+// does not yield: sleeps that long tend to follow each other (a waiter
+// woken every 20 ms), and the yield would only add its cost.
+const (
+	yieldEvery = 5 * time.Millisecond
+	longSleep  = 10 * time.Millisecond
+)
+
+// A shard is one P's record: when a goroutine last yielded on it before a
+// sleep, and whether the last sleep that started on it was long.
+type shard struct {
+	last atomic.Int64 // ns since epoch
+	long atomic.Bool
+	_    [64 - 9]byte // a cache line each
+}
+
+var (
+	epoch  = time.Now().Add(-time.Hour) // a fresh shard's last yield is long past
+	shards = sync.Pool{New: newShard}
+	yields atomic.Uint64 // for tests: yields made
+
+	// The shards themselves: a P whose shard the pool dropped (it slept
+	// not once in two garbage collections; the race detector also drops
+	// some at random) takes the next one, so that sleeping never
+	// allocates. After len(store) such takes they are reused: two Ps may
+	// then share one for a while, which only makes one of them yield
+	// early or late until the pool next drops it.
+	store [256]shard
+	next  atomic.Uint32
+)
+
+func newShard() any { return &store[next.Add(1)%uint32(len(store))] }
+
+// keepP yields the processor if this P is due (see above); now is the
+// caller's time.Now, taken just before. It returns the P's shard, for
+// slept.
+func keepP(now time.Time) *shard {
+	s := shards.Get().(*shard)
+	shards.Put(s) // at once: the shard stays with this P
+	if s.due(now) {
+		yields.Add(1)
+		runtime.Gosched()
+	}
+	return s
+}
+
+// due reports whether a goroutine about to sleep at now should yield on
+// the P whose shard s is, and if so records the yield: when yieldEvery
+// has passed since the last one, unless the last sleep was long.
+func (s *shard) due(now time.Time) bool {
+	if s.long.Load() {
+		return false
+	}
+	t := int64(now.Sub(epoch))
+	l := s.last.Load()
+	return t-l >= int64(yieldEvery) && s.last.CompareAndSwap(l, t)
+}
+
+// slept records on s how long the sleep that started at now, with the
+// given deadline, lasted: only a deadline more than longSleep away can
+// make it long, so that short sleeps read no clock.
+func (s *shard) slept(now, deadline time.Time) {
+	long := (deadline.IsZero() || deadline.Sub(now) > longSleep) && time.Since(now) > longSleep
+	if long != s.long.Load() {
+		s.long.Store(long)
+	}
+}

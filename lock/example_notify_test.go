@@ -1,9 +1,12 @@
 package lock_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
+	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"github.com/posixshm/posixshm/lock"
@@ -91,4 +94,35 @@ func ExampleSemaphore() {
 	// units we hold: 2
 	// <nil> <nil>
 	// true
+}
+
+func ExampleCond_WaitTimeout() {
+	mem, err := unix.Mmap(-1, 0, 4096, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_ANON)
+	if err != nil {
+		panic(err)
+	}
+	defer unix.Munmap(mem)
+	mu := lock.New64((*uint64)(unsafe.Pointer(&mem[0])))
+	ready := lock.NewCond((*uint32)(unsafe.Pointer(&mem[64])))
+	done := (*uint32)(unsafe.Pointer(&mem[128])) // set without the lock: no notification tells of it
+
+	go func() {
+		time.Sleep(5 * time.Millisecond)
+		atomic.StoreUint32(done, 1)
+	}()
+
+	// Wait for a notification, but look at done every millisecond or so,
+	// on this goroutine: no helper, no timer.
+	if err := mu.Lock(); err != nil {
+		panic(err)
+	}
+	for atomic.LoadUint32(done) == 0 {
+		if err := ready.WaitTimeout(context.Background(), mu, time.Millisecond); err != nil {
+			panic(err)
+		}
+	}
+	mu.Unlock()
+	fmt.Println("done")
+	// Output:
+	// done
 }

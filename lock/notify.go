@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 	"unsafe"
+
+	"github.com/posixshm/posixshm/internal/futex"
 )
 
 // The notify word: 32 bits in shared memory, native endian, that a Cond's
@@ -137,27 +139,28 @@ func (n *waitWord) close() {
 
 // A sleeper is one waiting goroutine's state while it sleeps on a word,
 // perhaps several times (a Semaphore's waiter wakes up for its checks).
+// It sleeps on the caller's goroutine and nowhere else: no helper
+// goroutine, timer or channel, so that a wake-up is the return of one
+// futex(2) call (see internal/futex for how the sleep keeps the P).
 type sleeper struct {
 	n        *waitWord
 	ctx      context.Context
 	useFutex bool
 	backoff  time.Duration // next sleep when polling
-	waker    *ctxWaker     // wakes us when ctx is done; nil if it never is
+	// ctxPoll bounds the next sleep when ctx can be cancelled: a futex(2)
+	// sleep cannot select on ctx.Done(), so the sleeper looks at ctx
+	// between sleeps that start at minCtxPoll and double up to maxCtxPoll.
+	// A cancellation is therefore noticed within about the time waited so
+	// far, and never more than maxCtxPoll later (a deadline in time).
+	ctxPoll time.Duration
 }
+
+// minCtxPoll is the first bound of a sleep whose context can be cancelled
+// (see sleeper.ctxPoll; maxCtxPoll is the last).
+const minCtxPoll = time.Millisecond
 
 func (n *waitWord) sleeper(ctx context.Context) sleeper {
-	s := sleeper{n: n, ctx: ctx, useFutex: haveFutex && !n.backoff, backoff: minSleep}
-	if s.useFutex && ctx.Done() != nil {
-		s.waker = n.wakeOn(ctx)
-	}
-	return s
-}
-
-// done ends the sleeper: after it, its ctx waker no longer touches the word.
-func (s *sleeper) done() {
-	if s.waker != nil {
-		s.waker.stop()
-	}
+	return sleeper{n: n, ctx: ctx, useFutex: haveFutex && !n.backoff, backoff: minSleep, ctxPoll: minCtxPoll}
 }
 
 // wait sleeps while the word's value is v. It returns nil once the value
@@ -169,6 +172,7 @@ func (s *sleeper) wait(v uint32, limit time.Duration) error {
 	now := time.Now()
 	end := now.Add(min(limit, maxChunk))
 	deadline, hasDeadline := s.ctx.Deadline()
+	cancellable := s.ctx.Done() != nil
 	for {
 		if n.isClosed() {
 			return n.closed
@@ -176,8 +180,10 @@ func (s *sleeper) wait(v uint32, limit time.Duration) error {
 		if atomic.LoadUint32(n.w) != v {
 			return nil
 		}
-		if err := s.ctx.Err(); err != nil {
-			return err
+		if cancellable {
+			if err := s.ctx.Err(); err != nil {
+				return err
+			}
 		}
 		d := end.Sub(now)
 		if d <= 0 {
@@ -188,10 +194,14 @@ func (s *sleeper) wait(v uint32, limit time.Duration) error {
 			// meanwhile, short sleeps.
 			d = max(min(d, deadline.Sub(now)), minFutexWait)
 		}
+		if cancellable && d > s.ctxPoll {
+			d = s.ctxPoll
+			s.ctxPoll = min(2*s.ctxPoll, maxCtxPoll)
+		}
 		if s.useFutex {
 			// The kernel sleeps only while the word still holds v, which
 			// closes the window between our load and the sleep.
-			if err := futexWait(n.w, v, d); err != nil {
+			if _, err := futex.Sleep(n.w, v, now, now.Add(d), futex.Any); err != nil {
 				s.useFutex = false // futex(2) unusable here: poll instead
 			}
 		} else {
@@ -199,37 +209,6 @@ func (s *sleeper) wait(v uint32, limit time.Duration) error {
 			s.backoff = min(2*s.backoff, maxSleep)
 		}
 		now = time.Now()
-	}
-}
-
-// A ctxWaker wakes a sleeper whose context is done. There is no per-waiter
-// state in shared memory to aim a wake-up at, so it wakes every sleeper on
-// the word, in every process, until its own has left (the others find the
-// word unchanged and sleep on). Waking once would not do: the sleeper may
-// have looked at ctx just before it was cancelled and not be asleep yet.
-type ctxWaker struct {
-	left   atomic.Bool
-	done   chan struct{}
-	cancel func() bool // context.AfterFunc's stop
-}
-
-func (n *waitWord) wakeOn(ctx context.Context) *ctxWaker {
-	k := &ctxWaker{done: make(chan struct{})}
-	k.cancel = context.AfterFunc(ctx, func() {
-		defer close(k.done)
-		for d := 20 * time.Microsecond; !k.left.Load(); d = min(2*d, time.Millisecond) {
-			futexWakeN(n.w, maxWake)
-			time.Sleep(d)
-		}
-	})
-	return k
-}
-
-// stop returns when the waker no longer runs.
-func (k *ctxWaker) stop() {
-	k.left.Store(true)
-	if !k.cancel() {
-		<-k.done
 	}
 }
 
@@ -312,7 +291,28 @@ func (c *Cond) Wait(m *Mutex) error {
 // Signal and Broadcast may come after m's Unlock, but a change made
 // without m between a waiter's check and its wait would go unnoticed, as
 // with any condition variable.
+//
+// WaitContext sleeps on the caller's goroutine: it starts no goroutine and
+// no timer. A cancellation of ctx is noticed within about the time already
+// waited, never more than 20 ms late; a deadline on time (see "Waiting for
+// data" in the package documentation).
 func (c *Cond) WaitContext(ctx context.Context, m *Mutex) error {
+	return c.wait(ctx, m, -1)
+}
+
+// WaitTimeout is WaitContext that also returns, with nil and m locked
+// again as after a spurious wake-up, once d has passed without a
+// notification: for a waiter that has something of its own to look at
+// every so often (a count that moves without a notification reaching it,
+// a deadline it keeps itself) and wants neither a helper goroutine nor a
+// context with a timer for it. A d ≤ 0 releases m and locks it again
+// without sleeping.
+func (c *Cond) WaitTimeout(ctx context.Context, m *Mutex, d time.Duration) error {
+	return c.wait(ctx, m, max(d, 0))
+}
+
+// wait is WaitContext with a time limit d (< 0: none).
+func (c *Cond) wait(ctx context.Context, m *Mutex, d time.Duration) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -340,12 +340,24 @@ func (c *Cond) WaitContext(ctx context.Context, m *Mutex) error {
 	}
 	s := n.sleeper(ctx)
 	var err error
-	for {
-		if err = s.wait(v, n.recheck); err != errRecheck {
-			break
+	if d < 0 {
+		for {
+			if err = s.wait(v, n.recheck); err != errRecheck {
+				break
+			}
+		}
+	} else {
+		for end := time.Now().Add(d); ; {
+			left := time.Until(end)
+			if err = s.wait(v, min(left, n.recheck)); err != errRecheck {
+				break
+			}
+			if left <= n.recheck {
+				err = nil // d passed: a spurious wake-up
+				break
+			}
 		}
 	}
-	s.done()
 	n.waiting.Add(-1)
 	if err == n.closed || m == nil {
 		return err

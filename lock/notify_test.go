@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"runtime/metrics"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -372,4 +373,58 @@ func TestNewCond_Misaligned(t *testing.T) {
 		}
 	}()
 	lock.NewCond((*uint32)(unsafe.Add(unsafe.Pointer(&b[0]), 1)))
+}
+
+// goroutinesCreated is the number of goroutines this process has started.
+func goroutinesCreated() uint64 {
+	s := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+// TestCond_WaitContextOnCallersGoroutine: a wait with a cancellable
+// context, ended by a notification or by its cancellation, sleeps on the
+// caller's goroutine and starts no other (on main, the cancellation ran a
+// context.AfterFunc, a goroutine, to wake the sleeper).
+func TestCond_WaitContextOnCallersGoroutine(t *testing.T) {
+	var lw uint64
+	var w uint32
+	mu := lock.New64(&lw)
+	c := lock.NewCond(&w, lock.WithStaleAfter(time.Hour))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	act := make(chan func())
+	go func() { // started before the counts are taken
+		for f := range act {
+			for atomic.LoadUint32(&w)&notifyWaitersBit == 0 {
+				time.Sleep(100 * time.Microsecond)
+			}
+			time.Sleep(20 * time.Millisecond) // asleep by now
+			f()
+		}
+	}()
+	defer close(act)
+	for _, end := range []struct {
+		name string
+		f    func()
+		want error
+	}{
+		{"notified", func() { mu.Lock(); mu.Unlock(); c.Signal() }, nil},
+		{"cancelled", cancel, context.Canceled},
+	} {
+		if err := mu.Lock(); err != nil {
+			t.Fatal(err)
+		}
+		before := goroutinesCreated()
+		act <- end.f
+		err := c.WaitContext(ctx, mu)
+		started := goroutinesCreated() - before
+		mu.Unlock()
+		if !errors.Is(err, end.want) && err != end.want {
+			t.Fatalf("%s: WaitContext = %v, want %v", end.name, err, end.want)
+		}
+		if started != 0 {
+			t.Errorf("%s: WaitContext started %d goroutines, want 0", end.name, started)
+		}
+	}
 }

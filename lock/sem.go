@@ -337,7 +337,6 @@ func (s *Semaphore) acquireSlow(ctx context.Context) error {
 		}
 	}
 	sl := s.note.sleeper(ctx)
-	defer sl.done()
 	nextCheck := time.Now().Add(s.staleAfter)
 	for {
 		// Announce, then look at the units once more: a Release that

@@ -6,6 +6,8 @@ import (
 	"runtime"
 	"sync/atomic"
 	"time"
+
+	"github.com/posixshm/posixshm/internal/futex"
 )
 
 // Contention tuning. The spin phase catches a holder that is about to
@@ -33,6 +35,27 @@ const (
 
 	maxWake = math.MaxInt32 // futex(2): wake every sleeper
 )
+
+// haveFutex reports whether waiters sleep in futex(2): on Linux; elsewhere
+// (and in the openbsdsim build) they spin and back off.
+const haveFutex = futex.Supported
+
+// Sleepers tell the kernel which kind they are (their futex bitset), so
+// that Unlock can wake a starving waiter and no other (see doc.go).
+const (
+	sleepNormal   = 1
+	sleepStarving = 2
+)
+
+// futexWake wakes up to n sleepers on addr of any kind.
+func futexWake(addr *uint32, n int) { futex.Wake(addr, n, futex.Any) }
+
+// futexWakeKind wakes up to n sleepers on addr of the given kind.
+func futexWakeKind(addr *uint32, n int, kind uint32) { futex.Wake(addr, n, kind) }
+
+// futexWakeN wakes up to n sleepers on addr of any kind and returns how
+// many it woke (0 where futex(2) is missing or failed).
+func futexWakeN(addr *uint32, n int) int { return futex.Wake(addr, n, futex.Any) }
 
 // lockSlow is Lock after the fast path failed; a nil ctx is
 // context.Background() (so that Lock need not call it, and stays small
@@ -223,7 +246,7 @@ func (m *Mutex) wait(ctx context.Context) error {
 		if v&starvingBit != 0 && starving {
 			kind = sleepStarving // woken alone by an Unlock that sees the bit
 		}
-		timedOut, err := futexSleep(m.w32, uint32(v), now.Add(max(d, minFutexWait)), kind)
+		timedOut, err := futex.Sleep(m.w32, uint32(v), now, now.Add(max(d, minFutexWait)), kind)
 		if err != nil {
 			useFutex = false // futex unusable here (ENOSYS...): back off instead
 		}

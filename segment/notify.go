@@ -52,7 +52,9 @@ func (s *Segment) Wait() error { return s.WaitContext(context.Background()) }
 // (lock.DefaultRecheck, 100 ms, if 0); see lock.Cond.WaitContext.
 //
 // It returns nil with the lock held; ctx's error, with the lock held, when
-// ctx is done first; lock.ErrOwnerDead (test with errors.Is), with the
+// ctx is done first (a cancellation is noticed within about the time
+// waited so far and at most 20 ms late, a deadline on time: the wait
+// sleeps on the caller's goroutine, with nothing registered on ctx); lock.ErrOwnerDead (test with errors.Is), with the
 // lock held, if a process died holding the lock while this one waited:
 // repair the data, as after Lock; an error wrapping lock.ErrNotHeld,
 // without waiting, if this process did not hold the lock; and an error
@@ -143,15 +145,29 @@ func (s *Segment) Notifications() uint32 {
 // can take to notice a notification whose wake-up was lost (its process
 // killed after it counted and before it woke anyone).
 //
-// It returns ctx's error when ctx is done first, and an error wrapping
-// fs.ErrClosed when the segment is closed. A return with a notification
+// It returns ctx's error when ctx is done first (noticed within about the
+// time waited so far, and at most 20 ms late; a deadline on time), and an
+// error wrapping fs.ErrClosed when the segment is closed. It sleeps on the
+// caller's goroutine and starts no other. A return with a notification
 // counts as use (see Refresh); sleeping does not, as for Wait.
 func (s *Segment) WaitNotification(ctx context.Context, since uint32) (uint32, error) {
 	// Announce the call before looking at stClosed: Close either sees it
 	// and waits for it, or it sees Close (waitWatchers).
 	s.watchers.Add(1)
 	defer s.watchers.Add(-1)
-	for {
+	// Sleep on the notify word (lock.Cond with no Mutex) until it changes,
+	// ctx is done or the Cond is closed, and look at the count at least
+	// every d: the Cond reads the word when it starts to sleep, a moment
+	// after we looked at the count, and a notification in between that
+	// found nobody waiting leaves the word as the Cond read it, with the
+	// count moved. d starts at 1 ms and doubles up to the recheck
+	// interval, which also bounds how long a notifier killed between its
+	// count and its wake-up goes unnoticed. All of it on this goroutine:
+	// no helper goroutine, timer or channel stands between the wake-up
+	// and the return (Cond.WaitTimeout); a cancellation of ctx is
+	// noticed within about the time waited so far, at most 20 ms late.
+	// Errors are the loop's to find: it looks again.
+	for d := time.Millisecond; ; d = min(2*d, s.recheck) {
 		if s.state.Load()&stClosed != 0 {
 			return since, &fs.PathError{Op: "wait", Path: s.name, Err: fs.ErrClosed}
 		}
@@ -162,47 +178,8 @@ func (s *Segment) WaitNotification(ctx context.Context, since uint32) (uint32, e
 		if err := ctx.Err(); err != nil {
 			return since, err
 		}
-		s.sleep(ctx, since)
+		s.cond.WaitTimeout(ctx, nil, d)
 	}
-}
-
-// sleep sleeps on the notify word until it changes (lock.Cond with no
-// Mutex), ctx is done or the Cond is closed, or the count is seen to move
-// away from since. That last check is a watcher's, a goroutine's: the Cond
-// reads the word when it starts to wait, a moment after the caller looked
-// at the count, and a notification in between that found nobody waiting
-// leaves the word as the Cond read it and sleeps on, with the count moved.
-// The watcher looks 1 ms after the start, then at doubling intervals up
-// to the recheck interval; it also catches a notifier killed between its
-// count and its wake-up. Errors are the caller's to find: it looks again.
-func (s *Segment) sleep(ctx context.Context, since uint32) {
-	wctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	stop, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		d := time.Millisecond
-		t := time.NewTimer(d)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-			}
-			// The caller is inside WaitNotification until done is
-			// closed, so Close has not unmapped the count.
-			if atomic.LoadUint32(s.count) != since {
-				cancel()
-				return
-			}
-			d = min(2*d, s.recheck)
-			t.Reset(d)
-		}
-	}()
-	s.cond.WaitContext(wctx, nil)
-	close(stop)
-	<-done
 }
 
 // waitWatchers returns when no call of WaitNotification touches the

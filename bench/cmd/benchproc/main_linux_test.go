@@ -196,9 +196,6 @@ func TestQuantilesMatchC(t *testing.T) {
 func TestLockwordMatchesLock(t *testing.T) {
 	h := cHeader(t, "../../c/lockword.h")
 	consts := goConsts(t, "../../../lock/wait.go")
-	for k, v := range goConsts(t, "../../../lock/wait_linux.go") {
-		consts[k] = v
-	}
 	for _, c := range []struct{ cName, goName string }{
 		{"LW_ACTIVE_SPINS", "activeSpins"},
 		{"LW_STARVE_NS", "starveAfter"},

@@ -55,12 +55,17 @@ const Any uint32 = 0xFFFFFFFF
 //     slower than a C thread's (bench/NOTES.md, bench/repro).
 //
 // runtime.Gosched goes through schedule() and execute(), which moves the
-// P's schedtick: one call less than 10 ms before the next retake check
-// keeps the P. keepP makes that call before a sleep when yieldEvery has
-// passed since the last one on this P, so that two yields are never more
-// than yieldEvery plus one sleep shorter than yieldEvery apart, under
-// 10 ms. It costs little but is not free (goschedImpl's wakep wakes an
-// idle M, which looks for work and sleeps again), hence the rate limit.
+// P's schedtick (a goroutine readied into runnext, as after time.Sleep,
+// inherits the time slice and does not): one call less than 10 ms before
+// the next retake check keeps the P. keepP makes that call before a sleep
+// when this P is due, so that two yields on it are never 10 ms apart. It
+// is not free (goschedImpl's wakep wakes an idle M, which looks for work
+// and sleeps again: two to four context switches), so it comes as late as
+// is safe: after yieldBy, less twice the time since the last sleep on
+// this P began (which bounds that sleep, and predicts the next one), and
+// never later than yieldEvery if the sleeps are long. A waiter woken
+// every 300 µs then yields every 8.4 ms, one woken every 3 ms every 5 ms;
+// a sleep more than twice as long as the last one may cost the P once.
 //
 // The stamp is per P, not per process: schedtick is per P, and with
 // waiters on several Ps one process-wide stamp lets one of them yield for
@@ -71,24 +76,31 @@ const Any uint32 = 0xFFFFFFFF
 // late; see store).
 //
 // A sleep longer than 10 ms loses the P whatever we do (then the rule
-// works as intended: the P was idle that long). After one, the next sleep
-// does not yield: sleeps that long tend to follow each other (a waiter
-// woken every 20 ms), and the yield would only add its cost.
+// works as intended: the P was idle that long). After one (more than
+// longSleep since the last sleep on this P began), the next sleep does
+// not yield: sleeps that long tend to follow each other (a waiter woken
+// every 20 ms), and the yield would only add its cost.
+//
+// When every P holds a goroutine asleep in a system call, sysmon retakes
+// one of them within a few of its ticks by its ordinary rule (no P is
+// idle for other work), whatever schedtick says; no yield helps there
+// (bench/NOTES.md measures it).
 const (
 	yieldEvery = 5 * time.Millisecond
+	yieldBy    = 9 * time.Millisecond // forcePreemptNS, less a margin
 	longSleep  = 10 * time.Millisecond
 )
 
 // A shard is one P's record: when a goroutine last yielded on it before a
-// sleep, and whether the last sleep that started on it was long.
+// sleep, and when the last sleep on it began.
 type shard struct {
-	last atomic.Int64 // ns since epoch
-	long atomic.Bool
-	_    [64 - 9]byte // a cache line each
+	last atomic.Int64  // ns since epoch
+	prev atomic.Int64  // ns since epoch
+	_    [64 - 16]byte // a cache line each
 }
 
 var (
-	epoch  = time.Now().Add(-time.Hour) // a fresh shard's last yield is long past
+	epoch  = time.Now()
 	shards = sync.Pool{New: newShard}
 	yields atomic.Uint64 // for tests: yields made
 
@@ -105,36 +117,25 @@ var (
 func newShard() any { return &store[next.Add(1)%uint32(len(store))] }
 
 // keepP yields the processor if this P is due (see above); now is the
-// caller's time.Now, taken just before. It returns the P's shard, for
-// slept.
-func keepP(now time.Time) *shard {
+// caller's time.Now, taken just before the sleep.
+func keepP(now time.Time) {
 	s := shards.Get().(*shard)
 	shards.Put(s) // at once: the shard stays with this P
-	if s.due(now) {
+	if s.due(int64(now.Sub(epoch))) {
 		yields.Add(1)
 		runtime.Gosched()
 	}
-	return s
 }
 
-// due reports whether a goroutine about to sleep at now should yield on
-// the P whose shard s is, and if so records the yield: when yieldEvery
-// has passed since the last one, unless the last sleep was long.
-func (s *shard) due(now time.Time) bool {
-	if s.long.Load() {
+// due records that a sleep begins on s's P at t (ns since epoch), and
+// reports whether its goroutine should yield first, recording the yield
+// if so (see above).
+func (s *shard) due(t int64) bool {
+	since := t - s.prev.Swap(t) // bounds the last sleep on this P
+	if since > int64(longSleep) {
 		return false
 	}
-	t := int64(now.Sub(epoch))
 	l := s.last.Load()
-	return t-l >= int64(yieldEvery) && s.last.CompareAndSwap(l, t)
-}
-
-// slept records on s how long the sleep that started at now, with the
-// given deadline, lasted: only a deadline more than longSleep away can
-// make it long, so that short sleeps read no clock.
-func (s *shard) slept(now, deadline time.Time) {
-	long := (deadline.IsZero() || deadline.Sub(now) > longSleep) && time.Since(now) > longSleep
-	if long != s.long.Load() {
-		s.long.Store(long)
-	}
+	by := min(max(int64(yieldBy)-2*since, int64(yieldEvery)), int64(yieldBy))
+	return t-l >= by && s.last.CompareAndSwap(l, t)
 }

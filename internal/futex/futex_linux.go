@@ -57,12 +57,11 @@ func Sleep(addr *uint32, val uint32, now, deadline time.Time, bits uint32) (time
 		t := unix.NsecToTimespec(c.mono + deadline.Sub(c.at).Nanoseconds())
 		ts = &t
 	}
-	s := keepP(now)
+	keepP(now)
 	// Syscall6, not RawSyscall6: the thread blocks, and the scheduler must
 	// know it (a stop-the-world would otherwise wait for the sleep to end).
 	_, _, e := unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(addr)), waitBitset,
 		uintptr(val), uintptr(unsafe.Pointer(ts)), 0, uintptr(bits))
-	s.slept(now, deadline)
 	switch e {
 	case unix.ETIMEDOUT:
 		return true, nil

@@ -197,7 +197,9 @@ func TestLockwordMatchesLock(t *testing.T) {
 	h := cHeader(t, "../../c/lockword.h")
 	consts := goConsts(t, "../../../lock/wait.go")
 	for _, c := range []struct{ cName, goName string }{
-		{"LW_ACTIVE_SPINS", "activeSpins"},
+		{"LW_MIN_SPIN_NS", "minSpin"},
+		{"LW_MAX_SPIN_NS", "maxSpin"},
+		{"LW_SPIN_CHECK", "spinCheck"},
 		{"LW_STARVE_NS", "starveAfter"},
 		{"LW_MIN_WAIT_NS", "minFutexWait"},
 		{"LW_SLEEP_NORMAL", "sleepNormal"},

@@ -37,6 +37,11 @@ const (
 	maxWake = math.MaxInt32 // futex(2): wake every sleeper
 )
 
+// sleepHook, when a test sets it, sees the length of every sleep of a
+// Mutex's waiter, the timeout of a futex(2) sleep or a backoff's
+// time.Sleep (export_test.go).
+var sleepHook func(d time.Duration)
+
 // haveFutex reports whether waiters sleep in futex(2): on Linux; elsewhere
 // (and in the openbsdsim build) they spin and back off.
 const haveFutex = futex.Supported
@@ -282,6 +287,9 @@ func (m *Mutex) wait(ctx context.Context) error {
 				sleep = min(2*sleep, maxSleep)
 			}
 			prevBackoff = v
+			if sleepHook != nil {
+				sleepHook(max(d, minSleep))
+			}
 			time.Sleep(max(d, minSleep))
 			continue
 		}
@@ -302,6 +310,9 @@ func (m *Mutex) wait(ctx context.Context) error {
 		// The kernel sleeps only while the state half still equals v,
 		// which closes the window between our load and the sleep. Any
 		// return (wake, EAGAIN, EINTR, timeout, spurious) just looks again.
+		if sleepHook != nil {
+			sleepHook(max(d, minFutexWait))
+		}
 		slept = true
 		kind := uint32(sleepNormal)
 		if v&starvingBit != 0 && starving {

@@ -116,13 +116,15 @@ func (m *Mutex) lockContended(ctx context.Context) error {
 // holds soon spins only 250 ns before it sleeps.
 //
 // A free word is taken only if it was free at the read before, a PAUSE
-// earlier (or at the first read): under sustained contention the holder
-// barges, taking the word again a few ns after its Unlock, and a spinner
-// that caught each of those instants would turn every Unlock into a
-// handoff, a cache-line transfer each (in 2-process runs, from about 200
-// handoffs per 2 M increments to millions, at three times the cost per
-// increment). The starving bit, not the spin, bounds how long a waiter
-// waits (doc.go).
+// earlier (or at the first read), and a spin that sees the word taken by
+// another in between ends at once, asleep: under sustained contention the
+// holder barges, taking the word again a few ns after its Unlock, and a
+// spinner that caught those instants, or only kept pulling the cache line
+// away from the holder, would turn the Unlocks into handoffs, a
+// cache-line transfer each (in 2-process runs, from about a hundred
+// handoffs per 2 M increments to thousands or millions, at up to three
+// times the cost per increment). The starving bit, not the spin, bounds
+// how long a waiter waits (doc.go).
 //
 // Where the holder is another goroutine of this process (the word shows
 // our identity), the spinner yields the P instead (runtime.Gosched), up to
@@ -137,11 +139,22 @@ func (m *Mutex) spin() bool {
 	for i := 1; ; i++ {
 		v := m.load()
 		if v&(tagMask|starvingBit) == 0 {
-			if free && m.cas(v, m.self|v&waitersBit) {
-				m.spinLimit.won(limit)
-				return true
+			if free {
+				if m.cas(v, m.self|v&waitersBit) {
+					m.spinLimit.won(limit)
+					return true
+				}
+				m.spinLimit.lost(limit) // taken under our nose: see below
+				return false
 			}
 			free = true
+		} else if free && i > 1 {
+			// Free at the last read, taken now by another: a holder that
+			// barges (or another waiter). Every read of ours pulls the
+			// cache line from it and slows its next compare-and-swap, so
+			// spinning on only makes the lock slower for all: sleep.
+			m.spinLimit.lost(limit)
+			return false
 		} else if free = false; v&^flagBits == m.self {
 			if passive++; passive > passiveSpins {
 				return false

@@ -14,7 +14,8 @@
  *           reads, looking at the clock every LW_SPIN_CHECK reads, for up
  *           to the handle's limit, and take a free word whose starving bit
  *           is clear if it was free at the read before too (or at the
- *           first); the limit moves a quarter of the way up to
+ *           first), and stop spinning at once when the word is taken by
+ *           another in between (the holder barges); the limit moves a quarter of the way up to
  *           LW_MAX_SPIN_NS after a spin that took the lock, an eighth of
  *           the way down to LW_MIN_SPIN_NS after one that ended asleep.
  *           (lock.Mutex yields with runtime.Gosched instead when the holder
@@ -144,11 +145,19 @@ __attribute__((noinline)) static void lw_lock_slow(struct lw *l)
 	for (i = 1;; i++) {
 		w = __atomic_load_n(l->word, __ATOMIC_SEQ_CST);
 		if ((LW_STATE(w) & (LW_TAG_MASK | LW_STARVING)) == 0) {
-			if (free && lw_cas(l->word, w, self | (w & waiters))) {
-				l->spin_ns = limit + (LW_MAX_SPIN_NS - limit) / 4;
-				return;
+			if (free) {
+				if (lw_cas(l->word, w, self | (w & waiters))) {
+					l->spin_ns = limit + (LW_MAX_SPIN_NS - limit) / 4;
+					return;
+				}
+				l->spin_ns = limit - (limit - LW_MIN_SPIN_NS) / 8;
+				break; /* taken under our nose */
 			}
 			free = 1;
+		} else if (free && i > 1) {
+			/* free at the last read, taken now: the holder barges */
+			l->spin_ns = limit - (limit - LW_MIN_SPIN_NS) / 8;
+			break;
 		} else {
 			free = 0;
 		}

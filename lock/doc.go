@@ -253,9 +253,9 @@
 // the context between sleeps: there is nothing per waiter in the word to
 // aim a wake-up at, and a helper goroutine or a context.AfterFunc per wait
 // would put a goroutine switch and a timer into every wake-up. The bound
-// starts at 1 ms and doubles up to 20 ms, so a cancellation is noticed
-// within about the time the waiter has already waited, and never more than
-// 20 ms late; a context's deadline is met on time.
+// starts at 5 ms and doubles up to 20 ms, so a cancellation is noticed
+// within about the time the waiter has already waited (at least 5 ms), and
+// never more than 20 ms late; a context's deadline is met on time.
 //
 // Every sleep in futex(2) first keeps the goroutine's P: the Go runtime
 // otherwise takes the P of a goroutine that sleeps in system calls again

@@ -96,33 +96,28 @@ func ExampleSemaphore() {
 	// true
 }
 
-func ExampleCond_WaitTimeout() {
+// An event count: a notifier adds to a counter before it notifies, and a
+// waiter that took its mark from the counter misses nothing made after.
+func ExampleCond_WaitCount() {
 	mem, err := unix.Mmap(-1, 0, 4096, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_ANON)
 	if err != nil {
 		panic(err)
 	}
 	defer unix.Munmap(mem)
-	mu := lock.New64((*uint64)(unsafe.Pointer(&mem[0])))
-	ready := lock.NewCond((*uint32)(unsafe.Pointer(&mem[64])))
-	done := (*uint32)(unsafe.Pointer(&mem[128])) // set without the lock: no notification tells of it
+	c := lock.NewCond((*uint32)(unsafe.Pointer(&mem[0])))
+	events := (*uint32)(unsafe.Pointer(&mem[64]))
 
-	go func() {
+	mark := atomic.LoadUint32(events)
+	go func() { // the notifier: another process, usually
 		time.Sleep(5 * time.Millisecond)
-		atomic.StoreUint32(done, 1)
+		atomic.AddUint32(events, 1) // first the count,
+		c.Broadcast()               // then the wake-up
 	}()
-
-	// Wait for a notification, but look at done every millisecond or so,
-	// on this goroutine: no helper, no timer.
-	if err := mu.Lock(); err != nil {
+	n, err := c.WaitCount(context.Background(), events, mark)
+	if err != nil {
 		panic(err)
 	}
-	for atomic.LoadUint32(done) == 0 {
-		if err := ready.WaitTimeout(context.Background(), mu, time.Millisecond); err != nil {
-			panic(err)
-		}
-	}
-	mu.Unlock()
-	fmt.Println("done")
+	fmt.Println("events since the mark:", n-mark)
 	// Output:
-	// done
+	// events since the mark: 1
 }

@@ -149,18 +149,22 @@ type sleeper struct {
 	backoff  time.Duration // next sleep when polling
 	// ctxPoll bounds the next sleep when ctx can be cancelled: a futex(2)
 	// sleep cannot select on ctx.Done(), so the sleeper looks at ctx
-	// between sleeps that start at minCtxPoll and double up to maxCtxPoll.
+	// between sleeps that start at minPoll and double up to maxCtxPoll.
 	// A cancellation is therefore noticed within about the time waited so
-	// far, and never more than maxCtxPoll later (a deadline in time).
+	// far (at least minPoll), and never more than maxCtxPoll later (a
+	// deadline in time).
 	ctxPoll time.Duration
 }
 
-// minCtxPoll is the first bound of a sleep whose context can be cancelled
-// (see sleeper.ctxPoll; maxCtxPoll is the last).
-const minCtxPoll = time.Millisecond
+// minPoll is the first bound of a sleep whose context can be cancelled
+// (see sleeper.ctxPoll; maxCtxPoll is the last), and of WaitCount's sleeps
+// between looks at its counter. Not less: on the VM of bench/run a futex(2)
+// sleep with a timeout of 1–2 ms wakes 6–8 µs later than one with a timeout
+// of 5 ms or more, or none, when it is woken (bench/NOTES.md).
+const minPoll = 5 * time.Millisecond
 
 func (n *waitWord) sleeper(ctx context.Context) sleeper {
-	return sleeper{n: n, ctx: ctx, useFutex: haveFutex && !n.backoff, backoff: minSleep, ctxPoll: minCtxPoll}
+	return sleeper{n: n, ctx: ctx, useFutex: haveFutex && !n.backoff, backoff: minSleep, ctxPoll: minPoll}
 }
 
 // wait sleeps while the word's value is v. It returns nil once the value
@@ -297,22 +301,56 @@ func (c *Cond) Wait(m *Mutex) error {
 // waited, never more than 20 ms late; a deadline on time (see "Waiting for
 // data" in the package documentation).
 func (c *Cond) WaitContext(ctx context.Context, m *Mutex) error {
-	return c.wait(ctx, m, -1)
+	return c.wait(ctx, m)
 }
 
-// WaitTimeout is WaitContext that also returns, with nil and m locked
-// again as after a spurious wake-up, once d has passed without a
-// notification: for a waiter that has something of its own to look at
-// every so often (a count that moves without a notification reaching it,
-// a deadline it keeps itself) and wants neither a helper goroutine nor a
-// context with a timer for it. A d ≤ 0 releases m and locks it again
-// without sleeping.
-func (c *Cond) WaitTimeout(ctx context.Context, m *Mutex, d time.Duration) error {
-	return c.wait(ctx, m, max(d, 0))
+// WaitCount waits, without a Mutex, until the 32-bit counter at count no
+// longer holds since, and returns its value: at once if it has moved
+// already, else as soon as a notifier that moves the counter and then
+// calls Signal or Broadcast wakes it. It is an event count: a notifier
+// adds to the counter (an atomic add, in any process) before it notifies,
+// and a waiter that took since from the counter misses nothing made after
+// that, however soon. WaitCount announces itself on the notify word before
+// it looks at the counter, so a notification that comes after the look
+// sees the announcement and wakes it, or changes the word first (futex(2)
+// then does not sleep); no timer is needed to close that window. A counter
+// moved by a notifier killed before it notified is noticed within about the
+// time waited so far (WaitCount looks at the counter 5 ms after it began to
+// sleep, then at doubling intervals), and at the latest within the recheck
+// interval (WithStaleAfter). Signal wakes one waiter of the word and
+// Broadcast every one; the others return within the same bounds.
+// count must be 4-byte aligned, in memory shared by all users.
+//
+// It returns ctx's error when ctx is done first (noticed as WaitContext
+// notices it), and an error wrapping fs.ErrClosed once c is closed. It
+// sleeps on the caller's goroutine and starts no other.
+func (c *Cond) WaitCount(ctx context.Context, count *uint32, since uint32) (uint32, error) {
+	if n := atomic.LoadUint32(count); n != since {
+		return n, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return since, err
+	}
+	n := &c.n
+	n.waiting.Add(1)
+	defer n.waiting.Add(-1)
+	s := n.sleeper(ctx)
+	for d := minPoll; ; d = min(2*d, n.recheck) {
+		if n.isClosed() {
+			return since, n.closed
+		}
+		v := n.announce()
+		if k := atomic.LoadUint32(count); k != since {
+			return k, nil
+		}
+		if err := s.wait(v, min(d, n.recheck)); err != nil && err != errRecheck {
+			return since, err
+		}
+	}
 }
 
-// wait is WaitContext with a time limit d (< 0: none).
-func (c *Cond) wait(ctx context.Context, m *Mutex, d time.Duration) error {
+// wait is WaitContext.
+func (c *Cond) wait(ctx context.Context, m *Mutex) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -340,22 +378,9 @@ func (c *Cond) wait(ctx context.Context, m *Mutex, d time.Duration) error {
 	}
 	s := n.sleeper(ctx)
 	var err error
-	if d < 0 {
-		for {
-			if err = s.wait(v, n.recheck); err != errRecheck {
-				break
-			}
-		}
-	} else {
-		for end := time.Now().Add(d); ; {
-			left := time.Until(end)
-			if err = s.wait(v, min(left, n.recheck)); err != errRecheck {
-				break
-			}
-			if left <= n.recheck {
-				err = nil // d passed: a spurious wake-up
-				break
-			}
+	for {
+		if err = s.wait(v, n.recheck); err != errRecheck {
+			break
 		}
 	}
 	n.waiting.Add(-1)

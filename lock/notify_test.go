@@ -428,3 +428,58 @@ func TestCond_WaitContextOnCallersGoroutine(t *testing.T) {
 		}
 	}
 }
+
+// TestCond_WaitCount: the event count returns at once for a counter that
+// has moved, when a notifier moves it and wakes the waiter, when it moves
+// without a wake-up (its notifier killed in between) although the recheck
+// interval is an hour, on cancellation and on Close; and it starts no
+// goroutine.
+func TestCond_WaitCount(t *testing.T) {
+	for name, opts := range condModes {
+		t.Run(name, func(t *testing.T) {
+			var w, count uint32
+			c := lock.NewCond(&w, append(opts, lock.WithStaleAfter(time.Hour))...)
+			if n, err := c.WaitCount(context.Background(), &count, 7); n != 0 || err != nil {
+				t.Fatalf("a counter that has moved: %d, %v; want 0 at once", n, err)
+			}
+			for _, how := range []string{"signal", "broadcast", "lost wake-up"} {
+				mark := atomic.LoadUint32(&count)
+				go func() {
+					for atomic.LoadUint32(&w)&notifyWaitersBit == 0 {
+						time.Sleep(100 * time.Microsecond)
+					}
+					time.Sleep(20 * time.Millisecond)
+					atomic.AddUint32(&count, 1)
+					switch how {
+					case "signal":
+						c.Signal()
+					case "broadcast":
+						c.Broadcast()
+					}
+				}()
+				before := goroutinesCreated()
+				var n uint32
+				var err error
+				within(t, 10*time.Second, how, func() { n, err = c.WaitCount(context.Background(), &count, mark) })
+				if n != mark+1 || err != nil {
+					t.Fatalf("%s: %d, %v; want %d", how, n, err, mark+1)
+				}
+				if started := goroutinesCreated() - before; started > 1 { // within's own
+					t.Errorf("%s: WaitCount started %d goroutines besides within's", how, started-1)
+				}
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			time.AfterFunc(20*time.Millisecond, cancel)
+			var err error
+			within(t, 10*time.Second, "cancelled", func() { _, err = c.WaitCount(ctx, &count, count) })
+			if !errors.Is(err, context.Canceled) {
+				t.Errorf("cancelled: %v", err)
+			}
+			time.AfterFunc(20*time.Millisecond, c.Close)
+			within(t, 10*time.Second, "closed", func() { _, err = c.WaitCount(context.Background(), &count, count) })
+			if !errors.Is(err, fs.ErrClosed) {
+				t.Errorf("closed: %v, want fs.ErrClosed", err)
+			}
+		})
+	}
+}

@@ -53,8 +53,9 @@ func (s *Segment) Wait() error { return s.WaitContext(context.Background()) }
 //
 // It returns nil with the lock held; ctx's error, with the lock held, when
 // ctx is done first (a cancellation is noticed within about the time
-// waited so far and at most 20 ms late, a deadline on time: the wait
-// sleeps on the caller's goroutine, with nothing registered on ctx); lock.ErrOwnerDead (test with errors.Is), with the
+// waited so far, at least 5 ms, and at most 20 ms late, a deadline on
+// time: the wait sleeps on the caller's goroutine, with nothing registered
+// on ctx); lock.ErrOwnerDead (test with errors.Is), with the
 // lock held, if a process died holding the lock while this one waited:
 // repair the data, as after Lock; an error wrapping lock.ErrNotHeld,
 // without waiting, if this process did not hold the lock; and an error
@@ -146,7 +147,8 @@ func (s *Segment) Notifications() uint32 {
 // killed after it counted and before it woke anyone).
 //
 // It returns ctx's error when ctx is done first (noticed within about the
-// time waited so far, and at most 20 ms late; a deadline on time), and an
+// time waited so far, at least 5 ms, and at most 20 ms late; a deadline on
+// time), and an
 // error wrapping fs.ErrClosed when the segment is closed. It sleeps on the
 // caller's goroutine and starts no other. A return with a notification
 // counts as use (see Refresh); sleeping does not, as for Wait.
@@ -155,31 +157,28 @@ func (s *Segment) WaitNotification(ctx context.Context, since uint32) (uint32, e
 	// and waits for it, or it sees Close (waitWatchers).
 	s.watchers.Add(1)
 	defer s.watchers.Add(-1)
-	// Sleep on the notify word (lock.Cond with no Mutex) until it changes,
-	// ctx is done or the Cond is closed, and look at the count at least
-	// every d: the Cond reads the word when it starts to sleep, a moment
-	// after we looked at the count, and a notification in between that
-	// found nobody waiting leaves the word as the Cond read it, with the
-	// count moved. d starts at 1 ms and doubles up to the recheck
-	// interval, which also bounds how long a notifier killed between its
-	// count and its wake-up goes unnoticed. All of it on this goroutine:
-	// no helper goroutine, timer or channel stands between the wake-up
-	// and the return (Cond.WaitTimeout); a cancellation of ctx is
-	// noticed within about the time waited so far, at most 20 ms late.
-	// Errors are the loop's to find: it looks again.
-	for d := time.Millisecond; ; d = min(2*d, s.recheck) {
-		if s.state.Load()&stClosed != 0 {
-			return since, &fs.PathError{Op: "wait", Path: s.name, Err: fs.ErrClosed}
-		}
-		if n := atomic.LoadUint32(s.count); n != since {
-			s.used()
-			return n, nil
-		}
-		if err := ctx.Err(); err != nil {
-			return since, err
-		}
-		s.cond.WaitTimeout(ctx, nil, d)
+	if s.state.Load()&stClosed != 0 {
+		return since, &fs.PathError{Op: "wait", Path: s.name, Err: fs.ErrClosed}
 	}
+	// The count is an event count over the notify word (lock.Cond's
+	// WaitCount): a notification adds to the count before it wakes
+	// anyone, and the wait announces itself on the word before it looks at
+	// the count, so nothing made after since was taken is missed, and no
+	// timer has to close a window between the look and the sleep. A
+	// notifier killed between its count and its wake-up is noticed within
+	// about the time waited so far, at the latest within the recheck
+	// interval. All of it on this goroutine: no helper
+	// goroutine, timer or channel stands between the wake-up and the
+	// return.
+	n, err := s.cond.WaitCount(ctx, s.count, since)
+	switch {
+	case err == nil:
+		s.used()
+		return n, nil
+	case errors.Is(err, fs.ErrClosed) || s.state.Load()&stClosed != 0:
+		return since, &fs.PathError{Op: "wait", Path: s.name, Err: fs.ErrClosed}
+	}
+	return since, err
 }
 
 // waitWatchers returns when no call of WaitNotification touches the

@@ -34,7 +34,8 @@ import (
 //	notifier: prepare (mutex: Lock; sem: Acquire its unit), then let the
 //	          waiters go (round = r, and a FUTEX_WAKE)
 //	waiter:   sleep in futex(2) until round r (the Go side through
-//	          internal/futex, as lock sleeps), arm (cond: Lock, Wait; segnotif: take the
+//	          internal/futex, as lock sleeps; for the futex kind with a
+//	          raw Syscall6, so that nothing in its process yields), arm (cond: Lock, Wait; segnotif: take the
 //	          mark), say so (started = r), and wait
 //	notifier: once every waiter started, sleep gap in nanosleep(2) (both
 //	          sides: Go's time.Sleep would have the scheduler wake a
@@ -91,7 +92,7 @@ const wakePageSize = int(unsafe.Sizeof(wakePage{}))
 // wakeKinds: what the waiter waits in, and what wakes it.
 var wakeKinds = map[string]string{
 	"mutex":    "lock.Mutex: Unlock → Lock returns",
-	"futex":    "raw FUTEX_WAKE → FUTEX_WAIT returns (Syscall6, as lock sleeps)",
+	"futex":    "raw FUTEX_WAKE → FUTEX_WAIT returns (Syscall6, as lock sleeps, and no yield anywhere in the waiter process)",
 	"cond":     "lock.Cond: Signal → Wait returns (its Mutex locked again)",
 	"segwait":  "segment: Notify → Segment.Wait returns (its lock held again)",
 	"segnotif": "segment: Notify → WaitNotification returns",
@@ -422,7 +423,13 @@ func (x *wakeWaiter) waitRounds(n uint64) (lat []uint64, same uint64, sw [][2]ui
 			if uint64(v) >= r {
 				break
 			}
-			futex.Sleep(&l.go32, v, time.Now(), time.Time{}, futex.Any)
+			if x.kind == "futex" {
+				// Nothing in this process keeps its P: the floor
+				// of a Go waiter without internal/futex's yield.
+				futexWaitRaw(&l.go32, v)
+			} else {
+				futex.Sleep(&l.go32, v, time.Now(), time.Time{}, futex.Any)
+			}
 		}
 		sw[r-1][0] = switches()
 		switch x.kind {

@@ -129,7 +129,7 @@ var rows = concat(pathRows(), []row{
 	{section: secHandoff, figure: "diagnostic: the sleeping ping-pong written in Go (raw futex calls) vs C", ours: roundtrip("go_futex_pingpong"), base: roundtrip("c_futex_pingpong")},
 	{section: secHandoff, figure: "diagnostic: spin phase before sleeping behind a held lock (Lock → waiters bit set; both spins adapt the same way), lock.Mutex vs C", ours: nsTotal("go_spin_ns"), base: nsTotal("c_spin_ns")},
 }, wakeRows(secHandoff, "sleeping waiter: Unlock → the waiter's Lock returns, median, lock.Mutex vs "+strongest+"the same algorithm (lockword.h)", "go_wake", "c_lock_wake", 1.2),
-	wakeRows(secHandoff, "diagnostic: raw FUTEX_WAKE → FUTEX_WAIT returns, from Go (Syscall6, no yield) vs C: what a Go waiter pays without keeping its P", "go_futex_wake", "c_futex_wake", 0),
+	wakeRows(secHandoff, "diagnostic: raw FUTEX_WAKE → FUTEX_WAIT returns, from Go (Syscall6, and nothing in the waiter process yields) vs C: what a Go waiter pays without keeping its P (the code before issue 22)", "go_futex_wake", "c_futex_wake", 0),
 	[]row{
 		{section: secRefresh, figure: "Segment Lock+Unlock, default RefreshInterval (1 h) vs refresh-on-use off (RefreshInterval < 0)", ours: ns("BenchmarkSegmentLock/default"), base: ns("BenchmarkSegmentLock/norefresh"), maxRatio: 1.1, showAllocs: true},
 		{section: secRefresh, figure: "Segment Lock+Unlock, RefreshInterval 1 ms (a futimes every ms) vs refresh-on-use off", ours: ns("BenchmarkSegmentLock/1ms"), base: ns("BenchmarkSegmentLock/norefresh")},

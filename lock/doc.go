@@ -237,6 +237,12 @@
 //     them happen between its read of the word and its sleep (each of
 //     them makes a system call, since it sees the waiters bit), or while
 //     it sleeps without being woken by any.
+//   - [Cond.WaitCount] is an event count over the same word: notifiers add
+//     to a 32-bit counter of their own before they notify, and a waiter
+//     with no condition to check under a Mutex waits for the counter to
+//     move from a mark it took (a segment's WaitNotification). It
+//     announces itself before it reads the counter, so no notification
+//     after the read is missed.
 //
 // Where futex(2) is missing (systems other than Linux, and the openbsdsim
 // build) or with [WithBackoff], waiters poll the word with exponential

@@ -13,6 +13,7 @@
 //	Wake               wake up to n sleepers of some kinds
 //	Any                the kind every Wake reaches, and that wakes every kind
 //	Pause              a spin-wait hint to the CPU (PAUSE, YIELD)
+//	KeepP              the rule Sleep follows, for a futex of one's own
 //
 // Sleep runs on the caller's goroutine: it starts no goroutine, timer or
 // channel, so that a wake-up is one system call's return and nothing else.
@@ -115,6 +116,12 @@ var (
 )
 
 func newShard() any { return &store[next.Add(1)%uint32(len(store))] }
+
+// KeepP is the rule above for a package that sleeps in a futex of its
+// own (package sem sleeps in C's semaphore words, on OpenBSD through
+// libc): call it just before each sleep, with the time.Now taken then.
+// Sleep calls it itself.
+func KeepP(now time.Time) { keepP(now) }
 
 // keepP yields the processor if this P is due (see above); now is the
 // caller's time.Now, taken just before the sleep.

@@ -286,6 +286,12 @@
 //     them happen between its read of the word and its sleep (each of
 //     them makes a system call, since it sees the waiters bit), or while
 //     it sleeps without being woken by any.
+//   - [Cond.WaitCount] is an event count over the same word: notifiers add
+//     to a 32-bit counter of their own before they notify, and a waiter
+//     with no condition to check under a Mutex waits for the counter to
+//     move from a mark it took (a segment's WaitNotification). It
+//     announces itself before it reads the counter, so no notification
+//     after the read is missed.
 //
 // Where futex(2) is missing (systems other than Linux, and the openbsdsim
 // build) or with [WithBackoff], waiters poll the word with exponential
@@ -295,10 +301,22 @@
 // 50 times a second rather than 1000 behind a long hold, and notices the
 // Unlock at most that much later (never later than it had already waited
 // for that holder). Notifications there only move the sequence (Signal then
-// wakes every waiter). Waiters of both kinds can share a word. A waiter whose
-// context can be cancelled is woken by a wake-up of every sleeper of the
-// word (there is nothing to aim at one): other processes' sleepers wake,
-// find the word unchanged and sleep on.
+// wakes every waiter). Waiters of both kinds can share a word.
+//
+// A waiter of a Cond or a Semaphore whose context can be cancelled sleeps,
+// like a Mutex's, on its own goroutine with a bounded timeout and looks at
+// the context between sleeps: there is nothing per waiter in the word to
+// aim a wake-up at, and a helper goroutine or a context.AfterFunc per wait
+// would put a goroutine switch and a timer into every wake-up. The bound
+// starts at 5 ms and doubles up to 20 ms, so a cancellation is noticed
+// within about the time the waiter has already waited (at least 5 ms), and
+// never more than 20 ms late; a context's deadline is met on time.
+//
+// Every sleep in futex(2) first keeps the goroutine's P: the Go runtime
+// otherwise takes the P of a goroutine that sleeps in system calls again
+// and again without being scheduled, and each of its wake-ups then pays a
+// wake-up of the runtime's sysmon thread and several thread switches
+// (internal/futex explains the mechanism; bench/NOTES.md measures it).
 //
 // A [Semaphore] is a robust counting semaphore in 64+8n bytes
 // ([SemaphoreSize]): a notify word, the count n, and one word per unit

@@ -1,9 +1,12 @@
 package lock_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
+	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"github.com/posixshm/posixshm/lock"
@@ -91,4 +94,30 @@ func ExampleSemaphore() {
 	// units we hold: 2
 	// <nil> <nil>
 	// true
+}
+
+// An event count: a notifier adds to a counter before it notifies, and a
+// waiter that took its mark from the counter misses nothing made after.
+func ExampleCond_WaitCount() {
+	mem, err := unix.Mmap(-1, 0, 4096, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_ANON)
+	if err != nil {
+		panic(err)
+	}
+	defer unix.Munmap(mem)
+	c := lock.NewCond((*uint32)(unsafe.Pointer(&mem[0])))
+	events := (*uint32)(unsafe.Pointer(&mem[64]))
+
+	mark := atomic.LoadUint32(events)
+	go func() { // the notifier: another process, usually
+		time.Sleep(5 * time.Millisecond)
+		atomic.AddUint32(events, 1) // first the count,
+		c.Broadcast()               // then the wake-up
+	}()
+	n, err := c.WaitCount(context.Background(), events, mark)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("events since the mark:", n-mark)
+	// Output:
+	// events since the mark: 1
 }

@@ -30,6 +30,8 @@ type Mutex struct {
 	flags   uint32       // atomic: flagClosed | flagMaybeInherited | flagNarrow
 	waiting atomic.Int32 // goroutines in lockSlow; Close waits for 0
 
+	spinLimit spinLimit // how long a waiter spins (wait.go)
+
 	id         Identity
 	pids       bool // id is the default: Tags are PIDs
 	ent        *wordEntry

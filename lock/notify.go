@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"time"
 	"unsafe"
+
+	"github.com/posixshm/posixshm/internal/futex"
 )
 
 // The notify word: 32 bits in shared memory, native endian, that a Cond's
@@ -138,27 +140,32 @@ func (n *waitWord) close() {
 
 // A sleeper is one waiting goroutine's state while it sleeps on a word,
 // perhaps several times (a Semaphore's waiter wakes up for its checks).
+// It sleeps on the caller's goroutine and nowhere else: no helper
+// goroutine, timer or channel, so that a wake-up is the return of one
+// futex(2) call (see internal/futex for how the sleep keeps the P).
 type sleeper struct {
 	n        *waitWord
 	ctx      context.Context
 	useFutex bool
 	backoff  time.Duration // next sleep when polling
-	waker    *ctxWaker     // wakes us when ctx is done; nil if it never is
+	// ctxPoll bounds the next sleep when ctx can be cancelled: a futex(2)
+	// sleep cannot select on ctx.Done(), so the sleeper looks at ctx
+	// between sleeps that start at minPoll and double up to maxCtxPoll.
+	// A cancellation is therefore noticed within about the time waited so
+	// far (at least minPoll), and never more than maxCtxPoll later (a
+	// deadline in time).
+	ctxPoll time.Duration
 }
+
+// minPoll is the first bound of a sleep whose context can be cancelled
+// (see sleeper.ctxPoll; maxCtxPoll is the last), and of WaitCount's sleeps
+// between looks at its counter. Not less: on the VM of bench/run a futex(2)
+// sleep with a timeout of 1–2 ms wakes 6–8 µs later than one with a timeout
+// of 5 ms or more, or none, when it is woken (bench/NOTES.md).
+const minPoll = 5 * time.Millisecond
 
 func (n *waitWord) sleeper(ctx context.Context) sleeper {
-	s := sleeper{n: n, ctx: ctx, useFutex: haveFutex && !n.backoff, backoff: minSleep}
-	if s.useFutex && ctx.Done() != nil {
-		s.waker = n.wakeOn(ctx)
-	}
-	return s
-}
-
-// done ends the sleeper: after it, its ctx waker no longer touches the word.
-func (s *sleeper) done() {
-	if s.waker != nil {
-		s.waker.stop()
-	}
+	return sleeper{n: n, ctx: ctx, useFutex: haveFutex && !n.backoff, backoff: minSleep, ctxPoll: minPoll}
 }
 
 // wait sleeps while the word's value is v. It returns nil once the value
@@ -170,6 +177,7 @@ func (s *sleeper) wait(v uint32, limit time.Duration) error {
 	now := time.Now()
 	end := now.Add(min(limit, maxChunk))
 	deadline, hasDeadline := s.ctx.Deadline()
+	cancellable := s.ctx.Done() != nil
 	for {
 		if n.isClosed() {
 			return n.closed
@@ -177,8 +185,10 @@ func (s *sleeper) wait(v uint32, limit time.Duration) error {
 		if atomic.LoadUint32(n.w) != v {
 			return nil
 		}
-		if err := s.ctx.Err(); err != nil {
-			return err
+		if cancellable {
+			if err := s.ctx.Err(); err != nil {
+				return err
+			}
 		}
 		d := end.Sub(now)
 		if d <= 0 {
@@ -189,10 +199,14 @@ func (s *sleeper) wait(v uint32, limit time.Duration) error {
 			// meanwhile, short sleeps.
 			d = max(min(d, deadline.Sub(now)), minFutexWait)
 		}
+		if cancellable && d > s.ctxPoll {
+			d = s.ctxPoll
+			s.ctxPoll = min(2*s.ctxPoll, maxCtxPoll)
+		}
 		if s.useFutex {
 			// The kernel sleeps only while the word still holds v, which
 			// closes the window between our load and the sleep.
-			if err := futexWait(n.w, v, d); err == syscall.EFAULT {
+			if _, err := futex.Sleep(n.w, v, now, now.Add(d), futex.Any); err == syscall.EFAULT {
 				return errFault // the word's memory is gone: loading it would fault
 			} else if err != nil {
 				s.useFutex = false // futex(2) unusable here: poll instead
@@ -202,37 +216,6 @@ func (s *sleeper) wait(v uint32, limit time.Duration) error {
 			s.backoff = min(2*s.backoff, maxSleep)
 		}
 		now = time.Now()
-	}
-}
-
-// A ctxWaker wakes a sleeper whose context is done. There is no per-waiter
-// state in shared memory to aim a wake-up at, so it wakes every sleeper on
-// the word, in every process, until its own has left (the others find the
-// word unchanged and sleep on). Waking once would not do: the sleeper may
-// have looked at ctx just before it was cancelled and not be asleep yet.
-type ctxWaker struct {
-	left   atomic.Bool
-	done   chan struct{}
-	cancel func() bool // context.AfterFunc's stop
-}
-
-func (n *waitWord) wakeOn(ctx context.Context) *ctxWaker {
-	k := &ctxWaker{done: make(chan struct{})}
-	k.cancel = context.AfterFunc(ctx, func() {
-		defer close(k.done)
-		for d := 20 * time.Microsecond; !k.left.Load(); d = min(2*d, time.Millisecond) {
-			futexWakeN(n.w, maxWake)
-			time.Sleep(d)
-		}
-	})
-	return k
-}
-
-// stop returns when the waker no longer runs.
-func (k *ctxWaker) stop() {
-	k.left.Store(true)
-	if !k.cancel() {
-		<-k.done
 	}
 }
 
@@ -316,7 +299,62 @@ func (c *Cond) Wait(m *Mutex) error {
 // Signal and Broadcast may come after m's Unlock, but a change made
 // without m between a waiter's check and its wait would go unnoticed, as
 // with any condition variable.
+//
+// WaitContext sleeps on the caller's goroutine: it starts no goroutine and
+// no timer. A cancellation of ctx is noticed within about the time already
+// waited, never more than 20 ms late; a deadline on time (see "Waiting for
+// data" in the package documentation).
 func (c *Cond) WaitContext(ctx context.Context, m *Mutex) error {
+	return c.wait(ctx, m)
+}
+
+// WaitCount waits, without a Mutex, until the 32-bit counter at count no
+// longer holds since, and returns its value: at once if it has moved
+// already, else as soon as a notifier that moves the counter and then
+// calls Signal or Broadcast wakes it. It is an event count: a notifier
+// adds to the counter (an atomic add, in any process) before it notifies,
+// and a waiter that took since from the counter misses nothing made after
+// that, however soon. WaitCount announces itself on the notify word before
+// it looks at the counter, so a notification that comes after the look
+// sees the announcement and wakes it, or changes the word first (futex(2)
+// then does not sleep); no timer is needed to close that window. A counter
+// moved by a notifier killed before it notified is noticed within about the
+// time waited so far (WaitCount looks at the counter 5 ms after it began to
+// sleep, then at doubling intervals), and at the latest within the recheck
+// interval (WithStaleAfter). Signal wakes one waiter of the word and
+// Broadcast every one; the others return within the same bounds.
+// count must be 4-byte aligned, in memory shared by all users.
+//
+// It returns ctx's error when ctx is done first (noticed as WaitContext
+// notices it), and an error wrapping fs.ErrClosed once c is closed. It
+// sleeps on the caller's goroutine and starts no other.
+func (c *Cond) WaitCount(ctx context.Context, count *uint32, since uint32) (uint32, error) {
+	if n := atomic.LoadUint32(count); n != since {
+		return n, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return since, err
+	}
+	n := &c.n
+	n.waiting.Add(1)
+	defer n.waiting.Add(-1)
+	s := n.sleeper(ctx)
+	for d := minPoll; ; d = min(2*d, n.recheck) {
+		if n.isClosed() {
+			return since, n.closed
+		}
+		v := n.announce()
+		if k := atomic.LoadUint32(count); k != since {
+			return k, nil
+		}
+		if err := s.wait(v, min(d, n.recheck)); err != nil && err != errRecheck {
+			return since, err
+		}
+	}
+}
+
+// wait is WaitContext.
+func (c *Cond) wait(ctx context.Context, m *Mutex) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -325,14 +363,12 @@ func (c *Cond) WaitContext(ctx context.Context, m *Mutex) error {
 	// Close either sees it or it sees Close.
 	n.waiting.Add(1)
 	// Until the count is undone below: a load of a word whose memory is
-	// gone faults, and a caller that recovers from the fault (SetPanicOnFault)
-	// must not leave a waiter counted (Close would wait for it for ever),
-	// nor a ctx waker running.
-	var s sleeper
+	// gone faults, and a caller that recovers from the fault
+	// (SetPanicOnFault) must not leave a waiter counted: Close would wait
+	// for it for ever.
 	counted := true
 	defer func() {
 		if counted {
-			s.done()
 			n.waiting.Add(-1)
 		}
 	}()
@@ -356,7 +392,7 @@ func (c *Cond) WaitContext(ctx context.Context, m *Mutex) error {
 			return err
 		}
 	}
-	s = n.sleeper(ctx)
+	s := n.sleeper(ctx)
 	var err error
 	for {
 		if err = s.wait(v, n.recheck); err != errRecheck {
@@ -364,7 +400,6 @@ func (c *Cond) WaitContext(ctx context.Context, m *Mutex) error {
 		}
 	}
 	counted = false
-	s.done()
 	n.waiting.Add(-1)
 	if err == n.closed || err == errFault || m == nil {
 		return err

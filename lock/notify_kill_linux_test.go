@@ -59,12 +59,13 @@ func init() {
 		return nil
 	}
 	// notify-idle: arm seccomp to kill us on any shared FUTEX_WAIT or
-	// FUTEX_WAKE (the Go runtime's own are private), notify 10^5 times
-	// with nobody waiting, then once with the waiters bit set.
+	// FUTEX_WAKE, plain or with a bitset (the Go runtime's own are
+	// private), notify 10^5 times with nobody waiting, then once with the
+	// waiters bit set.
 	roles["notify-idle"] = func(b []byte, _ *lock.Mutex) error {
 		w := u32(b, offNotify)
 		c := lock.NewCond(w)
-		if err := killOnFutex([]uint32{futexWait, futexWake}, 0); err != nil {
+		if err := killOnFutex([]uint32{futexWait, futexWake, futexWaitBitset, futexWakeBitset}, 0); err != nil {
 			fmt.Printf("seccomp: %v\n", err)
 			return nil
 		}
@@ -82,8 +83,10 @@ func init() {
 }
 
 const (
-	futexWait = 0 // FUTEX_WAIT, shared
-	futexWake = 1 // FUTEX_WAKE, shared
+	futexWait       = 0  // FUTEX_WAIT, shared
+	futexWake       = 1  // FUTEX_WAKE, shared
+	futexWaitBitset = 9  // FUTEX_WAIT_BITSET, shared
+	futexWakeBitset = 10 // FUTEX_WAKE_BITSET, shared
 )
 
 // killOnFutex installs a seccomp filter on every thread of this process

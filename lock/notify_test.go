@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"runtime/metrics"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -372,4 +373,113 @@ func TestNewCond_Misaligned(t *testing.T) {
 		}
 	}()
 	lock.NewCond((*uint32)(unsafe.Add(unsafe.Pointer(&b[0]), 1)))
+}
+
+// goroutinesCreated is the number of goroutines this process has started.
+func goroutinesCreated() uint64 {
+	s := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+// TestCond_WaitContextOnCallersGoroutine: a wait with a cancellable
+// context, ended by a notification or by its cancellation, sleeps on the
+// caller's goroutine and starts no other (on main, the cancellation ran a
+// context.AfterFunc, a goroutine, to wake the sleeper).
+func TestCond_WaitContextOnCallersGoroutine(t *testing.T) {
+	var lw uint64
+	var w uint32
+	mu := lock.New64(&lw)
+	c := lock.NewCond(&w, lock.WithStaleAfter(time.Hour))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	act := make(chan func())
+	go func() { // started before the counts are taken
+		for f := range act {
+			for atomic.LoadUint32(&w)&notifyWaitersBit == 0 {
+				time.Sleep(100 * time.Microsecond)
+			}
+			time.Sleep(20 * time.Millisecond) // asleep by now
+			f()
+		}
+	}()
+	defer close(act)
+	for _, end := range []struct {
+		name string
+		f    func()
+		want error
+	}{
+		{"notified", func() { mu.Lock(); mu.Unlock(); c.Signal() }, nil},
+		{"cancelled", cancel, context.Canceled},
+	} {
+		if err := mu.Lock(); err != nil {
+			t.Fatal(err)
+		}
+		before := goroutinesCreated()
+		act <- end.f
+		err := c.WaitContext(ctx, mu)
+		started := goroutinesCreated() - before
+		mu.Unlock()
+		if !errors.Is(err, end.want) && err != end.want {
+			t.Fatalf("%s: WaitContext = %v, want %v", end.name, err, end.want)
+		}
+		if started != 0 {
+			t.Errorf("%s: WaitContext started %d goroutines, want 0", end.name, started)
+		}
+	}
+}
+
+// TestCond_WaitCount: the event count returns at once for a counter that
+// has moved, when a notifier moves it and wakes the waiter, when it moves
+// without a wake-up (its notifier killed in between) although the recheck
+// interval is an hour, on cancellation and on Close; and it starts no
+// goroutine.
+func TestCond_WaitCount(t *testing.T) {
+	for name, opts := range condModes {
+		t.Run(name, func(t *testing.T) {
+			var w, count uint32
+			c := lock.NewCond(&w, append(opts, lock.WithStaleAfter(time.Hour))...)
+			if n, err := c.WaitCount(context.Background(), &count, 7); n != 0 || err != nil {
+				t.Fatalf("a counter that has moved: %d, %v; want 0 at once", n, err)
+			}
+			for _, how := range []string{"signal", "broadcast", "lost wake-up"} {
+				mark := atomic.LoadUint32(&count)
+				go func() {
+					for atomic.LoadUint32(&w)&notifyWaitersBit == 0 {
+						time.Sleep(100 * time.Microsecond)
+					}
+					time.Sleep(20 * time.Millisecond)
+					atomic.AddUint32(&count, 1)
+					switch how {
+					case "signal":
+						c.Signal()
+					case "broadcast":
+						c.Broadcast()
+					}
+				}()
+				before := goroutinesCreated()
+				var n uint32
+				var err error
+				within(t, 10*time.Second, how, func() { n, err = c.WaitCount(context.Background(), &count, mark) })
+				if n != mark+1 || err != nil {
+					t.Fatalf("%s: %d, %v; want %d", how, n, err, mark+1)
+				}
+				if started := goroutinesCreated() - before; started > 1 { // within's own
+					t.Errorf("%s: WaitCount started %d goroutines besides within's", how, started-1)
+				}
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			time.AfterFunc(20*time.Millisecond, cancel)
+			var err error
+			within(t, 10*time.Second, "cancelled", func() { _, err = c.WaitCount(ctx, &count, count) })
+			if !errors.Is(err, context.Canceled) {
+				t.Errorf("cancelled: %v", err)
+			}
+			time.AfterFunc(20*time.Millisecond, c.Close)
+			within(t, 10*time.Second, "closed", func() { _, err = c.WaitCount(context.Background(), &count, count) })
+			if !errors.Is(err, fs.ErrClosed) {
+				t.Errorf("closed: %v, want fs.ErrClosed", err)
+			}
+		})
+	}
 }

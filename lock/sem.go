@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 	"unsafe"
+
+	"github.com/posixshm/posixshm/internal/futex"
 )
 
 // Semaphore memory layout, native endian, offsets in bytes:
@@ -70,6 +72,7 @@ type Semaphore struct {
 	pids       bool
 	staleAfter time.Duration
 	ent        *semEntry // semCounted only
+	spinLimit  spinLimit // how long a waiter spins (wait.go)
 	key        semKey
 	cleanup    runtime.Cleanup
 }
@@ -330,19 +333,27 @@ func (s *Semaphore) acquireSlow(ctx context.Context) error {
 	if atomic.LoadUint32(&s.flags)&flagClosed != 0 {
 		return s.note.closed
 	}
-	// Spin, as Lock does: a holder may be about to release.
-	for i := range activeSpins + passiveSpins {
+	// Spin, as Lock does (see Mutex.spin): a holder may be about to
+	// release. Watching the units, not yielding the P: runtime.Gosched
+	// wakes another thread each time.
+	limit := s.spinLimit.get()
+	var start time.Time
+	for i := 1; ; i++ {
 		if s.take() {
+			s.spinLimit.won(limit)
 			return nil
 		}
-		if i < activeSpins {
-			spinPause()
-		} else {
-			runtime.Gosched()
+		futex.Pause()
+		if i%spinCheck == 0 {
+			if start.IsZero() {
+				start = time.Now()
+			} else if time.Since(start) >= limit {
+				s.spinLimit.lost(limit)
+				break
+			}
 		}
 	}
 	sl := s.note.sleeper(ctx)
-	defer sl.done()
 	nextCheck := time.Now().Add(s.staleAfter)
 	for {
 		// Announce, then look at the units once more: a Release that

@@ -207,8 +207,17 @@ func TestTorture(t *testing.T) {
 			all[c.width].add(tot)
 		})
 	}
+	var sum tortureTotals
 	for _, w := range []string{"32", "64", "mixed"} {
 		t.Logf("torture totals, %s: %v", w, all[w])
+		sum.add(*all[w])
+	}
+	// Over all combinations, not each: in one combination's 400 ms a
+	// loaded machine may allow a single kill, which can miss the holder
+	// or come as it unlocks ("1 kills (1 of the holder), 0 ErrOwnerDead"
+	// failed 2 of 5 ./test.sh runs beside two CPU hogs).
+	if sum.holderKills > 0 && sum.ownerDead == 0 {
+		t.Errorf("%d kills of the holder and no ErrOwnerDead at all", sum.holderKills)
 	}
 }
 

@@ -7,14 +7,17 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/posixshm/posixshm/internal/futex"
 )
 
 // Contention tuning. The spin phase catches a holder that is about to
-// unlock without a system call; longer waits sleep. See doc.go for why it
-// is short.
+// unlock without a system call; longer waits sleep. See doc.go and spin.
 const (
-	activeSpins  = 4  // iterations that just re-read the word
-	passiveSpins = 16 // then, if the holder is this process, iterations that yield the P
+	minSpin      = 250 * time.Nanosecond // the spin's limit, when spinning has not paid lately
+	maxSpin      = 2 * time.Microsecond  // and when it has
+	spinCheck    = 16                    // reads of the word between two looks at the clock
+	passiveSpins = 16                    // if the holder is this process, yields of the P instead
 	minSleep     = time.Microsecond
 	maxSleep     = time.Millisecond // backoff cap: bounds the latency a sleeper adds
 	minFutexWait = 50 * time.Microsecond
@@ -34,6 +37,32 @@ const (
 
 	maxWake = math.MaxInt32 // futex(2): wake every sleeper
 )
+
+// sleepHook, when a test sets it, sees the length of every sleep of a
+// Mutex's waiter, the timeout of a futex(2) sleep or a backoff's
+// time.Sleep (export_test.go).
+var sleepHook func(d time.Duration)
+
+// haveFutex reports whether waiters sleep in futex(2): on Linux; elsewhere
+// (and in the openbsdsim build) they spin and back off.
+const haveFutex = futex.Supported
+
+// Sleepers tell the kernel which kind they are (their futex bitset), so
+// that Unlock can wake a starving waiter and no other (see doc.go).
+const (
+	sleepNormal   = 1
+	sleepStarving = 2
+)
+
+// futexWake wakes up to n sleepers on addr of any kind.
+func futexWake(addr *uint32, n int) { futex.Wake(addr, n, futex.Any) }
+
+// futexWakeKind wakes up to n sleepers on addr of the given kind.
+func futexWakeKind(addr *uint32, n int, kind uint32) { futex.Wake(addr, n, kind) }
+
+// futexWakeN wakes up to n sleepers on addr of any kind and returns how
+// many it woke (0 where futex(2) is missing or failed).
+func futexWakeN(addr *uint32, n int) int { return futex.Wake(addr, n, futex.Any) }
 
 // lockSlow is Lock after the fast path failed; a nil ctx is
 // context.Background() (so that Lock need not call it, and stays small
@@ -69,32 +98,103 @@ func (m *Mutex) lockContended(ctx context.Context) error {
 	if atomic.LoadUint32(&m.flags)&flagClosed != 0 {
 		return errClosed
 	}
-	// Spin: the holder may be about to unlock. Briefly, and yielding the
-	// processor only to another goroutine of this process that holds the
-	// lock: runtime.Gosched wakes another thread of this process to look
-	// for work, which under contention between processes only takes CPU
-	// time from the holder and the sleepers it wakes.
-	for i := 0; ; i++ {
-		v := m.load()
-		if v&(tagMask|starvingBit) == 0 {
-			// A free word ends an inheritance (registry.go) before we
-			// take it, or another goroutine would take our lock over as
-			// the predecessor's.
-			m.endInheritance()
-			if m.cas(v, m.self|v&waitersBit) {
-				return nil
-			}
-		}
-		if i < activeSpins {
-			spinPause()
-		} else if i < activeSpins+passiveSpins && v&^flagBits == m.self {
-			runtime.Gosched()
-		} else {
-			break
-		}
+	if m.spin() {
+		return nil
 	}
 	return m.wait(ctx)
 }
+
+// spin watches the word for a holder that is about to unlock, and takes
+// it when it is free: it re-reads the word with a PAUSE between reads and
+// looks at the clock every spinCheck reads, for up to the handle's spin
+// limit (about 0.25 to 2 µs; reading the word as the holder writes it is
+// what catches a handoff within a cache-line transfer, where the old spin
+// read it 5 times in 100 ns and spent the rest on bookkeeping). The limit
+// adapts to past success, per handle: a spin that took the lock moves it
+// a quarter of the way up to maxSpin, one that ended asleep an eighth of
+// the way down to minSpin. So a waiter behind short critical sections in
+// another process (a ping-pong) spins up to 2 µs, and one behind long
+// holds soon spins only 250 ns before it sleeps.
+//
+// A free word is taken only if it was free at the read before, a PAUSE
+// earlier (or at the first read), and a spin that sees the word taken by
+// another in between ends at once, asleep: under sustained contention the
+// holder barges, taking the word again a few ns after its Unlock, and a
+// spinner that caught those instants, or only kept pulling the cache line
+// away from the holder, would turn the Unlocks into handoffs, a
+// cache-line transfer each (in 2-process runs, from about a hundred
+// handoffs per 2 M increments to thousands or millions, at up to three
+// times the cost per increment). The starving bit, not the spin, bounds
+// how long a waiter waits (doc.go).
+//
+// Where the holder is another goroutine of this process (the word shows
+// our identity), the spinner yields the P instead (runtime.Gosched), up to
+// passiveSpins times: the holder may need this P to run at all.
+//
+// bench/c/lockword.h spins the same way, so that the handoff figures
+// compare equal polling (TestLockwordMatchesLock checks the constants).
+func (m *Mutex) spin() bool {
+	limit := m.spinLimit.get()
+	var start time.Time
+	free, passive := true, 0
+	for i := 1; ; i++ {
+		v := m.load()
+		if v&(tagMask|starvingBit) == 0 {
+			if free {
+				// A free word ends an inheritance (registry.go) before
+				// we take it, or another goroutine would take our lock
+				// over as the predecessor's.
+				m.endInheritance()
+				if m.cas(v, m.self|v&waitersBit) {
+					m.spinLimit.won(limit)
+					return true
+				}
+				m.spinLimit.lost(limit) // taken under our nose: see below
+				return false
+			}
+			free = true
+		} else if free && i > 1 {
+			// Free at the last read, taken now by another: a holder that
+			// barges (or another waiter). Every read of ours pulls the
+			// cache line from it and slows its next compare-and-swap, so
+			// spinning on only makes the lock slower for all: sleep.
+			m.spinLimit.lost(limit)
+			return false
+		} else if free = false; v&^flagBits == m.self {
+			if passive++; passive > passiveSpins {
+				return false
+			}
+			runtime.Gosched()
+			continue
+		}
+		futex.Pause()
+		if i%spinCheck == 0 {
+			if start.IsZero() {
+				start = time.Now()
+			} else if time.Since(start) >= limit {
+				m.spinLimit.lost(limit)
+				return false
+			}
+		}
+	}
+}
+
+// A spinLimit is a handle's adaptive spin limit (see Mutex.spin); the
+// zero value starts at maxSpin.
+type spinLimit struct{ ns atomic.Int64 }
+
+func (l *spinLimit) get() time.Duration {
+	if d := time.Duration(l.ns.Load()); d != 0 {
+		return d
+	}
+	return maxSpin
+}
+
+// won records a spin, with the given limit, that got what it waited for.
+func (l *spinLimit) won(limit time.Duration) { l.ns.Store(int64(limit + (maxSpin-limit)/4)) }
+
+// lost records a spin, with the given limit, that ended in a sleep.
+func (l *spinLimit) lost(limit time.Duration) { l.ns.Store(int64(limit - (limit-minSpin)/8)) }
 
 // wait is the sleeping phase of lockSlow. See the state machine in doc.go.
 func (m *Mutex) wait(ctx context.Context) error {
@@ -205,6 +305,9 @@ func (m *Mutex) wait(ctx context.Context) error {
 				sleep = min(2*sleep, maxSleep)
 			}
 			prevBackoff = v
+			if sleepHook != nil {
+				sleepHook(max(d, minSleep))
+			}
 			time.Sleep(max(d, minSleep))
 			continue
 		}
@@ -225,12 +328,15 @@ func (m *Mutex) wait(ctx context.Context) error {
 		// The kernel sleeps only while the state half still equals v,
 		// which closes the window between our load and the sleep. Any
 		// return (wake, EAGAIN, EINTR, timeout, spurious) just looks again.
+		if sleepHook != nil {
+			sleepHook(max(d, minFutexWait))
+		}
 		slept = true
 		kind := uint32(sleepNormal)
 		if v&starvingBit != 0 && starving {
 			kind = sleepStarving // woken alone by an Unlock that sees the bit
 		}
-		timedOut, err := futexSleep(m.w32, uint32(v), now.Add(max(d, minFutexWait)), kind)
+		timedOut, err := futex.Sleep(m.w32, uint32(v), now, now.Add(max(d, minFutexWait)), kind)
 		if err == syscall.EFAULT {
 			// The word's memory is gone (a file truncated under its
 			// mapping): touching it would fault, leave included.
@@ -361,16 +467,4 @@ func (m *Mutex) tryLockSlow() (bool, error) {
 		}
 	}
 	return false, nil
-}
-
-// spinPause burns a few dozen cycles without touching shared memory
-// (Go offers no PAUSE instruction; noinline keeps the loop from vanishing).
-//
-//go:noinline
-func spinPause() int {
-	n := 0
-	for i := range 30 {
-		n += i
-	}
-	return n
 }

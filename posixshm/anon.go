@@ -19,6 +19,11 @@ const anonName = "SHM_ANON"
 // shm_open(SHM_ANON) with SHM_ALLOW_SEALING. Elsewhere it fails with
 // ENOTSUP.
 //
+// The file's Name() names no object: "/memfd:posixshm/anonymous" on Linux
+// (/proc shows "/memfd:posixshm (deleted)"), "SHM_ANON" on FreeBSD. This
+// system's Unlink refuses both with EINVAL, so code that unlinks
+// f.Name() removes nothing.
+//
 // If there is an error, it will be of type *fs.PathError with Path
 // "SHM_ANON" and Op "memfd_create" on Linux, "shm_open" elsewhere.
 func OpenAnonymous() (*os.File, error) { return openAnonymous() }

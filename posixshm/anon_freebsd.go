@@ -10,5 +10,6 @@ func openAnonymous() (*os.File, error) {
 	if err != nil {
 		return nil, pathError(opOpen, anonName, "", "", err)
 	}
-	return os.NewFile(uintptr(fd), anonName), nil
+	// "SHM_ANON" has no leading slash, so Unlink(f.Name()) is EINVAL.
+	return newFile(fd, anonName), nil
 }

@@ -13,6 +13,12 @@ import (
 // /proc/<pid>/fd as "/memfd:posixshm (deleted)" and means nothing else.
 const memfdName = "posixshm"
 
+// anonFileName is the Name() of the file: what /proc shows, with a slash
+// after it, so that Unlink(f.Name()) of an anonymous object is refused
+// (EINVAL: glibc allows no slash after the leading ones) instead of
+// removing /dev/shm/memfd:posixshm, another program's object.
+const anonFileName = "/memfd:" + memfdName + "/anonymous"
+
 // openAnonymous is memfd_create(2). MFD_NOEXEC_SEAL (Linux 6.3) says the
 // memory is never executed: with it, kernels set to vm.memfd_noexec=2 do
 // not refuse us and others do not log a warning. Older kernels refuse the
@@ -26,5 +32,5 @@ func openAnonymous() (*os.File, error) {
 	if err != nil {
 		return nil, pathError("memfd_create", anonName, "", "", err)
 	}
-	return os.NewFile(uintptr(fd), "/memfd:"+memfdName), nil
+	return newFile(fd, anonFileName), nil
 }

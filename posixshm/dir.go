@@ -91,24 +91,36 @@ func (d Dir) AppendPath(dst []byte, name string) ([]byte, error) {
 // existing file is then truncated even if empty, as open(2) does, which
 // sets its modification time).
 //
+// The file's Name() is name, not the hashed path: d.Unlink(f.Name())
+// removes this object, and d.Path(f.Name()) is its file.
+//
 // If there is an error, it will be of type *fs.PathError with Op
 // "shm_open", Path name and, for errors about the file, a *FileError
 // that names it.
 func (d Dir) Open(name string, flag int, perm os.FileMode) (*os.File, error) {
+	path, err := d.openPath(name, flag)
+	if err != nil {
+		return nil, err
+	}
+	return openFile(name, path, flag, perm, policy{openbsd: true, tempDir: string(d)})
+}
+
+// openPath checks Open's name and flags and returns the object's path.
+func (d Dir) openPath(name string, flag int) (string, error) {
 	if err := d.check(name); err != nil {
-		return nil, pathError(opOpen, name, "", "", err)
+		return "", pathError(opOpen, name, "", "", err)
 	}
 	if err := checkOpenBSDFlags(flag); err != nil {
-		return nil, pathError(opOpen, name, "", "", err)
+		return "", pathError(opOpen, name, "", "", err)
 	}
 	path := hashedPath(string(d), name, ShmSuffix)
 	if flag&unix.O_TRUNC != 0 && flag&unix.O_ACCMODE == unix.O_RDONLY {
 		// OpenBSD's vn_open begins with this refusal, before it looks
 		// the path up: nothing is created or truncated, and a
 		// directory gives EINVAL too.
-		return nil, pathError(opOpen, name, path, "O_TRUNC without write access (O_RDONLY): OpenBSD's open(2) refuses it", syscall.EINVAL)
+		return "", pathError(opOpen, name, path, "O_TRUNC without write access (O_RDONLY): OpenBSD's open(2) refuses it", syscall.EINVAL)
 	}
-	return openFile(name, path, flag, perm, policy{openbsd: true, tempDir: string(d)})
+	return path, nil
 }
 
 // target is where CreateUnnamed builds the object called name.

@@ -10,6 +10,12 @@
 // objects:
 //
 //	f, err := posixshm.Open("/myobject", os.O_RDWR|os.O_CREATE, 0o600)
+//	...
+//	defer posixshm.Unlink(f.Name())
+//
+// As with os.Open, the file's Name() is the name as given ("/myobject"),
+// in every [Layout]: Unlink(f.Name()) removes exactly the object f was
+// opened as, and [Path] gives the file behind a name.
 //
 // On OpenBSD shm_open is libc code, not a system call: the object called
 // name is the plain file /tmp/<sha256-hex(name)>.shm, opened with O_NOFOLLOW
@@ -30,11 +36,22 @@
 // # Errors
 //
 // Every error is an *fs.PathError whose Op is the C function's name
-// ("shm_open", "shm_unlink", "shm_mkstemp") and whose Path is the caller's
+// ("shm_open", "shm_unlink", "shm_mkstemp", "mmap") and whose Path is the caller's
 // name. Its Err is a [*FileError] naming the file the name resolved to (and,
 // for a refused file, why), or a [*NameError] for a name refused outright.
 // Both unwrap to the errno the C function would set, so errors.Is works
 // with fs.ErrNotExist, fs.ErrExist, fs.ErrPermission and syscall errnos.
+//
+// # Mapping
+//
+// [Map] maps a whole object, as Python's SharedMemory.buf does: Bytes and
+// Size, Close to unmap; read-only when the file was opened read-only:
+//
+//	f.Truncate(4096) // an object needs a size before it is mapped
+//	m, err := posixshm.Map(f)
+//	...
+//	defer m.Close()
+//	copy(m.Bytes(), "hello")
 //
 // # Why daily(8) matters
 //

@@ -124,3 +124,81 @@ func ExampleDir_CreateTemp() {
 	fmt.Println(strings.HasPrefix(name, "/scratch."), len(name))
 	// Output: true 15
 }
+
+// Map gives the memory of a plain object, as Python's SharedMemory.buf
+// does: here two mappings of one object, the second read-only.
+func ExampleMap() {
+	dir, err := os.MkdirTemp("", "posixshm-example-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	d := posixshm.Dir(dir)
+
+	f, err := d.Open("/shared", os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer d.Unlink(f.Name())
+	if err := f.Truncate(4096); err != nil { // an object must have a size to be mapped
+		log.Fatal(err)
+	}
+	m, err := posixshm.Map(f)
+	f.Close() // the mapping stays
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer m.Close()
+	copy(m.Bytes(), "hello")
+
+	r, err := d.Open("/shared", os.O_RDONLY, 0)
+	if err != nil {
+		log.Fatal(err)
+	}
+	ro, err := posixshm.Map(r)
+	r.Close()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer ro.Close()
+	fmt.Println(string(ro.Bytes()[:5]), ro.Size(), ro.Writable())
+	// Output: hello 4096 false
+}
+
+// A hot path that opens an object, maps it and closes it again has no use
+// for an *os.File: OpenFd returns the descriptor, which the caller closes.
+func ExampleDir_OpenFd() {
+	dir, err := os.MkdirTemp("", "posixshm-example-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	d := posixshm.Dir(dir)
+
+	fd, err := d.OpenFd("/counter", os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := syscall.Ftruncate(fd, 4096); err != nil {
+		log.Fatal(err)
+	}
+	mem, err := syscall.Mmap(fd, 0, 4096, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
+	syscall.Close(fd) // the mapping stays
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer syscall.Munmap(mem)
+	mem[0] = 42
+
+	fd, err = d.OpenFd("/counter", os.O_RDONLY, 0)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer syscall.Close(fd)
+	b := make([]byte, 1)
+	if _, err := syscall.Pread(fd, b, 0); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(b[0])
+	// Output: 42
+}

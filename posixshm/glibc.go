@@ -66,14 +66,18 @@ func (d glibcDir) Open(name string, flag int, perm os.FileMode) (*os.File, error
 		return nil, err
 	}
 	f, err := openFile(name, path, flag, perm, policy{tempDir: string(d)})
-	if err != nil {
-		var fe *FileError
-		if errors.As(err, &fe) && fe.Errno == syscall.EISDIR {
-			fe.Errno = syscall.EINVAL
-			fe.Reason = "is a directory"
-		}
+	return f, glibcError(err)
+}
+
+// glibcError is an open's error as glibc reports it: a directory's EISDIR
+// becomes EINVAL.
+func glibcError(err error) error {
+	var fe *FileError
+	if err != nil && errors.As(err, &fe) && fe.Errno == syscall.EISDIR {
+		fe.Errno = syscall.EINVAL
+		fe.Reason = "is a directory"
 	}
-	return f, err
+	return err
 }
 
 func (d glibcDir) target(name string, perm os.FileMode) (target, error) {

@@ -147,12 +147,11 @@ func TestDir_Open_FIFO(t *testing.T) {
 			defer unix.Close(rfd)
 			before := snapshot(t, string(d))
 
-			start := time.Now()
+			// openWatched fails an Open that blocks (for 10 s: a
+			// blocked open never returns by itself, however loaded the
+			// machine); a duration here would only measure the load.
 			err = openWatched(t, d, name, flag)
 			checkRefused(t, err, exclOr(flag, syscall.EINVAL), name, path, flag)
-			if el := time.Since(start); el > 2*time.Second {
-				t.Errorf("Open took %v on a FIFO; want prompt refusal", el)
-			}
 			if after := snapshot(t, string(d)); after != before {
 				t.Errorf("object directory changed:\n before %s\n after  %s", before, after)
 			}

@@ -47,7 +47,7 @@ func (k kernelObjects) Open(name string, flag int, perm os.FileMode) (*os.File, 
 	if err != nil {
 		return nil, pathError(opOpen, name, "", "", err)
 	}
-	return os.NewFile(uintptr(fd), name), nil
+	return newFile(fd, name), nil
 }
 
 func (k kernelObjects) Unlink(name string) error {

@@ -38,8 +38,8 @@ func TestDir_CreateTemp(t *testing.T) {
 			t.Errorf("CreateTemp(%q) = %q, want %s", tt.template, name, re)
 		}
 		path, _ := d.Path(name)
-		if f.Name() != path {
-			t.Errorf("file %q, want %q", f.Name(), path)
+		if f.Name() != name {
+			t.Errorf("file named %q, want the name chosen, %q", f.Name(), name)
 		}
 		fi, err := os.Lstat(path)
 		if err != nil {
@@ -130,8 +130,8 @@ func TestCreateTemp_Native(t *testing.T) {
 	f.Close()
 	path, _ := posixshm.Path(name)
 	t.Cleanup(func() { os.Remove(path) })
-	if f.Name() != path {
-		t.Errorf("file %q, want %q", f.Name(), path)
+	if f.Name() != name {
+		t.Errorf("file named %q, want the name chosen, %q", f.Name(), name)
 	}
 	if err := posixshm.Unlink(name); err != nil {
 		t.Fatal(err)

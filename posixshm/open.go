@@ -85,22 +85,39 @@ func openFile(name, path string, flag int, perm os.FileMode, p policy) (*os.File
 	return openFileAt(unix.AT_FDCWD, path, name, path, flag, perm, p)
 }
 
-// maxOpenTries bounds how often openFileAt opens a path again whose file
+// openFd is openFile returning the descriptor, which the caller closes
+// (the OpenFd functions): no *os.File, and so none of its costs (an
+// allocation, a cleanup registration, os.NewFile's fcntl(F_GETFL), Close
+// through the poller's descriptor lock).
+func openFd(name, path string, flag int, perm os.FileMode, p policy) (int, error) {
+	return openFdAt(unix.AT_FDCWD, path, name, path, flag, perm, p)
+}
+
+// openFileAt is openFdAt with the descriptor made an *os.File.
+func openFileAt(dirfd int, base, name, path string, flag int, perm os.FileMode, p policy) (*os.File, error) {
+	fd, err := openFdAt(dirfd, base, name, path, flag, perm, p)
+	if err != nil {
+		return nil, err
+	}
+	return newFile(fd, name), nil
+}
+
+// maxOpenTries bounds how often openFdAt opens a path again whose file
 // was removed or replaced while it was being opened.
 const maxOpenTries = 8
 
 // errReplaced says that the file opened is no longer the one at the path:
-// openFileAt opens the path again. It never leaves the package.
+// openFdAt opens the path again. It never leaves the package.
 var errReplaced = errors.New("file removed or replaced while being opened")
 
-// openFileAt is openFile for the file called base in the directory dirfd
+// openFdAt is openFd for the file called base in the directory dirfd
 // (unix.AT_FDCWD: base is a path); path names the file in errors.
 //
 // A file removed or replaced between open(2) and the checks (by a
 // concurrent Unlink, say) is not an error: the open starts again, as if
 // it had come after the change, and creates a new object if flag has
 // O_CREAT. After maxOpenTries such changes it fails with EAGAIN.
-func openFileAt(dirfd int, base, name, path string, flag int, perm os.FileMode, p policy) (*os.File, error) {
+func openFdAt(dirfd int, base, name, path string, flag int, perm os.FileMode, p policy) (int, error) {
 	mode := uint32(perm.Perm())
 	if p.openbsd {
 		// OpenBSD gives shared memory to its creator only; the umask
@@ -108,14 +125,14 @@ func openFileAt(dirfd int, base, name, path string, flag int, perm os.FileMode, 
 		mode &= 0o600
 	}
 	if inode.Full(path) {
-		return nil, pathError(opOpen, name, path, "this process keeps "+strconv.Itoa(inode.MaxParked)+
+		return -1, pathError(opOpen, name, path, "this process keeps "+strconv.Itoa(inode.MaxParked)+
 			" descriptors opened by this name open, because they lead to a file it holds record locks on (a hard link made to it); refusing to open another until those locks end", syscall.EAGAIN)
 	}
 	var published publishWait
 	for try := 1; ; try++ {
-		f, reason, err := openOnce(dirfd, base, path, flag, mode, p)
+		fd, reason, err := openOnce(dirfd, base, path, flag, mode, p)
 		if err == nil {
-			return f, nil
+			return fd, nil
 		}
 		switch err {
 		case errReplaced:
@@ -129,13 +146,13 @@ func openFileAt(dirfd int, base, name, path string, flag int, perm os.FileMode, 
 				continue
 			}
 		}
-		return nil, pathError(opOpen, name, path, reason, err)
+		return -1, pathError(opOpen, name, path, reason, err)
 	}
 }
 
-// openOnce is one attempt of openFileAt. It returns the file, or why it
-// failed and the error (errReplaced: try again).
-func openOnce(dirfd int, base, path string, flag int, mode uint32, p policy) (*os.File, string, error) {
+// openOnce is one attempt of openFdAt. It returns the descriptor, or why
+// it failed and the error (errReplaced: try again).
+func openOnce(dirfd int, base, path string, flag int, mode uint32, p policy) (int, string, error) {
 	sysflag := flag&^unix.O_TRUNC | unix.O_CLOEXEC | unix.O_NOFOLLOW
 	nonblock := nonblockWhile(flag)
 	if nonblock {
@@ -143,7 +160,7 @@ func openOnce(dirfd int, base, path string, flag int, mode uint32, p policy) (*o
 	}
 	fd, created, err := openat(dirfd, base, flag, sysflag, mode)
 	if err != nil {
-		return nil, linkReason(dirfd, base, err), err
+		return -1, linkReason(dirfd, base, err), err
 	}
 	// A refused file may be one this process is attached to as a
 	// segment, reached by a hard link someone made to it: closing the
@@ -153,7 +170,7 @@ func openOnce(dirfd int, base, path string, flag int, mode uint32, p policy) (*o
 	var st unix.Stat_t
 	if reason, err := checkFile(fd, dirfd, base, &st, flag, p); err != nil {
 		inode.CloseFd(fd, path, nil)
-		return nil, reason, err
+		return -1, reason, err
 	}
 	if nonblock {
 		// F_SETFL changes only the status flags (O_APPEND, O_NONBLOCK...)
@@ -162,7 +179,7 @@ func openOnce(dirfd int, base, path string, flag int, mode uint32, p policy) (*o
 		// F_GETFL needed.
 		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, flag&^unix.O_NONBLOCK); err != nil {
 			inode.CloseFd(fd, path, &st)
-			return nil, "clearing O_NONBLOCK", err
+			return -1, "clearing O_NONBLOCK", err
 		}
 	}
 	if flag&unix.O_TRUNC != 0 && !created {
@@ -170,11 +187,22 @@ func openOnce(dirfd int, base, path string, flag int, mode uint32, p policy) (*o
 		// empty (which checks write permission and sets its times).
 		if reason, err := truncate(fd, dirfd, base, path, &st, flag); err != nil {
 			inode.CloseFd(fd, path, &st)
-			return nil, reason, err
+			return -1, reason, err
 		}
 	}
-	return os.NewFile(uintptr(fd), path), "", nil
+	return fd, "", nil
 }
+
+// newFile is the *os.File for the object called name, open as fd. Its
+// Name() is name, the name as given to shm_open, as os.Open's file is
+// named by the path it was given, and not the file the name resolved to:
+// so Unlink(f.Name()) removes exactly the object f was opened as, in
+// every layout (github.com/fabiokung/shm's idiom), where a path would be
+// refused or, hashed again by a Dir, name another object. Path(name)
+// gives the file. Errors of the file's own methods (Write, Truncate,
+// Stat) then name the object as the program calls it, as this package's
+// errors do.
+func newFile(fd int, name string) *os.File { return os.NewFile(uintptr(fd), name) }
 
 // openat opens base in dirfd with sysflag (flag without O_TRUNC, with the
 // flags openFile adds). created reports whether the call made the file,

@@ -10,7 +10,8 @@ type Layout interface {
 	// Path returns the file that holds the object called name (for
 	// kernel objects, as on FreeBSD and macOS, the checked name itself).
 	Path(name string) (string, error)
-	// Open opens the object as shm_open(name, flag, perm) does.
+	// Open opens the object as shm_open(name, flag, perm) does. The
+	// file's Name() is name, so Unlink(f.Name()) removes the object.
 	Open(name string, flag int, perm os.FileMode) (*os.File, error)
 	// Unlink removes the object's name as shm_unlink(name) does.
 	Unlink(name string) error
@@ -48,6 +49,11 @@ func Path(name string) (string, error) { return native.Path(name) }
 // and O_TRUNC is applied after those checks, as open(2) would apply it; FreeBSD and macOS open kernel objects with a system call. The
 // README's platform table lists each system's path and name rules.
 //
+// The file's Name() is name as given, as os.Open's file is named by the
+// path it was given: Unlink(f.Name()) removes exactly this object, and
+// Path(f.Name()) is its file. (Errors of the file's methods, such as
+// "write /myobject: no space left on device", name the object so too.)
+//
 // If there is an error, it will be of type *fs.PathError with Op
 // "shm_open".
 func Open(name string, flag int, perm os.FileMode) (*os.File, error) {
@@ -62,7 +68,8 @@ func Unlink(name string) error { return native.Unlink(name) }
 // CreateTemp creates a new object with a unique name made from template,
 // whose trailing X's (at least six) are replaced with random letters and
 // digits, as OpenBSD's shm_mkstemp(3) does (see Dir.CreateTemp for the one
-// difference). It returns the file and the name.
+// difference). It returns the file and the name, which is also the
+// file's Name().
 func CreateTemp(template string) (*os.File, string, error) {
 	return createTemp(template, native.Open)
 }

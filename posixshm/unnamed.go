@@ -152,7 +152,7 @@ func (t *target) made(fd int, st *unix.Stat_t, temp string) (*Unnamed, error) {
 			return nil, pathError(opOpen, t.name, t.path, "fstat", err)
 		}
 	}
-	u := &Unnamed{f: os.NewFile(uintptr(fd), t.path), t: *t, key: inode.KeyOf(st), temp: temp}
+	u := &Unnamed{f: newFile(fd, t.name), t: *t, key: inode.KeyOf(st), temp: temp}
 	if t.setfl != 0 {
 		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, t.setfl); err != nil {
 			u.Remove()
@@ -377,6 +377,8 @@ func linkNote(dirfd int, base string, err error) string {
 // File returns the new object's file, open for reading and writing. The
 // caller closes it, but only after Link or Remove: where record locks are
 // POSIX locks, closing it first would drop the creation lock.
+// Its Name() is the name the object gets, as for Open's files, so
+// Unlink(f.Name()) removes the object once it is linked.
 func (u *Unnamed) File() *os.File { return u.f }
 
 // Link gives the object its name: link(2), which fails with EEXIST if the

@@ -186,7 +186,7 @@ func (a *attachment) claim(creator bool) (err error) {
 // faulted.
 func (a *attachment) truncated() error {
 	hf := fault(ErrTruncated, errTruncatedMapped)
-	hf.File = a.f.Name()
+	hf.File = filePath(a.l, a.name) // a.f.Name() is the name (posixshm.Open)
 	return hf
 }
 

@@ -53,7 +53,10 @@ func (s *Segment) Wait() error { return s.WaitContext(context.Background()) }
 // (lock.DefaultRecheck, 100 ms, if 0); see lock.Cond.WaitContext.
 //
 // It returns nil with the lock held; ctx's error, with the lock held, when
-// ctx is done first; lock.ErrOwnerDead (test with errors.Is), with the
+// ctx is done first (a cancellation is noticed within about the time
+// waited so far, at least 5 ms, and at most 20 ms late, a deadline on
+// time: the wait sleeps on the caller's goroutine, with nothing registered
+// on ctx); lock.ErrOwnerDead (test with errors.Is), with the
 // lock held, if a process died holding the lock while this one waited:
 // repair the data, as after Lock; an error wrapping lock.ErrNotHeld,
 // without waiting, if this process did not hold the lock; and an error
@@ -159,9 +162,12 @@ func (s *Segment) Notifications() (n uint32) {
 // can take to notice a notification whose wake-up was lost (its process
 // killed after it counted and before it woke anyone).
 //
-// It returns ctx's error when ctx is done first, an error wrapping
-// fs.ErrClosed when the segment is closed, and one wrapping ErrTruncated
-// when the file was truncated under the mapping. A return with a notification
+// It returns ctx's error when ctx is done first (noticed within about the
+// time waited so far, at least 5 ms, and at most 20 ms late; a deadline on
+// time), an error wrapping fs.ErrClosed when the segment is closed, and
+// one wrapping ErrTruncated when the file was truncated under the mapping.
+// It sleeps on the caller's goroutine and starts no other. A return with a
+// notification
 // counts as use (see Refresh); sleeping does not, as for Wait.
 func (s *Segment) WaitNotification(ctx context.Context, since uint32) (n uint32, err error) {
 	// Announce the call before looking at stClosed: Close either sees it
@@ -177,63 +183,28 @@ func (s *Segment) WaitNotification(ctx context.Context, since uint32) (n uint32,
 }
 
 func (s *Segment) waitNotification(ctx context.Context, since uint32) (uint32, error) {
-	for {
-		if s.state.Load()&stClosed != 0 {
-			return since, &fs.PathError{Op: "wait", Path: s.name, Err: fs.ErrClosed}
-		}
-		if n := atomic.LoadUint32(s.count); n != since {
-			s.used()
-			return n, nil
-		}
-		if err := ctx.Err(); err != nil {
-			return since, err
-		}
-		s.sleep(ctx, since)
+	if s.state.Load()&stClosed != 0 {
+		return since, &fs.PathError{Op: "wait", Path: s.name, Err: fs.ErrClosed}
 	}
-}
-
-// sleep sleeps on the notify word until it changes (lock.Cond with no
-// Mutex), ctx is done or the Cond is closed, or the count is seen to move
-// away from since. That last check is a watcher's, a goroutine's: the Cond
-// reads the word when it starts to wait, a moment after the caller looked
-// at the count, and a notification in between that found nobody waiting
-// leaves the word as the Cond read it and sleeps on, with the count moved.
-// The watcher looks 1 ms after the start, then at doubling intervals up
-// to the recheck interval; it also catches a notifier killed between its
-// count and its wake-up. Errors are the caller's to find: it looks again.
-func (s *Segment) sleep(ctx context.Context, since uint32) {
-	wctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	stop, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		d := time.Millisecond
-		t := time.NewTimer(d)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-			}
-			// The caller is inside WaitNotification until done is
-			// closed, so Close has not unmapped the count. A fault (a
-			// truncated file) is the caller's to find, too.
-			var n uint32
-			if !noFault(func() { n = atomic.LoadUint32(s.count) }) || n != since {
-				cancel()
-				return
-			}
-			d = min(2*d, s.recheck)
-			t.Reset(d)
-		}
-	}()
-	// Deferred: the Cond's loads may fault, and the watcher must stop.
-	defer func() {
-		close(stop)
-		<-done
-	}()
-	s.cond.WaitContext(wctx, nil)
+	// The count is an event count over the notify word (lock.Cond's
+	// WaitCount): a notification adds to the count before it wakes
+	// anyone, and the wait announces itself on the word before it looks at
+	// the count, so nothing made after since was taken is missed, and no
+	// timer has to close a window between the look and the sleep. A
+	// notifier killed between its count and its wake-up is noticed within
+	// about the time waited so far, at the latest within the recheck
+	// interval. All of it on this goroutine: no helper
+	// goroutine, timer or channel stands between the wake-up and the
+	// return.
+	n, err := s.cond.WaitCount(ctx, s.count, since)
+	switch {
+	case err == nil:
+		s.used()
+		return n, nil
+	case errors.Is(err, fs.ErrClosed) || s.state.Load()&stClosed != 0:
+		return since, &fs.PathError{Op: "wait", Path: s.name, Err: fs.ErrClosed}
+	}
+	return since, s.faultError("wait", err)
 }
 
 // waitWatchers returns when no call of WaitNotification touches the

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"runtime/metrics"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -352,5 +353,48 @@ func TestSegment_CloseWakesWaiters(t *testing.T) {
 	keep.Notify()
 	if n, err := keep.WaitNotification(context.Background(), mark); err != nil || n != mark+1 {
 		t.Fatalf("the other Segment: %d, %v", n, err)
+	}
+}
+
+// TestSegment_WaitNotification_OnCallersGoroutine: WaitNotification sleeps
+// on the caller's goroutine, whether a notification or a cancellation ends
+// it (on main, each of its sleeps started a goroutine to watch the count).
+func TestSegment_WaitNotification_OnCallersGoroutine(t *testing.T) {
+	d := segDir(t)
+	s := mustCreate(t, d, "/mine", 64, nil)
+	created := func() uint64 {
+		m := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
+		metrics.Read(m)
+		return m[0].Value.Uint64()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	act := make(chan func())
+	go func() { // started before the counts are taken
+		for f := range act {
+			time.Sleep(30 * time.Millisecond) // a few sleeps of the waiter
+			f()
+		}
+	}()
+	defer close(act)
+	for _, end := range []struct {
+		name string
+		f    func()
+		want error
+	}{
+		{"notified", s.Notify, nil},
+		{"cancelled", cancel, context.Canceled},
+	} {
+		mark := s.Notifications()
+		before := created()
+		act <- end.f
+		_, err := s.WaitNotification(ctx, mark)
+		started := created() - before
+		if !errors.Is(err, end.want) && err != end.want {
+			t.Fatalf("%s: WaitNotification = %v, want %v", end.name, err, end.want)
+		}
+		if started != 0 {
+			t.Errorf("%s: WaitNotification started %d goroutines, want 0", end.name, started)
+		}
 	}
 }

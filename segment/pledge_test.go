@@ -5,6 +5,8 @@ package segment_test
 import (
 	"context"
 	"errors"
+	"os"
+	"os/exec"
 	"strconv"
 	"syscall"
 	"testing"
@@ -42,9 +44,18 @@ func TestSegment_Pledged(t *testing.T) {
 				}
 				holder := segHold(t, d, "pledged")
 				s.Close() // the holder keeps it
-				// Kill the holder while the child waits for the lock.
-				time.AfterFunc(300*time.Millisecond, func() { holder.Process.Signal(syscall.SIGKILL) })
+				// Kill the holder while the child waits for the lock:
+				// once the lock word shows a waiter, not after a fixed
+				// time, which a loaded machine can spend before the
+				// child has even opened the segment (then the holder
+				// was dead, the segment gone with it, and the child's
+				// Open failed with ENOENT). The control never locks.
+				stop := make(chan struct{})
+				if !control {
+					go killOnceWaited(segPath(t, d, "pledged"), holder, stop)
+				}
 				t.Cleanup(func() {
+					close(stop)
 					holder.Process.Signal(syscall.SIGKILL)
 					holder.Wait()
 				})
@@ -102,5 +113,27 @@ func TestSegment_Pledged(t *testing.T) {
 				t.Fatal("the last user's Close did not remove the segment")
 			}
 		})
+	}
+}
+
+// killOnceWaited kills holder once the lock word of the segment file path
+// shows a waiter (the waiters bit of a futex sleeper, or the starving bit
+// a waiter sets after a millisecond, also where there is no futex), or
+// returns when stop is closed.
+func killOnceWaited(path string, holder *exec.Cmd, stop <-chan struct{}) {
+	for {
+		if f, err := os.Open(path); err == nil {
+			h, err := segment.ReadHeader(f)
+			f.Close() // not attached: closing drops no attachment's lock
+			if err == nil && (lock.Waiters(h.LockWord) || lock.Starving(h.LockWord)) {
+				holder.Process.Signal(syscall.SIGKILL)
+				return
+			}
+		}
+		select {
+		case <-stop:
+			return
+		case <-time.After(time.Millisecond):
+		}
 	}
 }

@@ -262,8 +262,8 @@ func RemoveUnused(f *os.File, l posixshm.Layout, name string, remove func(Header
 		u       Attachments
 		removed bool
 	}
-	r, err := onFile(f, func(fd int, file string) (result, error) {
-		u, removed, err := removeUnused(fd, file, l, name, remove)
+	r, err := onFile(f, func(fd int, _ string) (result, error) {
+		u, removed, err := removeUnused(fd, filePath(l, name), l, name, remove)
 		return result{u, removed}, err
 	})
 	return r.u, r.removed, err

@@ -334,7 +334,7 @@ func keyOfFile(f *os.File) fileKey {
 // name already, and the creation lock covers the time until the header
 // is published.
 func initialize(l posixshm.Layout, f *os.File, name string, size int64, slots int, opts Options, u *posixshm.Unnamed) (*Segment, error) {
-	fd, path := int(f.Fd()), f.Name()
+	fd, path := int(f.Fd()), filePath(l, name)
 	var st unix.Stat_t
 	if err := unixutil.Fstat(fd, &st); err != nil {
 		return nil, pathError("fstat", name, path, "", err)
@@ -439,7 +439,7 @@ func openOnce(name string, wantSize int64, opts Options) (*Segment, error) {
 	}
 	mem, h, st, err := mapSegment(f, name, wantSize, opts)
 	if err != nil {
-		closeFile(f, f.Name())
+		closeFile(f, filePath(l, name))
 		return nil, err
 	}
 	if testHookAttach != nil {
@@ -450,9 +450,9 @@ func openOnce(name string, wantSize int64, opts Options) (*Segment, error) {
 		return nil, err
 	}
 	if err != nil {
-		return nil, pathError("fcntl", name, f.Name(), "", err)
+		return nil, pathError("fcntl", name, filePath(l, name), "", err)
 	}
-	s := newSegment(a, name, f.Name(), opts, false)
+	s := newSegment(a, name, filePath(l, name), opts, false)
 	if err := s.refreshOnOpen(st.Atim.Nano()); err != nil {
 		s.Close()
 		return nil, err
@@ -539,7 +539,7 @@ func adopt(l posixshm.Layout, name string, f *os.File, st *unix.Stat_t, mem []by
 			continue
 		}
 		unix.Munmap(mem)
-		closeFile(f, f.Name()) // parked until the attachment ends
+		closeFile(f, filePath(l, name)) // parked until the attachment ends
 		a.refs++
 		return a, nil
 	}
@@ -557,7 +557,7 @@ func adopt(l posixshm.Layout, name string, f *os.File, st *unix.Stat_t, mem []by
 // mapSegment validates the file f and maps it. It writes nothing and
 // refreshes nothing, so a refused file stays as it was.
 func mapSegment(f *os.File, name string, wantSize int64, opts Options) ([]byte, Header, unix.Stat_t, error) {
-	fd, path := int(f.Fd()), f.Name()
+	fd, path := int(f.Fd()), filePath(opts.Layout, name)
 	unixutil.Noatime(fd)
 	// Where there is no O_NOATIME, reading the header may move the access
 	// time: put it back, and leave refreshing to the caller, which judges
@@ -660,6 +660,16 @@ func mapSegment(f *os.File, name string, wantSize int64, opts Options) ([]byte, 
 		}
 	}
 	return mem, h, st, nil
+}
+
+// filePath is the file behind name in l, for errors and Path: a file's
+// Name() is the name it was opened with, not its path (see posixshm.Open).
+func filePath(l posixshm.Layout, name string) string {
+	p, err := l.Path(name)
+	if err != nil {
+		return name
+	}
+	return p
 }
 
 func newSegment(a *attachment, name, path string, opts Options, creator bool) *Segment {

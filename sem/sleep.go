@@ -3,9 +3,9 @@ package sem
 import (
 	"context"
 	"errors"
-	"runtime"
-	"sync/atomic"
 	"time"
+
+	"github.com/posixshm/posixshm/internal/futex"
 )
 
 // How long one sleep of a waiter lasts at most. A waiter sleeps in
@@ -76,51 +76,23 @@ func (w *waiter) block(addr *uint32, val uint32) error {
 	return nil
 }
 
-// sleeper is what sleepOn remembers about one waiter's sleeps.
-type sleeper struct {
-	long bool // the last sleep lasted longSleep or more
-}
+// sleeper is one waiter's sleeps (nothing to remember: the rule that
+// keeps the P keeps its own record, per P).
+type sleeper struct{}
 
 // sleepOn sleeps while *addr == val, for at most d, in futex(2) (shared:
 // no FUTEX_PRIVATE_FLAG, as C's sem_wait); errNoFutex where futex(2)
 // cannot be reached. Any other return means "look again".
 //
-// This is the one place where this package sleeps, so that it can be
-// switched to the project's shared sleep helper (internal, issue 22) when
-// that lands. Until then it carries its own copy of the helper's trick:
-// runtime.Gosched before the sleep, at most once per yieldEvery in the
-// process. A goroutine that has not been through the scheduler for 10 ms
-// has its P taken by sysmon while it sleeps in a system call (retake in
-// runtime/proc.go, Go 1.26: sysretake), and its wake-up then goes through
-// exitsyscall's slow path, which wakes sysmon on another CPU: several
-// thread switches and about ten times C's wake-up latency. A recent
-// Gosched keeps the P. A sleep of longSleep or more loses it anyway, so a
-// waiter whose last sleep lasted that long does not yield before the next.
+// This is the one place where this package sleeps. It sleeps in a futex
+// of its own (futex_linux.go; on OpenBSD libc's futex(2), which C's
+// sem_wait sleeps in and which package futex does not reach, since there
+// the module's own words poll), but keeps the P across the sleep by the
+// rule every sleep of the module follows: futex.KeepP, which explains
+// why (Go's sysmon retakes the P of a goroutine that has not been
+// through the scheduler for 10 ms, and its wake-up then costs several
+// thread switches).
 func (sl *sleeper) sleepOn(addr *uint32, val uint32, d time.Duration) error {
-	start := time.Now()
-	if !sl.long {
-		keepP(start)
-	}
-	err := futexWait(addr, val, d)
-	sl.long = time.Since(start) >= longSleep
-	return err
-}
-
-const (
-	yieldEvery = 5 * time.Millisecond  // at most one yield this often, process-wide
-	longSleep  = 10 * time.Millisecond // a sleep this long loses the P anyway
-)
-
-// lastYield is when keepP last yielded (monotonic ns since yieldEpoch).
-var lastYield atomic.Int64
-
-var yieldEpoch = time.Now()
-
-// keepP yields the processor if no waiter of this process has for
-// yieldEvery.
-func keepP(now time.Time) {
-	t := int64(now.Sub(yieldEpoch))
-	if last := lastYield.Load(); t-last >= int64(yieldEvery) && lastYield.CompareAndSwap(last, t) {
-		runtime.Gosched()
-	}
+	futex.KeepP(time.Now())
+	return futexWait(addr, val, d)
 }

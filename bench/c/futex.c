@@ -12,24 +12,18 @@
  *                         with lock.Mutex: A holds {k, k+1} and B {k+2}; A
  *                         unlocks k and locks k+2, B locks k and unlocks
  *                         k+2 (mod 3).
- *   futex wake N          one wake-up of a sleeping waiter, from just
- *                         before FUTEX_WAKE to the waiter's return from
- *                         FUTEX_WAIT; the waker waits 300 us first so that
- *                         the waiter is asleep, then stays busy until the
- *                         waiter is done (as a holder that goes on working).
- *   futex lockwake N      the same with lockword.h's lock and unlock.
  *   futex spinbudget N    how long a lockword.h waiter spins before it
- *                         sleeps: from just before its lock to the moment
- *                         the waiters bit appears (median of N, c_spin_ns),
- *                         to check that LW_SPIN_NS took (benchproc
- *                         spinbudget measures lock.Mutex's the same way).
+ *                         sleeps behind a held lock: from just before its
+ *                         lock to the moment the waiters bit appears
+ *                         (median of N, c_spin_ns; benchproc spinbudget
+ *                         measures lock.Mutex's the same way).
  *
- * N is round trips (ping-pong) or wake-ups. The ping-pongs print, per round
- * trip: wall time (c_KIND_pingpong ns/roundtrip), CPU time of both
- * processes (_cpu, getrusage: user + system), context switches of both
- * (_switches, voluntary + involuntary), and the distribution of single
- * round trips (one in 8 timed, KEY@pQ lines). The wakes print the median
- * and the distribution of the N wake-ups.
+ * N is round trips. The ping-pongs print, per round trip: wall time
+ * (c_KIND_pingpong ns/roundtrip), CPU time of both processes (_cpu,
+ * getrusage: user + system), context switches of both (_switches,
+ * voluntary + involuntary), and the distribution of single round trips
+ * (one in 8 timed, KEY@pQ lines). The sleeping-waiter figures are
+ * bench/c/wake.c's.
  * Build: gcc -O2 -o futex futex.c */
 #define _GNU_SOURCE
 #include <linux/futex.h>
@@ -46,16 +40,14 @@
 #include "lockword.h"
 
 #define SAMPLE_EVERY 8 /* ping-pong: time one round trip in 8 */
-#define WAKE_GAP_US 300
 
 #define LINE __attribute__((aligned(64)))
 
 struct shared {
-	uint32_t turn LINE; /* pingpong: whose turn; wake: 0 wait, 1 go */
+	uint32_t turn LINE; /* pingpong: whose turn */
 	lw_word words[3][64 / sizeof(lw_word)] LINE; /* one line each */
 	int ready LINE, go;
-	volatile unsigned long round, ack; /* wake: round started, done */
-	volatile double tunlock;             /* wake: just before the wake */
+	volatile unsigned long round, ack; /* spinbudget: round started, done */
 	volatile double tlock;               /* spinbudget: just before the lock */
 	volatile unsigned long started;      /* spinbudget: the waiter's round */
 	struct {
@@ -152,53 +144,6 @@ static void waitfor(volatile unsigned long *p, unsigned long v)
 		usleep(20);
 }
 
-/* wake (raw futex) and lockwake: process 0 holds and wakes, 1 waits. */
-static void wake(int idx, long n, int uselock)
-{
-	struct lw l;
-	unsigned long r;
-
-	lw_init(&l, s->words[0], getpid(), 0);
-	if (idx == 0) {
-		for (r = 1; r <= (unsigned long)n; r++) {
-			if (uselock)
-				lw_lock(&l);
-			__atomic_store_n(&s->round, r, __ATOMIC_RELEASE);
-			usleep(WAKE_GAP_US);
-			s->tunlock = now_ns();
-			if (uselock) {
-				if (lw_unlock(&l) != 0)
-					die("lw_unlock: not held");
-			} else {
-				__atomic_store_n(&s->turn, 1, __ATOMIC_RELEASE);
-				if (futex(&s->turn, FUTEX_WAKE, 1) < 0)
-					die("futex wake");
-			}
-			/* Busy until the waiter is done, as a holder that goes
-			 * on working would be: the waiter runs on another CPU. */
-			while (__atomic_load_n(&s->ack, __ATOMIC_ACQUIRE) < r)
-				;
-		}
-		return;
-	}
-	for (r = 1; r <= (unsigned long)n; r++) {
-		waitfor(&s->round, r);
-		if (uselock) {
-			lw_lock(&l);
-			s->samples[s->nsamples++] = now_ns() - s->tunlock;
-			if (lw_unlock(&l) != 0)
-				die("lw_unlock: not held");
-		} else {
-			while (__atomic_load_n(&s->turn, __ATOMIC_ACQUIRE) == 0)
-				if (futex(&s->turn, FUTEX_WAIT, 0) < 0 && errno != EAGAIN && errno != EINTR)
-					die("futex wait");
-			s->samples[s->nsamples++] = now_ns() - s->tunlock;
-			__atomic_store_n(&s->turn, 0, __ATOMIC_RELAXED);
-		}
-		__atomic_store_n(&s->ack, r, __ATOMIC_RELEASE);
-	}
-}
-
 /* spinb: process 0 holds the lock and watches for the waiters bit that
  * process 1 sets when it stops spinning. */
 static void spinb(int idx, long n)
@@ -230,9 +175,6 @@ static void spinb(int idx, long n)
 		waitfor(&s->ack, r);
 	}
 }
-
-static void rawwake(int idx, long n) { wake(idx, n, 0); }
-static void lockwake(int idx, long n) { wake(idx, n, 1); }
 
 /* run forks the two processes, starts them together and waits. */
 static int run(role *r, void (*start)(int), long n)
@@ -278,10 +220,10 @@ int main(int argc, char **argv)
 {
 	long n;
 	char key[64];
-	int pong, lock;
+	int lock;
 
 	if (argc != 3 || (n = atol(argv[2])) < 1) {
-		fprintf(stderr, "usage: futex pingpong|lockpingpong|wake|lockwake|spinbudget N\n");
+		fprintf(stderr, "usage: futex pingpong|lockpingpong|spinbudget N\n");
 		return 2;
 	}
 	s = mmap(NULL, sizeof(*s) + (n + 1) * sizeof(double), PROT_READ | PROT_WRITE,
@@ -295,19 +237,10 @@ int main(int argc, char **argv)
 		printf("c_spin_ns %.0f ns\n", s->samples[s->nsamples / 2]);
 		return 0;
 	}
-	pong = strstr(argv[1], "pingpong") != NULL;
 	lock = strncmp(argv[1], "lock", 4) == 0;
-	if (strcmp(argv[1] + 4 * lock, pong ? "pingpong" : "wake") != 0) {
+	if (strcmp(argv[1] + 4 * lock, "pingpong") != 0) {
 		fprintf(stderr, "futex: unknown mode %s\n", argv[1]);
 		return 2;
-	}
-	if (!pong) {
-		snprintf(key, sizeof(key), "c_%s_wake", lock ? "lock" : "futex");
-		if (run(lock ? lockwake : rawwake, NULL, n) != 0)
-			return 1;
-		print_quantiles(key, "ns/wake", s->samples, s->nsamples);
-		printf("%s %.1f ns/wake\n", key, s->samples[s->nsamples / 2]);
-		return 0;
 	}
 	snprintf(key, sizeof(key), "c_%s_pingpong", lock ? "lock" : "futex");
 	s->turn = 1; /* process 1 has the first turn */

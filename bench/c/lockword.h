@@ -12,13 +12,17 @@
  * the other half holds the holder's stamp, and lock and unlock are one
  * 64-bit CAS of tag and stamp together.
  *   lock    one CAS 0 -> tag; on failure the slow path:
- *           LW_ACTIVE_SPINS re-reads with a pause loop between them, taking
- *           a free word whose starving bit is clear. (lock.Mutex then
- *           yields with runtime.Gosched only if the holder is another
- *           goroutine of its own process, which a C process has not: no
- *           passive phase here. LW_SPIN_NS, from the environment, adds a
- *           timed spin of that length, 0 by default; bench/run sets it to
- *           lock.Mutex's measured spin phase, benchproc spinbudget.)
+ *           spin (lock.Mutex.spin): re-read the word with a PAUSE between
+ *           reads, looking at the clock every LW_SPIN_CHECK reads, for up
+ *           to the handle's limit, and take a free word whose starving bit
+ *           is clear if it was free at the read before too (or at the
+ *           first), and stop spinning at once when the word is taken by
+ *           another in between (the holder barges); the limit moves a quarter of the way up to
+ *           LW_MAX_SPIN_NS after a spin that took the lock, an eighth of
+ *           the way down to LW_MIN_SPIN_NS after one that ended asleep.
+ *           (lock.Mutex yields with runtime.Gosched instead when the holder
+ *           is another goroutine of its own process, which a C process has
+ *           not: no passive phase here.)
  *           Then sleep: set the waiters bit by CAS and FUTEX_WAIT_BITSET
  *           (shared, not PRIVATE) while the word is unchanged; a waiter
  *           that finds the word free takes it with the waiters bit if it
@@ -51,8 +55,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define LW_ACTIVE_SPINS 4          /* lock/wait.go activeSpins */
-#define LW_PAUSE_LOOP 30           /* lock/wait.go spinPause's loop */
+#define LW_MIN_SPIN_NS 250L       /* lock/wait.go minSpin */
+#define LW_MAX_SPIN_NS 2000L      /* lock/wait.go maxSpin */
+#define LW_SPIN_CHECK 16          /* lock/wait.go spinCheck */
 #define LW_STALE_NS 20000000L      /* lock.DefaultStaleAfter: bounds every sleep */
 #define LW_STARVE_NS 1000000L      /* lock/wait.go starveAfter */
 #define LW_MIN_WAIT_NS 50000L      /* lock/wait.go minFutexWait */
@@ -88,16 +93,14 @@ typedef uint32_t lw_word;
 struct lw {
 	lw_word *word;
 	lw_word self; /* tag (and stamp): the locked word of this process */
-	long spin_ns; /* length of the timed spin after the active spins */
+	long spin_ns; /* the spin's limit, adaptive (0: LW_MAX_SPIN_NS) */
 };
 
 static inline void lw_init(struct lw *l, lw_word *word, uint32_t tag, uint32_t stamp)
 {
-	const char *e = getenv("LW_SPIN_NS");
-
 	l->word = word;
 	l->self = LW_MAKE((tag & LW_TAG_MASK) | LW_WRITER, stamp);
-	l->spin_ns = e != NULL && atol(e) >= 0 ? atol(e) : 0;
+	l->spin_ns = 0;
 }
 
 /* lw_state is the futex word: the state half of *word. */
@@ -111,17 +114,17 @@ static inline int lw_cas(lw_word *word, lw_word old, lw_word new)
 	return __atomic_compare_exchange_n(word, &old, new, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
 }
 
-/* lw_pause burns a few dozen cycles without touching shared memory, as
- * lock's spinPause does (a loop of adds, not the PAUSE instruction). */
-__attribute__((noinline)) static int lw_pause(void)
+/* lw_pause is the spin-wait hint lock's spin gives (internal/futex.Pause):
+ * PAUSE on x86, YIELD on arm64. */
+static inline void lw_pause(void)
 {
-	int n = 0, i;
-
-	for (i = 0; i < LW_PAUSE_LOOP; i++) {
-		n += i;
-		__asm__ volatile("" : "+r"(n));
-	}
-	return n;
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ volatile("yield");
+#else
+	__asm__ volatile("" ::: "memory");
+#endif
 }
 
 static inline long lw_clock(void)
@@ -141,25 +144,37 @@ __attribute__((noinline)) static void lw_lock_slow(struct lw *l)
 {
 	const lw_word waiters = LW_MAKE(LW_WAITERS, 0), starving_bit = LW_MAKE(LW_STARVING, 0);
 	lw_word w, flags, self = l->self;
-	long now, next, starve_at, end = 0, d;
-	int i, starving = 0, slept = 0;
+	long now, next, starve_at, start = 0, d, limit = l->spin_ns ? l->spin_ns : LW_MAX_SPIN_NS;
+	int i, starving = 0, slept = 0, free = 1;
 
-	for (i = 0;; i++) {
+	for (i = 1;; i++) {
 		w = __atomic_load_n(l->word, __ATOMIC_SEQ_CST);
-		if ((LW_STATE(w) & (LW_TAG_MASK | LW_STARVING)) == 0 &&
-		    lw_cas(l->word, w, self | (w & waiters)))
-			return;
-		if (i < LW_ACTIVE_SPINS) {
-			lw_pause();
-			continue;
+		if ((LW_STATE(w) & (LW_TAG_MASK | LW_STARVING)) == 0) {
+			if (free) {
+				if (lw_cas(l->word, w, self | (w & waiters))) {
+					l->spin_ns = limit + (LW_MAX_SPIN_NS - limit) / 4;
+					return;
+				}
+				l->spin_ns = limit - (limit - LW_MIN_SPIN_NS) / 8;
+				break; /* taken under our nose */
+			}
+			free = 1;
+		} else if (free && i > 1) {
+			/* free at the last read, taken now: the holder barges */
+			l->spin_ns = limit - (limit - LW_MIN_SPIN_NS) / 8;
+			break;
+		} else {
+			free = 0;
 		}
-		if (l->spin_ns == 0)
-			break;
-		if (i == LW_ACTIVE_SPINS)
-			end = lw_clock() + l->spin_ns;
-		else if (lw_clock() >= end)
-			break;
 		lw_pause();
+		if (i % LW_SPIN_CHECK == 0) {
+			if (start == 0) {
+				start = lw_clock();
+			} else if (lw_clock() - start >= limit) {
+				l->spin_ns = limit - (limit - LW_MIN_SPIN_NS) / 8;
+				break;
+			}
+		}
 	}
 	now = lw_clock();
 	next = now + LW_STALE_NS;

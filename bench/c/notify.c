@@ -1,17 +1,7 @@
 /* Baselines of bench/run's section h (notify and semaphore): what C offers
- * for waiting on data between processes.
+ * for waiting on data between processes (the sleeping waiters' wake-ups are
+ * bench/c/wake.c's).
  *
- *   notify condwake N    one wake-up of a waiter asleep in pthread_cond_wait
- *                        on a process-shared condition variable (and mutex)
- *                        in a MAP_SHARED mapping: the notifier waits until
- *                        the waiter is about to wait, sleeps 300 us so that
- *                        it is asleep, locks, sets the round, unlocks, stamps
- *                        the time and calls pthread_cond_signal, then stays
- *                        busy until the waiter is done (as a notifier that
- *                        goes on working); the figure is the time to the
- *                        return of the waiter's pthread_cond_wait (the mutex
- *                        locked again): median and distribution of N
- *                        (c_cond_wake ns/wake)
  *   notify nowaiter N    pthread_cond_signal with nobody waiting
  *                        (c_cond_signal_nowaiter ns/op)
  *   notify sem N         sem_wait+sem_post of a process-shared unnamed
@@ -40,7 +30,6 @@
 
 #include "bench.h"
 
-#define WAKE_GAP_US 300 /* the same as benchproc's wakeGap */
 #define ITEM 64
 
 #define LINE __attribute__((aligned(64)))
@@ -49,50 +38,11 @@ struct shared {
 	pthread_mutex_t mu LINE;
 	pthread_cond_t cond LINE;
 	sem_t sem LINE;
-	volatile unsigned long round LINE, started, ack;
-	volatile double tnotify;
 	int ready LINE, go;
 	double start[2], end[2];
-	long nsamples LINE;
-	double samples[]; /* filled by the waiter */
 };
 
 static struct shared *s;
-
-static void waitfor(volatile unsigned long *p, unsigned long v)
-{
-	while (__atomic_load_n(p, __ATOMIC_ACQUIRE) < v)
-		usleep(20);
-}
-
-static void condwake(int idx, long n)
-{
-	unsigned long r;
-
-	if (idx == 0) { /* the notifier */
-		for (r = 1; r <= (unsigned long)n; r++) {
-			waitfor(&s->started, r);
-			usleep(WAKE_GAP_US);
-			pthread_mutex_lock(&s->mu);
-			s->round = r;
-			pthread_mutex_unlock(&s->mu);
-			s->tnotify = now_ns();
-			pthread_cond_signal(&s->cond);
-			while (__atomic_load_n(&s->ack, __ATOMIC_ACQUIRE) < r)
-				;
-		}
-		return;
-	}
-	for (r = 1; r <= (unsigned long)n; r++) {
-		pthread_mutex_lock(&s->mu);
-		__atomic_store_n(&s->started, r, __ATOMIC_RELEASE);
-		while (s->round < r)
-			pthread_cond_wait(&s->cond, &s->mu);
-		s->samples[s->nsamples++] = now_ns() - s->tnotify;
-		pthread_mutex_unlock(&s->mu);
-		__atomic_store_n(&s->ack, r, __ATOMIC_RELEASE);
-	}
-}
 
 static int sp[2]; /* the socket pair */
 
@@ -164,10 +114,10 @@ int main(int argc, char **argv)
 	double t0;
 
 	if (argc != 3 || (n = atol(argv[2])) < 1) {
-		fprintf(stderr, "usage: notify condwake|nowaiter|sem|seqpacket N\n");
+		fprintf(stderr, "usage: notify nowaiter|sem|seqpacket N\n");
 		return 2;
 	}
-	s = mmap(NULL, sizeof(*s) + (n + 1) * sizeof(double), PROT_READ | PROT_WRITE,
+	s = mmap(NULL, sizeof(*s), PROT_READ | PROT_WRITE,
 	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (s == MAP_FAILED)
 		die("mmap");
@@ -180,13 +130,6 @@ int main(int argc, char **argv)
 	if (sem_init(&s->sem, 1, 1) != 0)
 		die("sem_init");
 
-	if (strcmp(argv[1], "condwake") == 0) {
-		if (run(condwake, n) != 0)
-			return 1;
-		print_quantiles("c_cond_wake", "ns/wake", s->samples, s->nsamples);
-		printf("c_cond_wake %.1f ns/wake\n", s->samples[s->nsamples / 2]);
-		return 0;
-	}
 	if (strcmp(argv[1], "nowaiter") == 0) {
 		t0 = now_ns();
 		for (i = 0; i < n; i++) {

@@ -19,6 +19,10 @@
  *	the system calls posixshm.Open + Close make on Linux, from C: glibc's
  *	name check and path (/dev/shm/NAME without leading slashes), open,
  *	fstat (S_ISREG, st_nlink == 1), fcntl(F_GETFL), close. 4 calls.
+ *   open samecalls-fd-openbsd N DIR NAME
+ *   open samecalls-fd-linux N NAME
+ *	the same without the fcntl(F_GETFL), which only os.NewFile makes: the
+ *	calls of Dir.OpenFd and posixshm.OpenFd + close (5 and 3).
  *
  * The "samecalls" figures are the baselines whose ratio does not depend on
  * what a system call costs on the machine: bench/run counts the calls of
@@ -40,7 +44,7 @@
 #include "../../posixshm/testdata/cref/openbsd_shm.h"
 
 /* samecalls_openbsd: shm_open_dir's work, then what Go adds. */
-static int samecalls_openbsd(const char *dir, const char *name)
+static int samecalls_openbsd(const char *dir, const char *name, int getfl)
 {
 	struct stat sb, dsb;
 	char path[4096];
@@ -51,7 +55,7 @@ static int samecalls_openbsd(const char *dir, const char *name)
 	if (fd == -1)
 		return -1;
 	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode) || sb.st_uid != geteuid() ||
-	    sb.st_nlink > 1 || stat(dir, &dsb) == -1 || fcntl(fd, F_GETFL) == -1) {
+	    sb.st_nlink > 1 || stat(dir, &dsb) == -1 || (getfl && fcntl(fd, F_GETFL) == -1)) {
 		close(fd);
 		errno = EINVAL;
 		return -1;
@@ -61,7 +65,7 @@ static int samecalls_openbsd(const char *dir, const char *name)
 
 /* samecalls_linux: glibc's shm_open (name check, path), then what posixshm
  * and Go add. */
-static int samecalls_linux(const char *name)
+static int samecalls_linux(const char *name, int getfl)
 {
 	struct stat sb;
 	char path[4096];
@@ -82,7 +86,7 @@ static int samecalls_linux(const char *name)
 	if (fd == -1)
 		return -1;
 	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode) || sb.st_nlink > 1 ||
-	    fcntl(fd, F_GETFL) == -1) {
+	    (getfl && fcntl(fd, F_GETFL) == -1)) {
 		close(fd);
 		errno = EINVAL;
 		return -1;
@@ -90,7 +94,7 @@ static int samecalls_linux(const char *name)
 	return fd;
 }
 
-enum mode { OPENBSD, GLIBC, SAME_OPENBSD, SAME_LINUX };
+enum mode { OPENBSD, GLIBC, SAME_OPENBSD, SAME_LINUX, FD_OPENBSD, FD_LINUX };
 
 static int openit(enum mode m, const char *dir, const char *name, int flags)
 {
@@ -100,9 +104,13 @@ static int openit(enum mode m, const char *dir, const char *name, int flags)
 	case GLIBC:
 		return shm_open(name, flags, 0600);
 	case SAME_OPENBSD:
-		return samecalls_openbsd(dir, name);
+		return samecalls_openbsd(dir, name, 1);
 	case SAME_LINUX:
-		return samecalls_linux(name);
+		return samecalls_linux(name, 1);
+	case FD_OPENBSD:
+		return samecalls_openbsd(dir, name, 0);
+	case FD_LINUX:
+		return samecalls_linux(name, 0);
 	}
 	return -1;
 }
@@ -123,9 +131,13 @@ int main(int argc, char **argv)
 		m = GLIBC;
 	else if (argc == 4 && strcmp(argv[1], "samecalls-linux") == 0)
 		m = SAME_LINUX;
+	else if (argc == 5 && strcmp(argv[1], "samecalls-fd-openbsd") == 0)
+		m = FD_OPENBSD;
+	else if (argc == 4 && strcmp(argv[1], "samecalls-fd-linux") == 0)
+		m = FD_LINUX;
 	else {
-		fprintf(stderr, "usage: open openbsd|samecalls-openbsd N DIR NAME | "
-		    "open glibc|samecalls-linux N NAME\n");
+		fprintf(stderr, "usage: open openbsd|samecalls-openbsd|samecalls-fd-openbsd N DIR NAME | "
+		    "open glibc|samecalls-linux|samecalls-fd-linux N NAME\n");
 		return 2;
 	}
 	withdir = argc == 5;

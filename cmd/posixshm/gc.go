@@ -411,7 +411,7 @@ func (g *gc) check(e *gcEntry, pu procUsers, remove bool) {
 	// a user), so closing one drops no attachment's record lock, as it
 	// would on OpenBSD (POSIX locks) in a process attached to the file.
 	defer f.Close()
-	before, err := fstatFacts(f)
+	before, err := fstatFacts(f, e.Path)
 	if err != nil || before.key() != e.fa.key() || before.Nlink != 1 || !before.Mode.IsRegular() {
 		e.keep("changed", "replaced while gc looked at it")
 		return
@@ -456,7 +456,7 @@ func (g *gc) checkSegment(e *gcEntry, pu procUsers, remove bool) {
 	var lastUsed, now time.Time
 	var timesErr error
 	decide := func(h segment.Header) bool {
-		fa, err := fstatFacts(e.f)
+		fa, err := fstatFacts(e.f, e.Path)
 		if timesErr = err; err != nil {
 			return false
 		}
@@ -470,7 +470,7 @@ func (g *gc) checkSegment(e *gcEntry, pu procUsers, remove bool) {
 		}
 		return remove && len(users) == 0 && g.idle(lastUsed, now)
 	}
-	before, ferr := fstatFacts(e.f)
+	before, ferr := fstatFacts(e.f, e.Path)
 	u, removed, err := segment.RemoveUnused(e.f, g.names, e.name, decide)
 	if !removed && ferr == nil {
 		g.restoreAtime(e, before)
@@ -531,7 +531,7 @@ func (g *gc) checkSegment(e *gcEntry, pu procUsers, remove bool) {
 // checkPlain decides about e, which is not a segment, from what /proc
 // says about it (pu).
 func (g *gc) checkPlain(e *gcEntry, pu procUsers) {
-	fa, err := fstatFacts(e.f)
+	fa, err := fstatFacts(e.f, e.Path)
 	if err != nil {
 		e.keep("error", "%v", err)
 		return

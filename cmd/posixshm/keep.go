@@ -56,6 +56,7 @@ type kept struct {
 	seg  *segment.Segment
 	sem  *sem.Semaphore
 	f    *os.File
+	path string // f's file
 }
 
 func runKeep(c *cli, names []string) int {
@@ -67,8 +68,10 @@ func runKeep(c *cli, names []string) int {
 		return c.usageError("--every must be positive")
 	}
 	verbose := c.flag("verbose").(bool)
-	// Before anything is opened: opening refreshes (a semaphore's Open
-	// does), and a script that sees the refresh may interrupt us at once.
+	// Signals are caught before anything is opened: opening a segment
+	// refreshes it, and a script that waits for that refresh and then
+	// sends SIGINT must find keep ready for it (it used to kill keep,
+	// when it came before signal.NotifyContext; seen under load).
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	l := c.layout()
@@ -127,7 +130,8 @@ func openKept(l posixshm.Layout, name string) (*kept, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &kept{name: name, f: f}, nil
+	path, _ := l.Path(name) // Open accepted the name
+	return &kept{name: name, f: f, path: path}, nil
 }
 
 // notSegment reports whether err says the object is not a usable segment,
@@ -182,7 +186,7 @@ func (k *kept) refresh() (removed bool, err error) {
 		}
 		return false, k.seg.Refresh()
 	}
-	fa, err := fstatFacts(k.f)
+	fa, err := fstatFacts(k.f, k.path)
 	if err == nil && fa.Nlink == 0 {
 		return true, nil
 	}

@@ -215,7 +215,7 @@ func lsRead(o *objectJSON, fa facts, sc scope, kind string, namer *procNamer, wa
 	f, err := os.OpenFile(fa.Path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if err == nil {
 		defer f.Close() // not attached: closing drops no attachment's lock (see readSegment)
-		if now, ferr := fstatFacts(f); ferr != nil || now.key() != fa.key() {
+		if now, ferr := fstatFacts(f, fa.Path); ferr != nil || now.key() != fa.key() {
 			err = errors.New("replaced while ls looked at it")
 		}
 	} else {

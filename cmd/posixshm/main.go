@@ -75,6 +75,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	switch args[0] {
 	case "-h", "-help", "--help", "help":
+		if len(args) > 1 && args[1] == "--man" {
+			return runMan(stdout, stderr, args[2:])
+		}
 		if len(args) > 1 {
 			if text, ok := topics[args[1]]; ok {
 				fmt.Fprint(stdout, text)
@@ -108,7 +111,7 @@ func runCommand(cmd *command, args []string, stdout, stderr io.Writer) int {
 	fs := cmd.flagSet()
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			cmdUsage(stdout, cmd)
+			cmdShortUsage(stdout, cmd)
 			return exitOK
 		}
 		fmt.Fprintf(stderr, "posixshm %s: %v\n", cmd.name, err)
@@ -204,17 +207,20 @@ func (c *cli) usageError(format string, args ...any) int {
 	return exitUsage
 }
 
-func usage(w io.Writer) {
-	fmt.Fprint(w, `posixshm manages POSIX shared memory objects the way shm_open(3) lays them out.
-
-usage: posixshm COMMAND [FLAGS] [--] ARGS...
-
-Without --dir, names follow this system's own shm_open (OpenBSD: /tmp/<sha256>.shm;
+// The command's own description, shared by usage and the man page.
+const (
+	objects  = "POSIX shared memory objects the way shm_open(3) lays them out" // what posixshm manages
+	synopsis = "COMMAND [FLAGS] [--] ARGS..."
+	overview = `Without --dir, names follow this system's own shm_open (OpenBSD: /tmp/<sha256>.shm;
 Linux: /dev/shm/<name>). With --dir DIR, OpenBSD's layout rooted at DIR.
-Flags go before names; names that begin with "-" go after "--".
+Flags go before names; names that begin with "-" go after "--".`
+	exitStatusText = `0 on success; 1 on failure, with a message "posixshm: <op> <name>: <reason>"
+on stderr; 2 on a usage error, when nothing was done; 128+N after signal N.
+"posixshm lock" exits with CMD's status, "posixshm wait" with 1 after --timeout.`
+)
 
-commands:
-`)
+// visibleCommands returns the names of the commands in the list, sorted.
+func visibleCommands() []string {
 	names := make([]string, 0, len(commands))
 	for n, cmd := range commands {
 		if !cmd.hidden {
@@ -222,12 +228,30 @@ commands:
 		}
 	}
 	sort.Strings(names)
-	for _, n := range names {
-		fmt.Fprintf(w, "  %-7s %s\n", n, commands[n].summary)
+	return names
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintf(w, "posixshm manages %s.\n\nusage: posixshm %s\n\n%s\n\ncommands:\n", objects, synopsis, overview)
+	width := 0
+	for _, n := range visibleCommands() {
+		width = max(width, len(n))
 	}
+	for _, n := range visibleCommands() {
+		fmt.Fprintf(w, "  %-*s %s\n", width, n, commands[n].summary)
+	}
+	fmt.Fprintf(w, "\nexamples:\n%s\n", examples)
 	fmt.Fprint(w, `
-examples:
-  posixshm path /myobject                  # the file behind a name
+Run "posixshm help COMMAND" for a command's details and examples, "posixshm
+COMMAND --help" for its flags (-h too, but in ls, stat and gc -h asks for sizes
+as ls -h shows them), "posixshm help json" for the JSON that ls, stat and gc
+print, "posixshm --version" for the version, "posixshm help --man" for a
+manual page and "posixshm completion SHELL" for shell completion.
+`)
+}
+
+// examples are the command list's examples.
+const examples = `  posixshm path /myobject                  # the file behind a name
   posixshm create --size 1M /myseg         # a segment with 1 MiB of data
   posixshm stat /myseg                     # describe it, without refreshing it
   posixshm ls --dir /tmp                   # OpenBSD's objects in /tmp, with their daily(8) risk
@@ -236,16 +260,32 @@ examples:
   posixshm wait --timeout 1m /myseg        # sleep until another process runs...
   posixshm notify --all /myseg             # ...this (see "posixshm help wait")
   posixshm gc --dry-run                    # what gc would remove (nobody attached), and why
-  posixshm demo                            # N processes count under the lock
+  posixshm demo                            # N processes count under the lock`
 
-Run "posixshm help COMMAND" or "posixshm COMMAND -h" for details and examples,
-"posixshm help json" for the JSON that ls, stat and gc print, "posixshm
---version" for the version.
-`)
-}
-
+// cmdUsage is "posixshm help CMD": the synopsis, the whole help text with
+// its examples, and the flags.
 func cmdUsage(w io.Writer, cmd *command) {
 	fmt.Fprintf(w, "usage: posixshm %s %s\n\n%s\n", cmd.name, cmd.args, strings.TrimSpace(cmd.help))
+	if flags := cmd.flagList(); flags != "" {
+		fmt.Fprintf(w, "\nflags:\n%s", flags)
+	}
+}
+
+// cmdShortUsage is "posixshm CMD -h": the synopsis, the summary, the flags
+// and one example; the prose stays behind "posixshm help CMD".
+func cmdShortUsage(w io.Writer, cmd *command) {
+	fmt.Fprintf(w, "usage: posixshm %s %s\n\n%s.\n", cmd.name, cmd.args, upperFirst(cmd.summary))
+	if flags := cmd.flagList(); flags != "" {
+		fmt.Fprintf(w, "\nflags:\n%s", flags)
+	}
+	if ex := cmd.examples(); len(ex) > 0 {
+		fmt.Fprintf(w, "\nexample:\n%s\n", ex[0])
+	}
+	fmt.Fprintf(w, "\nRun \"posixshm help %s\" for the details and more examples.\n", cmd.name)
+}
+
+// flagList lists cmd's flags as package flag's usage does, with "--".
+func (cmd *command) flagList() string {
 	var flags strings.Builder
 	cmd.flagSet().VisitAll(func(f *flag.Flag) {
 		arg, text := flag.UnquoteUsage(f)
@@ -258,9 +298,32 @@ func cmdUsage(w io.Writer, cmd *command) {
 		}
 		flags.WriteString("\n")
 	})
-	if flags.Len() > 0 {
-		fmt.Fprintf(w, "\nflags:\n%s", flags.String())
+	return flags.String()
+}
+
+// examples returns the lines of the "examples:" section of cmd's help,
+// each as written (indented, with its comment).
+func (cmd *command) examples() []string {
+	_, ex, ok := strings.Cut(cmd.help, "\nexamples:\n")
+	if !ok {
+		return nil
 	}
+	var lines []string
+	for _, l := range strings.Split(ex, "\n") {
+		if strings.TrimSpace(l) == "" {
+			break
+		}
+		lines = append(lines, l)
+	}
+	return lines
+}
+
+// upperFirst is s with its first letter in upper case.
+func upperFirst(s string) string {
+	if s == "" || s[0] < 'a' || s[0] > 'z' {
+		return s
+	}
+	return string(s[0]-'a'+'A') + s[1:]
 }
 
 // flagName is the flag called name as it is written: "--dir", but "-h" and

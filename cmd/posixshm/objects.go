@@ -39,13 +39,14 @@ func lstatFacts(path string) (facts, error) {
 	return factsOf(path, &st), nil
 }
 
-// fstatFacts returns the facts of the open file f.
-func fstatFacts(f *os.File) (facts, error) {
+// fstatFacts returns the facts of the open file f, whose path is path (an
+// object's Name() is its name, not its file: see posixshm.Open).
+func fstatFacts(f *os.File, path string) (facts, error) {
 	var st unix.Stat_t
 	if err := unixutil.IgnoringEINTR(func() error { return unix.Fstat(int(f.Fd()), &st) }); err != nil {
-		return facts{}, &fs.PathError{Op: "fstat", Path: f.Name(), Err: err}
+		return facts{}, &fs.PathError{Op: "fstat", Path: path, Err: err}
 	}
-	return factsOf(f.Name(), &st), nil
+	return factsOf(path, &st), nil
 }
 
 func factsOf(path string, st *unix.Stat_t) facts {
@@ -208,7 +209,7 @@ func parseSize(s string) (int64, error) {
 // It goes through f's descriptor, never the path, which by now may name
 // another file. The error is only worth a warning.
 func restoreAtime(f *os.File, before facts) error {
-	after, err := fstatFacts(f)
+	after, err := fstatFacts(f, before.Path)
 	if err != nil || after.Atime.Equal(before.Atime) {
 		return err
 	}
@@ -220,7 +221,7 @@ func restoreAtime(f *os.File, before facts) error {
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("reading %s moved its access time; restoring it: %v", f.Name(), err)
+		return fmt.Errorf("reading %s moved its access time; restoring it: %v", quoted(before.Path), err)
 	}
 	return nil
 }

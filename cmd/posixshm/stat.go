@@ -205,7 +205,8 @@ func statObject(l posixshm.Layout, name string, now time.Time) (statReport, erro
 		return r, nil
 	}
 	defer f.Close()
-	fa, err := fstatFacts(f)
+	path, _ := l.Path(name) // Open accepted the name
+	fa, err := fstatFacts(f, path)
 	if err != nil {
 		return r, err
 	}
@@ -238,7 +239,7 @@ func statSem(l sem.Layout, name string, now time.Time) (statReport, error) {
 		return r, nil
 	}
 	defer f.Close()
-	fa, err := fstatFacts(f)
+	fa, err := fstatFacts(f, path)
 	if err != nil {
 		return r, err
 	}

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -61,10 +62,18 @@ func lockHolder(t *testing.T, d posixshm.Dir, name string, prefix ...string) *ex
 	argv := append(prefix, bin, "lock", "--dir", string(d), name, "sh", "-c", `touch "$0" && exec sleep 60`, ready)
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stderr = os.Stderr
+	// A process group of its own, killed whole at the end: where the
+	// lock's CMD does not die with it (the OpenBSD build, -tags
+	// openbsdsim), a sleep left behind would keep the test's stderr open
+	// ("Test I/O incomplete") for a minute.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { kill(cmd) })
+	t.Cleanup(func() {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		kill(cmd)
+	})
 	waitReady(t, ready)
 	return cmd
 }

@@ -131,4 +131,10 @@ func TestVersion(t *testing.T) {
 	if got := version(nil, false); !strings.Contains(got, "no build information") {
 		t.Errorf("version without build info = %q", got)
 	}
+	// -ldflags "-X main.stampedVersion=v9.8.7" wins over the build info.
+	defer func(v string) { stampedVersion = v }(stampedVersion)
+	stampedVersion = "v9.8.7"
+	if got, want := version(mk("(devel)"), true), "posixshm v9.8.7 (go1.26.8)"; got != want {
+		t.Errorf("stamped version = %q, want %q", got, want)
+	}
 }

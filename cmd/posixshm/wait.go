@@ -113,7 +113,11 @@ func runWait(c *cli, args []string) int {
 	ctx, cancel, release := timeoutContext(timeout)
 	defer release()
 	refreshErrs := seg.KeepAlive(ctx, 0)
-	go watchWait(c, seg, name, sigs, refreshErrs, cancel)
+	// The file as it is now, before the wait begins: "posixshm rm" may
+	// come as soon as this process is seen waiting, before the watcher
+	// runs.
+	start, startErr := lstatFacts(seg.Path())
+	go watchWait(c, seg, name, start, startErr, sigs, refreshErrs, cancel)
 	n, err := seg.WaitNotification(ctx, since)
 	var sig signalError
 	switch {
@@ -151,14 +155,18 @@ func timeoutContext(timeout time.Duration) (ctx context.Context, cancel context.
 // watchWait ends the wait (cancel) on a signal, or once the segment's file
 // is gone or replaced, and reports the refreshes that failed; it returns
 // when refreshErrs is closed, which happens when the wait's context is
-// done. The file is checked by its path, every waitRecheck, against what
-// it was at the start: kernel objects (macOS, FreeBSD) have no path to
-// check, and are not.
-func watchWait(c *cli, seg *segment.Segment, name string, sigs <-chan os.Signal, refreshErrs <-chan error, cancel context.CancelCauseFunc) {
-	start, err := lstatFacts(seg.Path())
+// done. The file is checked by its path, every waitRecheck, against
+// start (startErr), what it was before the wait began: a file missing then
+// was removed since it was opened; kernel objects (macOS, FreeBSD), whose
+// "path" is the name, have no file to check, and are not.
+func watchWait(c *cli, seg *segment.Segment, name string, start facts, startErr error, sigs <-chan os.Signal, refreshErrs <-chan error, cancel context.CancelCauseFunc) {
 	tick := time.NewTicker(waitRecheck)
 	defer tick.Stop()
-	if err != nil {
+	switch {
+	case startErr == nil:
+	case errors.Is(startErr, fs.ErrNotExist) && seg.Path() != name:
+		cancel(errRemoved)
+	default:
 		tick.Stop()
 	}
 	for {

@@ -1,7 +1,12 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"io"
 	"os"
+	"testing"
+	"time"
 
 	"github.com/posixshm/posixshm/posixshm"
 	"github.com/posixshm/posixshm/segment"
@@ -33,4 +38,37 @@ func waitHeader(ts *testscript.TestScript, neg bool, args []string, cmd, what st
 		h, err := segment.ReadHeader(f)
 		return err == nil && ok(h)
 	})
+}
+
+// TestWatchWait_RemovedFirst: a segment removed before the watcher of
+// "posixshm wait" first looks at its file (the watcher is a goroutine, and
+// a loaded machine may run it after "posixshm rm") ends the wait as
+// removed. The watcher used to take the missing file for a kernel object
+// with no path, stop checking, and leave the wait hanging: wait.txtar's
+// "removed while waited for" hung for its whole test timeout under load.
+func TestWatchWait_RemovedFirst(t *testing.T) {
+	d := posixshm.Dir(t.TempDir())
+	seg, err := segment.Create("/r", 8, &segment.Options{Layout: d})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer seg.Close()
+	c := &cli{stdout: io.Discard, stderr: io.Discard, name: "wait", dir: string(d)}
+	start, startErr := lstatFacts(seg.Path())
+	if err := d.Unlink("/r"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	refreshErrs := make(chan error)
+	go watchWait(c, seg, "/r", start, startErr, nil, refreshErrs, cancel)
+	defer close(refreshErrs)
+	select {
+	case <-ctx.Done():
+		if !errors.Is(context.Cause(ctx), errRemoved) {
+			t.Errorf("the wait ended with %v, want errRemoved", context.Cause(ctx))
+		}
+	case <-time.After(10 * time.Second): // a hang guard: the recheck is every second
+		t.Fatal("the wait on a removed segment was never ended")
+	}
 }

@@ -122,7 +122,7 @@ func status(ws syscall.WaitStatus) string {
 // as CI has).
 func RunConfined(t *testing.T, promises string, fn func(t *testing.T)) Result {
 	t.Helper()
-	if IsChild(t) {
+	if os.Getenv(envTest) == t.Name() {
 		runChild(t, fn) // does not return
 	}
 	if _, err := parse(promises); err != nil {
@@ -176,20 +176,27 @@ func RunConfined(t *testing.T, promises string, fn func(t *testing.T)) Result {
 // IsChild reports whether this process is the confined child of t's test:
 // code before RunConfined runs in the parent and in the child, and parent
 // work (setting up files, starting other processes) must not run twice.
+//
+// That holds for the tests around it too: a test whose subtests call
+// RunConfined runs again, up to the subtest, in each of their children, so
+// IsChild(t) is true there for t and every test t is inside.
 func IsChild(t *testing.T) bool {
-	return os.Getenv(envTest) == t.Name()
+	name := os.Getenv(envTest)
+	return name != "" && (name == t.Name() || strings.HasPrefix(name, t.Name()+"/"))
 }
 
 // ran holds the tests that called RunConfined, in the parent.
 var ran sync.Map // *testing.T → true
 
 // sharedDirs holds SharedDir's directory per test, in the parent.
-var sharedDirs sync.Map // *testing.T → string
+var sharedDirs sync.Map // t.Name() → string
 
 // SharedDir returns a directory that t's test and its confined child both
 // see: in the parent a t.TempDir (the same one on every call with this t),
-// in the child the parent's. Call it with the t given to RunConfined,
-// before RunConfined.
+// in the child the parent's. Call it with the t given to RunConfined, or
+// with a test around it (for a directory its subtests' children share),
+// before RunConfined. The child never makes a directory of its own: it
+// exits without running cleanups, so one would be left behind.
 func SharedDir(t *testing.T) string {
 	t.Helper()
 	if IsChild(t) {
@@ -199,13 +206,27 @@ func SharedDir(t *testing.T) string {
 		}
 		return d
 	}
-	if d, ok := sharedDirs.Load(t); ok {
+	if d, ok := sharedDirs.Load(t.Name()); ok {
 		return d.(string)
 	}
 	d := t.TempDir()
-	sharedDirs.Store(t, d)
-	t.Cleanup(func() { sharedDirs.Delete(t) })
+	sharedDirs.Store(t.Name(), d)
+	t.Cleanup(func() { sharedDirs.Delete(t.Name()) })
 	return d
+}
+
+// sharedDir returns the SharedDir of t or of the nearest test around it.
+func sharedDir(t *testing.T) (string, bool) {
+	for name := t.Name(); ; {
+		if d, ok := sharedDirs.Load(name); ok {
+			return d.(string), true
+		}
+		i := strings.LastIndexByte(name, '/')
+		if i < 0 {
+			return "", false
+		}
+		name = name[:i]
+	}
 }
 
 // runChild is RunConfined in the child.
@@ -271,8 +292,8 @@ func childEnv(t *testing.T, promises string) []string {
 	env = append(env, envTest+"="+t.Name(), envPromises+"="+promises,
 		// A -race child otherwise sleeps a second at exit.
 		"GORACE=atexit_sleep_ms=0 "+os.Getenv("GORACE"))
-	if d, ok := sharedDirs.Load(t); ok {
-		env = append(env, envDir+"="+d.(string))
+	if d, ok := sharedDir(t); ok {
+		env = append(env, envDir+"="+d)
 	}
 	return env
 }

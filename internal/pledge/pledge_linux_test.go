@@ -416,3 +416,41 @@ func TestConfine_BadPromises(t *testing.T) {
 		t.Errorf("dns: %v, want ErrNotSimulated", err)
 	}
 }
+
+// TestSharedDir_Subtests: a directory shared by a test with the confined
+// children of its subtests (TestRunConfined_Violations' pattern) is the
+// parent's in every child, and the children, which exit without running
+// cleanups, make no directory of their own: each used to leave
+// $TMPDIR/TestRunConfined_Violations*/001/file behind, one per subtest.
+func TestSharedDir_Subtests(t *testing.T) {
+	tmp := os.Getenv("POSIXSHM_PLEDGE_TESTTMP")
+	if !pledge.IsChild(t) {
+		tmp = t.TempDir()
+		t.Setenv("POSIXSHM_PLEDGE_TESTTMP", tmp)
+		t.Setenv("TMPDIR", tmp)
+	}
+	dir := pledge.SharedDir(t)
+	if !pledge.IsChild(t) {
+		check(t, "setup", os.WriteFile(filepath.Join(dir, "file"), []byte("parent's"), 0o600))
+	}
+	for _, name := range []string{"a", "b"} {
+		t.Run(name, func(t *testing.T) {
+			r := pledge.RunConfined(t, "stdio rpath", func(t *testing.T) {
+				if b, err := os.ReadFile(filepath.Join(dir, "file")); string(b) != "parent's" {
+					t.Errorf("the child reads %q, %v in %s, want the parent's file", b, err, dir)
+				}
+			})
+			mustSucceed(t, r)
+		})
+	}
+	if pledge.IsChild(t) {
+		return
+	}
+	ents, err := os.ReadDir(tmp)
+	check(t, "reading "+tmp, err)
+	// The parent's own directories are in the root its first TempDir
+	// made, before TMPDIR was set: anything in tmp is a child's.
+	if len(ents) != 0 {
+		t.Errorf("the children left %d directories in $TMPDIR: %v", len(ents), ents)
+	}
+}

@@ -15,16 +15,21 @@
 //		the distribution of single round trips (one in 8 timed).
 //	benchproc pingpong-futex -n N -dir DIR
 //		the same with bench/c/futex.c's sleeping ping-pong written in Go.
-//	benchproc wake -n N -dir DIR
-//		wake-up of a waiter asleep in Lock: median and distribution of N.
 //	benchproc spinbudget -n N -dir DIR
-//		how long a waiter spins in Lock before it sleeps (median of N):
-//		the spin budget bench/c/lockword.h is given.
-//	benchproc condwake -n N -dir DIR
-//		wake-up of a waiter asleep in lock.Cond's Wait, from just before
-//		Signal to Wait's return: median and distribution of N.
-//	benchproc condwake-futex -n N -dir DIR
-//		the same with raw futex calls in Go, the floor for lock.Cond.
+//		how long a waiter spins in Lock behind a held lock before it
+//		sleeps (median of N); bench/c/futex.c spinbudget measures
+//		bench/c/lockword.h's, which spins the same way.
+//	benchproc wakeup -kind K -n N [-w W] [-gap D] [-cpus A,B] [-key KEY] -dir DIR
+//		wake-up of a sleeping waiter, from just before the other
+//		process's act to the return of the wait: K is mutex (Unlock →
+//		Lock), futex (raw FUTEX_WAKE → FUTEX_WAIT), cond (lock.Cond),
+//		segwait (Segment.Wait), segnotif (WaitNotification) or sem
+//		(lock.Semaphore Release → Acquire); W waiter goroutines in one
+//		process; the notifier pinned to CPU A and the waiter to B (every
+//		thread; -1: not pinned). Prints the median and distribution of
+//		the wake-ups, the share on the notifier's CPU (KEY_samecpu) and
+//		the waiter process's context switches per wake-up (KEY_switches).
+//		bench/c/wake.c is the C side, step by step the same protocol.
 //	benchproc prodcons -n N -dir DIR
 //		N 64-byte items from a producer process to a consumer process
 //		through a queue in shared memory with lock.Cond: items per second.

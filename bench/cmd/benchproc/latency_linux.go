@@ -157,31 +157,10 @@ func childFutex(pg *page, idx int, o *options) error {
 	return wait() // child 0's last handoff returns the turn to us
 }
 
-// wakeGap is how long the holder keeps the lock before each Unlock: long
-// enough for the waiter to finish spinning and fall asleep in futex(2).
+// wakeGap is how long the notifier of a sleeping-waiter figure sleeps
+// before it acts (benchproc wakeup's default -gap): long enough for the
+// waiter to finish spinning and fall asleep in futex(2).
 const wakeGap = 300 * time.Microsecond
-
-// wake: the latency of one wake-up of a sleeping waiter, from just before
-// the holder's Unlock to the return of the waiter's Lock: the median and
-// the distribution of n. The holder keeps the lock for wakeGap each round,
-// so the waiter is asleep.
-func wake(out io.Writer, dir string, o *options) error {
-	if o.n < 1 {
-		return errors.New("wake: bad -n")
-	}
-	path, pg, mem, err := newPage(dir)
-	if err != nil {
-		return err
-	}
-	defer os.Remove(path)
-	defer unix.Munmap(mem)
-	if _, err := runChildren(pg, path, "child-wake", 2, "-n", strconv.Itoa(o.n)); err != nil {
-		return err
-	}
-	printQuantiles(out, "go_wake", "ns/wake", pg.quant[:])
-	fmt.Fprintf(out, "go_wake %d ns/wake\n", pg.median)
-	return nil
-}
 
 // waitFor polls *p until it reaches v, without timing anything.
 func waitFor(p *uint64, v uint64) {
@@ -190,49 +169,12 @@ func waitFor(p *uint64, v uint64) {
 	}
 }
 
-func childWake(pg *page, idx int, o *options) error {
-	mu := pg.mutex(0)
-	n := uint64(o.n)
-	if idx == 0 { // the holder
-		for r := uint64(1); r <= n; r++ {
-			if err := mu.Lock(); err != nil {
-				return err
-			}
-			atomic.StoreUint64(&pg.round, r) // the waiter may go to Lock
-			time.Sleep(wakeGap)
-			atomic.StoreUint64(&pg.tUnlock, monotonic())
-			if err := mu.Unlock(); err != nil {
-				return err
-			}
-			// Busy until the waiter took the lock and released it, as a
-			// holder that goes on working would be (bench/c/futex.c does
-			// the same): the waiter must run on another CPU.
-			for atomic.LoadUint64(&pg.ack) < r {
-			}
-		}
-		return nil
-	}
-	lat := make([]uint64, 0, n)
-	for r := uint64(1); r <= n; r++ {
-		waitFor(&pg.round, r)
-		if err := mu.Lock(); err != nil {
-			return err
-		}
-		lat = append(lat, monotonic()-atomic.LoadUint64(&pg.tUnlock))
-		if err := mu.Unlock(); err != nil {
-			return err
-		}
-		atomic.StoreUint64(&pg.ack, r)
-	}
-	storeLatencies(pg, lat)
-	return nil
-}
-
 // spinBudget: how long a waiter spins in Lock before it goes to sleep: from
 // just before its Lock to the moment the waiters bit appears in the word
 // (lock sets it right before FUTEX_WAIT), while another process holds the
-// lock; the median of n. bench/run gives it to bench/c/lockword.h, whose
-// waiters then spin as long (LW_SPIN_NS).
+// lock; the median of n. The spin's limit adapts (lock.Mutex.spin): behind
+// a lock that is never released in time it settles near its minimum, as
+// bench/c/lockword.h's does (futex spinbudget measures that one).
 func spinBudget(out io.Writer, dir string, o *options) error {
 	if o.n < 1 {
 		return errors.New("spinbudget: bad -n")

@@ -86,12 +86,9 @@ type role struct {
 var roles = map[string]role{
 	"child-incr":  {run: childIncr},
 	"child-pong":  {prepare: pongStart, run: childPong},
-	"child-wake":  {run: childWake},
 	"child-futex": {run: childFutex},
 	"child-spin":  {run: childSpin},
 
-	"child-condwake": {run: childCondWake},
-	"child-futexcw":  {run: childFutexCondWake},
 	"child-prodcons": {run: childProdcons},
 }
 
@@ -102,7 +99,13 @@ type options struct {
 
 func run(args []string, out io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("usage: benchproc increments|pingpong|pingpong-futex|wake|spinbudget|condwake|condwake-futex|prodcons|mkobjects [flags]")
+		return errors.New("usage: benchproc increments|pingpong|pingpong-futex|spinbudget|wakeup|prodcons|mkobjects [flags]")
+	}
+	switch args[0] {
+	case "wakeup":
+		return wakeup(out, "/dev/shm", args[1:])
+	case "child-wakeup":
+		return childWakeup(args[1:])
 	}
 	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
 	var o options
@@ -124,14 +127,8 @@ func run(args []string, out io.Writer) error {
 		return pingpong(out, *dir, &o, "child-pong", "go_pingpong")
 	case "pingpong-futex":
 		return pingpong(out, *dir, &o, "child-futex", "go_futex_pingpong")
-	case "wake":
-		return wake(out, *dir, &o)
 	case "spinbudget":
 		return spinBudget(out, *dir, &o)
-	case "condwake":
-		return condWake(out, *dir, &o, "child-condwake", "go_cond_wake")
-	case "condwake-futex":
-		return condWake(out, *dir, &o, "child-futexcw", "go_futex_condwake")
 	case "prodcons":
 		return prodcons(out, *dir, &o)
 	case "mkobjects":

@@ -10,6 +10,7 @@ import (
 	"go/token"
 	"os"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -21,7 +22,7 @@ import (
 // os.Executable() with a child role as the first argument.
 func TestMain(m *testing.M) {
 	if len(os.Args) > 1 {
-		if _, ok := roles[os.Args[1]]; ok {
+		if _, ok := roles[os.Args[1]]; ok || os.Args[1] == "child-wakeup" {
 			if err := run(os.Args[1:], os.Stdout); err != nil {
 				os.Stderr.WriteString("benchproc child: " + err.Error() + "\n")
 				os.Exit(1)
@@ -118,11 +119,30 @@ func TestPingpong(t *testing.T) {
 	}
 }
 
-func TestWake(t *testing.T) {
-	f := figures(t, "wake", "-n", "20")
-	checkDistribution(t, f, "go_wake")
-	if m := f["go_wake"]; m < f["go_wake@p0"] || m > f["go_wake@p100"] {
-		t.Errorf("median %v outside [%v, %v]", m, f["go_wake@p0"], f["go_wake@p100"])
+// TestWakeup: every kind of sleeping waiter, pinned and not, one and two
+// waiters: a full distribution, the median inside it, and the placement
+// and switch figures.
+func TestWakeup(t *testing.T) {
+	cpus := "0,0"
+	if runtime.NumCPU() > 1 {
+		cpus = "0,1"
+	}
+	for _, c := range []struct{ kind, w, cpus string }{
+		{"mutex", "1", cpus}, {"futex", "1", cpus}, {"cond", "1", cpus}, {"cond", "2", "-1,-1"},
+		{"segwait", "1", cpus}, {"segnotif", "2", cpus}, {"sem", "1", cpus},
+	} {
+		key := "k_" + c.kind
+		f := figures(t, "wakeup", "-kind", c.kind, "-n", "20", "-w", c.w, "-cpus", c.cpus, "-gap", "100us", "-key", key)
+		checkDistribution(t, f, key)
+		if m := f[key]; m < f[key+"@p0"] || m > f[key+"@p100"] {
+			t.Errorf("%s: median %v outside [%v, %v]", c.kind, m, f[key+"@p0"], f[key+"@p100"])
+		}
+		if s := f[key+"_samecpu"]; s < 0 || s > 1 || (c.cpus == "0,1" && s != 0) {
+			t.Errorf("%s, CPUs %s: %v of the wake-ups on the notifier's CPU", c.kind, c.cpus, s)
+		}
+		if sw := f[key+"_switches"]; sw < 0.5 {
+			t.Errorf("%s: %v context switches per wake-up: a waiter that slept switched at least once", c.kind, sw)
+		}
 	}
 }
 
@@ -196,11 +216,10 @@ func TestQuantilesMatchC(t *testing.T) {
 func TestLockwordMatchesLock(t *testing.T) {
 	h := cHeader(t, "../../c/lockword.h")
 	consts := goConsts(t, "../../../lock/wait.go")
-	for k, v := range goConsts(t, "../../../lock/wait_linux.go") {
-		consts[k] = v
-	}
 	for _, c := range []struct{ cName, goName string }{
-		{"LW_ACTIVE_SPINS", "activeSpins"},
+		{"LW_MIN_SPIN_NS", "minSpin"},
+		{"LW_MAX_SPIN_NS", "maxSpin"},
+		{"LW_SPIN_CHECK", "spinCheck"},
 		{"LW_STARVE_NS", "starveAfter"},
 		{"LW_MIN_WAIT_NS", "minFutexWait"},
 		{"LW_SLEEP_NORMAL", "sleepNormal"},

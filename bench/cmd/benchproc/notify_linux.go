@@ -8,150 +8,27 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"strconv"
-	"sync/atomic"
 	"time"
 	"unsafe"
 
+	"github.com/posixshm/posixshm/internal/futex"
 	"github.com/posixshm/posixshm/lock"
 	"golang.org/x/sys/unix"
 )
 
-// condwake: the latency of one wake-up of a waiter asleep in lock.Cond's
-// Wait, from just before the notifier's Signal to the return of the
-// waiter's Wait (its Mutex locked again): the median and the distribution
-// of n, as bench/c/notify.c's condwake measures pthread_cond_signal →
-// pthread_cond_wait. The notifier waits until the waiter is about to wait,
-// sleeps wakeGap so that it is asleep, changes the condition under the
-// Mutex, unlocks, stamps the time and signals, then stays busy until the
-// waiter is done. The notifier sleeps in nanosleep(2), as C's usleep does,
-// not in time.Sleep: after a timer the Go scheduler wakes a spinning
-// thread, which competes with the woken waiter for the other CPU and adds
-// 3–5 µs to its wake-up here (bench/NOTES.md); how the notifier passes the
-// time before it notifies is not what this figure is about.
-func condWake(out io.Writer, dir string, o *options, role, key string) error {
-	if o.n < 1 {
-		return errors.New("condwake: bad -n")
-	}
-	path, pg, mem, err := newPage(dir)
-	if err != nil {
-		return err
-	}
-	defer os.Remove(path)
-	defer unix.Munmap(mem)
-	if _, err := runChildren(pg, path, role, 2, "-n", strconv.Itoa(o.n)); err != nil {
-		return err
-	}
-	printQuantiles(out, key, "ns/wake", pg.quant[:])
-	fmt.Fprintf(out, "%s %d ns/wake\n", key, pg.median)
-	return nil
-}
-
-// condOf is the Mutex (a 64-bit word, as a segment's) and the Cond of the
-// page: words 0 and 1.
-func condOf(pg *page) (*lock.Mutex, *lock.Cond) {
-	return lock.New64((*uint64)(unsafe.Pointer(&pg.words[0][0]))), lock.NewCond(&pg.words[1][0])
-}
-
-func childCondWake(pg *page, idx int, o *options) error {
-	mu, c := condOf(pg)
-	n := uint64(o.n)
-	if idx == 0 { // the notifier
-		for r := uint64(1); r <= n; r++ {
-			for atomic.LoadUint64(&pg.started) < r {
-				osSleep(20 * time.Microsecond)
-			}
-			osSleep(wakeGap)
-			if err := mu.Lock(); err != nil {
-				return err
-			}
-			atomic.StoreUint64(&pg.round, r)
-			if err := mu.Unlock(); err != nil {
-				return err
-			}
-			atomic.StoreUint64(&pg.tUnlock, monotonic())
-			c.Signal()
-			for atomic.LoadUint64(&pg.ack) < r {
-			}
-		}
-		return nil
-	}
-	lat := make([]uint64, 0, n)
-	for r := uint64(1); r <= n; r++ {
-		if err := mu.Lock(); err != nil {
-			return err
-		}
-		atomic.StoreUint64(&pg.started, r)
-		for atomic.LoadUint64(&pg.round) < r {
-			if err := c.Wait(mu); err != nil {
-				return err
-			}
-		}
-		lat = append(lat, monotonic()-atomic.LoadUint64(&pg.tUnlock))
-		if err := mu.Unlock(); err != nil {
-			return err
-		}
-		atomic.StoreUint64(&pg.ack, r)
-	}
-	storeLatencies(pg, lat)
-	return nil
-}
-
-// childFutexCondWake is condwake's protocol with raw futex calls instead
-// of lock.Mutex and lock.Cond (condwake-futex): the floor of a Go waiter
-// that sleeps in futex(2) through the scheduler's system call path
-// (Syscall6), the same path lock takes.
-func childFutexCondWake(pg *page, idx int, o *options) error {
-	word := &pg.words[1][0]
-	n := uint64(o.n)
-	if idx == 0 {
-		for r := uint64(1); r <= n; r++ {
-			for atomic.LoadUint64(&pg.started) < r {
-				osSleep(20 * time.Microsecond)
-			}
-			osSleep(wakeGap)
-			atomic.StoreUint64(&pg.round, r)
-			atomic.StoreUint64(&pg.tUnlock, monotonic())
-			atomic.AddUint32(word, 1)
-			if _, _, e := unix.RawSyscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(word)), 1 /* FUTEX_WAKE */, 1, 0, 0, 0); e != 0 {
-				return e
-			}
-			for atomic.LoadUint64(&pg.ack) < r {
-			}
-		}
-		return nil
-	}
-	lat := make([]uint64, 0, n)
-	for r := uint64(1); r <= n; r++ {
-		v := atomic.LoadUint32(word)
-		atomic.StoreUint64(&pg.started, r)
-		for atomic.LoadUint64(&pg.round) < r {
-			_, _, e := unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(word)), 0 /* FUTEX_WAIT */, uintptr(v), 0, 0, 0)
-			if e != 0 && e != unix.EAGAIN && e != unix.EINTR {
-				return e
-			}
-			v = atomic.LoadUint32(word)
-		}
-		lat = append(lat, monotonic()-atomic.LoadUint64(&pg.tUnlock))
-		atomic.StoreUint64(&pg.ack, r)
-	}
-	storeLatencies(pg, lat)
-	return nil
-}
-
-// storeLatencies leaves the distribution and the median of the samples
-// in the page.
-func storeLatencies(pg *page, lat []uint64) {
-	storeQuantiles(pg.quant[:], lat)
-	slices.Sort(lat)
-	pg.median = lat[len(lat)/2]
-}
-
-// osSleep sleeps in nanosleep(2), leaving the scheduler alone.
+// osSleep sleeps d in the kernel, the way C's nanosleep(2) does (an
+// hrtimer: a FUTEX_WAIT_BITSET timeout on a word nobody wakes), and keeps
+// the P through internal/futex as lock's sleeps do, so that the Go side of
+// a figure pays for its runtime only where lock does. Not time.Sleep: when
+// its timer fires the scheduler wakes a spinning thread, which warms the
+// other CPU for whoever is woken next and flatters the Go side (3–5 µs in
+// the sleeping-waiter figures here).
 func osSleep(d time.Duration) {
-	ts := unix.NsecToTimespec(d.Nanoseconds())
-	for unix.Nanosleep(&ts, &ts) == unix.EINTR {
+	var word uint32
+	now := time.Now()
+	for end := now.Add(d); now.Before(end); now = time.Now() {
+		futex.Sleep(&word, 0, now, end, futex.Any)
 	}
 }
 

@@ -270,8 +270,8 @@ func latencySVG(res *results) (string, bool) {
 		{"Ping-pong round trip (two handoffs)", "ns/roundtrip",
 			[]string{"go_pingpong", "c_lock_pingpong", "c_futex_pingpong"},
 			[]string{"lock.Mutex", "C spin-then-futex (same algorithm)", "C always-sleeping futex"}},
-		{"Wake-up of a sleeping waiter", "ns/wake",
-			[]string{"go_wake", "c_lock_wake", "c_futex_wake"},
+		{"Wake-up of a sleeping waiter on the other CPU", "ns/wake",
+			[]string{"go_wake_cross", "c_lock_wake_cross", "c_futex_wake_cross"},
 			[]string{"lock.Mutex", "C same algorithm", "C raw futex"}},
 	}
 	const w, h = 980.0, 500.0

@@ -103,13 +103,15 @@ func contentionRows() []row {
 var rows = concat(pathRows(), []row{
 	{section: secOpen, figure: "Dir.Open+Close (OpenBSD layout, tmpfs dir) vs C making the same 6 system calls (OpenBSD's algorithm + Go's F_GETFL + the one-link check's stat of the directory)", ours: ns("BenchmarkOpen/openbsd"), base: ns("c_open_samecalls_openbsd"), maxRatio: 1.1, showAllocs: true},
 	{section: secOpen, figure: "posixshm.Open+Close (Linux, /dev/shm) vs C making the same 4 system calls (glibc's + fstat + F_GETFL)", ours: ns("BenchmarkOpen/linux"), base: ns("c_open_samecalls_linux"), maxRatio: 1.1, showAllocs: true},
+	{section: secOpen, figure: "issue 22: Dir.OpenFd+close (the descriptor-level open) vs C making the same 5 system calls (Dir.Open's, less os.NewFile's F_GETFL)", ours: ns("BenchmarkOpenFd/openbsd"), base: ns("c_open_samecalls_fd_openbsd"), maxRatio: 1.3, showAllocs: true},
+	{section: secOpen, figure: "issue 22: posixshm.OpenFd+close (Linux, /dev/shm) vs C making the same 3 system calls (glibc's + fstat)", ours: ns("BenchmarkOpenFd/linux"), base: ns("c_open_samecalls_fd_linux"), maxRatio: 1.3, showAllocs: true},
 	{section: secOpen, figure: "Dir.Open+Close vs " + libc + "its shm_open algorithm (4 system calls)", ours: ns("BenchmarkOpen/openbsd"), base: ns("c_open_openbsd")},
 	{section: secOpen, figure: "posixshm.Open+Close vs glibc shm_open+close (2 system calls)", ours: ns("BenchmarkOpen/linux"), base: ns("c_open_glibc")},
 	{section: secOpen, figure: "diagnostic: C's system calls made from Go (x/sys/unix, no *os.File), OpenBSD algorithm vs C", ours: ns("BenchmarkOpenFloor/openbsd"), base: ns("c_open_openbsd"), showAllocs: true},
 	{section: secOpen, figure: "diagnostic: C's system calls made from Go, glibc (open+close) vs C", ours: ns("BenchmarkOpenFloor/linux"), base: ns("c_open_glibc"), showAllocs: true},
 	{section: secOpen, figure: "diagnostic: segment.Open+Close (attach and detach: map, claim a slot, release it) vs Dir.Open+Close", ours: ns("BenchmarkSegmentOpen"), base: ns("BenchmarkOpen/openbsd"), showAllocs: true},
 
-	{section: secLock, figure: "lock.Mutex Lock+Unlock (64-bit word, New64) vs " + strongest + "the same two 64-bit CASes (bench/c/lockword.h)", ours: ns("BenchmarkLock/ours"), base: ns("c_cas64_uncontended"), maxRatio: 1.0, zeroAllocs: true, showAllocs: true},
+	{section: secLock, figure: "lock.Mutex Lock+Unlock (64-bit word, New64) vs " + strongest + "the same two 64-bit CASes (bench/c/lockword.h), the same loop shape (issue 22: ≤ 1.1)", ours: ns("BenchmarkLock/ours"), base: ns("c_cas64_uncontended"), maxRatio: 1.1, zeroAllocs: true, showAllocs: true},
 	{section: secLock, figure: "lock.Mutex Lock+Unlock vs robust pshared pthread mutex (issue 10: ≤ 0.35)", ours: ns("BenchmarkLock/ours"), base: ns("c_pthread_uncontended"), maxRatio: 0.35},
 	{section: secLock, figure: "lock.Mutex Lock+Unlock vs sync.Mutex", ours: ns("BenchmarkLock/ours"), base: ns("BenchmarkLock/sync"), maxRatio: 1.5},
 	{section: secLock, figure: "Segment Lock+Unlock (default options) vs bare lock.Mutex (issue 10: ≤ 1.5, 0 allocs)", ours: ns("BenchmarkSegmentLock/default"), base: ns("BenchmarkLock/ours"), maxRatio: 1.5, zeroAllocs: true, showAllocs: true},
@@ -118,38 +120,82 @@ var rows = concat(pathRows(), []row{
 	{section: secLock, figure: "diagnostic: lock.Mutex over a 32-bit word (New: one call more, see NOTES) vs the same two 32-bit CASes in C", ours: ns("BenchmarkLock/ours32"), base: ns("c_cas_uncontended"), zeroAllocs: true, showAllocs: true},
 	{section: secLock, figure: "diagnostic: lock.Mutex over a 32-bit word vs robust pshared pthread mutex", ours: ns("BenchmarkLock/ours32"), base: ns("c_pthread_uncontended")},
 }, contentionRows(), []row{
-	{section: secHandoff, figure: "spinning handoff: ping-pong round trip, lock.Mutex vs " + strongest + "spin-then-futex, the same algorithm and spin budget", ours: roundtrip("go_pingpong"), base: roundtrip("c_lock_pingpong"), maxRatio: 1.2},
+	{section: secHandoff, figure: "spinning handoff: ping-pong round trip, lock.Mutex vs " + strongest + "spin-then-futex, the same algorithm and the same polling (issue 22: ≤ 1.0)", ours: roundtrip("go_pingpong"), base: roundtrip("c_lock_pingpong"), maxRatio: 1.0},
+	{section: secHandoff, figure: "context switches per round trip (getrusage), lock.Mutex vs C spin-then-futex (issue 22: no more)", ours: metric{"go_pingpong_switches", "switches/roundtrip"}, base: metric{"c_lock_pingpong_switches", "switches/roundtrip"}, maxRatio: 1.0},
 	{section: secHandoff, figure: "CPU time per round trip (both processes, getrusage), lock.Mutex vs C spin-then-futex (goal: no more CPU)", ours: roundtrip("go_pingpong_cpu"), base: roundtrip("c_lock_pingpong_cpu"), maxRatio: 1.0},
 	{section: secHandoff, figure: "ping-pong round trip, lock.Mutex vs C always-sleeping futex (every handoff sleeps and wakes)", ours: roundtrip("go_pingpong"), base: roundtrip("c_futex_pingpong")},
 	{section: secHandoff, figure: "CPU time per round trip, lock.Mutex vs C always-sleeping futex", ours: roundtrip("go_pingpong_cpu"), base: roundtrip("c_futex_pingpong_cpu")},
-	{section: secHandoff, figure: "context switches per round trip (getrusage), lock.Mutex vs C spin-then-futex", ours: metric{"go_pingpong_switches", "switches/roundtrip"}, base: metric{"c_lock_pingpong_switches", "switches/roundtrip"}},
 	{section: secHandoff, figure: "context switches per round trip, lock.Mutex vs C always-sleeping futex", ours: metric{"go_pingpong_switches", "switches/roundtrip"}, base: metric{"c_futex_pingpong_switches", "switches/roundtrip"}},
-	{section: secHandoff, figure: "sleeping waiter: Unlock → the waiter's Lock returns, median, lock.Mutex vs " + strongest + "the same algorithm", ours: wakeup("go_wake"), base: wakeup("c_lock_wake"), maxRatio: 1.2},
-	{section: secHandoff, figure: "sleeping waiter, lock.Mutex vs raw FUTEX_WAKE → FUTEX_WAIT returns", ours: wakeup("go_wake"), base: wakeup("c_futex_wake")},
 	{section: secHandoff, figure: "diagnostic: the sleeping ping-pong written in Go (raw futex calls) vs C", ours: roundtrip("go_futex_pingpong"), base: roundtrip("c_futex_pingpong")},
-	{section: secHandoff, figure: "diagnostic: spin phase before sleeping (Lock → waiters bit set), lock.Mutex vs C given the same budget (LW_SPIN_NS, measured at the start of the run)", ours: nsTotal("go_spin_ns"), base: nsTotal("c_spin_ns")},
+	{section: secHandoff, figure: "diagnostic: spin phase before sleeping behind a held lock (Lock → waiters bit set; both spins adapt the same way), lock.Mutex vs C", ours: nsTotal("go_spin_ns"), base: nsTotal("c_spin_ns")},
+}, wakeRows(secHandoff, "sleeping waiter: Unlock → the waiter's Lock returns, median, lock.Mutex vs "+strongest+"the same algorithm (lockword.h)", "go_wake", "c_lock_wake", 1.2),
+	wakeRows(secHandoff, "diagnostic: raw FUTEX_WAKE → FUTEX_WAIT returns, from Go (Syscall6, and nothing in the waiter process yields) vs C: what a Go waiter pays without keeping its P (the code before issue 22)", "go_futex_wake", "c_futex_wake", 0),
+	[]row{
+		{section: secRefresh, figure: "Segment Lock+Unlock, default RefreshInterval (1 h) vs refresh-on-use off (RefreshInterval < 0)", ours: ns("BenchmarkSegmentLock/default"), base: ns("BenchmarkSegmentLock/norefresh"), maxRatio: 1.1, showAllocs: true},
+		{section: secRefresh, figure: "Segment Lock+Unlock, RefreshInterval 1 ms (a futimes every ms) vs refresh-on-use off", ours: ns("BenchmarkSegmentLock/1ms"), base: ns("BenchmarkSegmentLock/norefresh")},
 
-	{section: secRefresh, figure: "Segment Lock+Unlock, default RefreshInterval (1 h) vs refresh-on-use off (RefreshInterval < 0)", ours: ns("BenchmarkSegmentLock/default"), base: ns("BenchmarkSegmentLock/norefresh"), maxRatio: 1.1, showAllocs: true},
-	{section: secRefresh, figure: "Segment Lock+Unlock, RefreshInterval 1 ms (a futimes every ms) vs refresh-on-use off", ours: ns("BenchmarkSegmentLock/1ms"), base: ns("BenchmarkSegmentLock/norefresh")},
+		{section: secScale, figure: "`posixshm ls --dir DIR`, 10,000 objects vs `ls -l DIR`", ours: ms("go_ls_10000"), base: ms("ls_l_10000")},
+		{section: secScale, figure: "big Segment: create, map, write all, close, unlink vs C (glibc shm_open, ftruncate, mmap, memset, munmap, shm_unlink)", ours: ms("BenchmarkSegmentBig"), base: ms("c_bigseg")},
+		{section: secScale, figure: "same with the drop-in API (posixshm.Open, Truncate, mmap, write all, munmap, Unlink) vs C", ours: ms("BenchmarkDropinBig"), base: ms("c_bigseg")},
+	}, notifyRows())
 
-	{section: secScale, figure: "`posixshm ls --dir DIR`, 10,000 objects vs `ls -l DIR`", ours: ms("go_ls_10000"), base: ms("ls_l_10000")},
-	{section: secScale, figure: "big Segment: create, map, write all, close, unlink vs C (glibc shm_open, ftruncate, mmap, memset, munmap, shm_unlink)", ours: ms("BenchmarkSegmentBig"), base: ms("c_bigseg")},
-	{section: secScale, figure: "same with the drop-in API (posixshm.Open, Truncate, mmap, write all, munmap, Unlink) vs C", ours: ms("BenchmarkDropinBig"), base: ms("c_bigseg")},
-}, notifyRows())
+// Placements of the sleeping-waiter figures (benchproc wakeup, bench/c/
+// wake.c): both processes pinned, every thread of the Go ones.
+var placements = []struct{ suffix, desc string }{
+	{"_same", "both on CPU 0"},
+	{"_cross", "notifier on CPU 0, waiter on CPU 1"},
+}
 
-// notifyRows: issue 13's targets.
+// wakeRows: one row per placement for a sleeping-waiter figure.
+func wakeRows(sec, figure, ours, base string, maxRatio float64) []row {
+	var rows []row
+	for _, p := range placements {
+		rows = append(rows, row{section: sec, figure: figure + " (" + p.desc + ")", ours: wakeup(ours + p.suffix), base: wakeup(base + p.suffix), maxRatio: maxRatio})
+	}
+	return rows
+}
+
+// switchRows: the waiter process's context switches per wake-up, ours
+// bounded by maxOurs, one row per placement.
+func switchRows(sec, figure, ours, base string, maxOurs float64) []row {
+	var rows []row
+	for _, p := range placements {
+		rows = append(rows, row{section: sec, figure: figure + " (" + p.desc + ")", ours: metric{ours + p.suffix + "_switches", "switches/wake"}, base: metric{base + p.suffix + "_switches", "switches/wake"}, maxOurs: maxOurs})
+	}
+	return rows
+}
+
+// notifyRows: issues 13 and 22's targets.
 func notifyRows() []row {
 	calls := func(k string) metric { return metric{"calls:" + k + ":futex", "calls/op"} }
 	items := func(k string) metric { return metric{k, "items/s"} }
-	return []row{
-		{section: secNotify, figure: "sleeping waiter: notify → the waiter's Wait returns (its Mutex locked again), one way, median: lock.Cond Signal → Wait vs " + strongest + "pthread_cond_signal → pthread_cond_wait (process-shared)", ours: wakeup("go_cond_wake"), base: wakeup("c_cond_wake"), maxRatio: 1.0},
-		{section: secNotify, figure: "diagnostic: the same wake-up with raw futex calls from Go (FUTEX_WAKE → FUTEX_WAIT through the scheduler's system call path, as lock.Cond) vs pthread_cond: the floor of a Go waiter", ours: wakeup("go_futex_condwake"), base: wakeup("c_cond_wake")},
-		{section: secNotify, figure: "notify with no waiter: lock.Cond Signal (issue 13: ≤ 10 ns) vs pthread_cond_signal with no waiter", ours: ns("BenchmarkNotify/nowaiter"), base: ns("c_cond_signal_nowaiter"), maxOurs: 10, zeroAllocs: true, showAllocs: true},
-		{section: secNotify, figure: "futex(2) calls per notify with no waiter (strace): lock.Cond Signal (issue 13: 0) vs pthread_cond_signal", ours: calls("go_notify_nowaiter"), base: calls("c_cond_signal_nowaiter"), zeroOurs: true},
-		{section: secNotify, figure: "lock.Cond Broadcast with no waiter vs pthread_cond_signal with no waiter", ours: ns("BenchmarkNotify/broadcast"), base: ns("c_cond_signal_nowaiter")},
-		{section: secNotify, figure: "lock.Semaphore Acquire+Release, uncontended vs " + strongest + "sem_wait+sem_post of a process-shared unnamed semaphore", ours: ns("BenchmarkSemaphore"), base: ns("c_sem_uncontended"), maxRatio: 1.0, zeroAllocs: true, showAllocs: true},
-		{section: secNotify, figure: "throughput, 64-byte items, producer process → consumer process: queue of 256 in shared memory with lock.Mutex + lock.Cond vs a SOCK_SEQPACKET socketpair (items/s: a ratio above 1 is more items)", ours: items("go_prodcons"), base: items("c_seqpacket")},
+	cond := "lock.Cond Signal → Wait returns (its Mutex locked again) vs " + strongest + "pthread_cond_signal → pthread_cond_wait (process-shared)"
+	rows := wakeRows(secNotify, "sleeping waiter, 300 µs gaps, median: "+cond, "go_cond_wake", "c_cond_wake", 1.0)
+	for _, g := range []struct {
+		suffix, desc string
+		goal         float64
+	}{{"_100us", "100 µs", 1.3}, {"_1ms", "1 ms", 1.3}, {"_20ms", "20 ms (a sleep that long loses the P in any case)", 0}} {
+		for _, p := range placements {
+			rows = append(rows, row{section: secNotify, figure: "issue 22: the same at " + g.desc + " gaps (" + p.desc + ")", ours: wakeup("go_cond_wake" + p.suffix + g.suffix), base: wakeup("c_cond_wake" + p.suffix + g.suffix), maxRatio: g.goal})
+		}
 	}
+	rows = append(rows, switchRows(secNotify, "issue 22: context switches per wake-up of the waiter process (getrusage, all threads, from its wait to its wake-up), 300 µs gaps, lock.Cond vs pthread_cond", "go_cond_wake", "c_cond_wake", 1.2)...)
+	for _, w := range []string{"2", "4"} {
+		rows = append(rows,
+			row{section: secNotify, figure: "diagnostic: " + w + " waiters in the waiter process (goroutines; C: threads), not pinned, 1 ms gaps: lock.Cond vs pthread_cond", ours: wakeup("go_cond_wake_w" + w), base: wakeup("c_cond_wake_w" + w)},
+			row{section: secNotify, figure: "diagnostic: context switches per wake-up with " + w + " waiters, lock.Cond vs pthread_cond (every P holds a sleeping waiter: see NOTES)", ours: metric{"go_cond_wake_w" + w + "_switches", "switches/wake"}, base: metric{"c_cond_wake_w" + w + "_switches", "switches/wake"}},
+		)
+	}
+	rows = append(rows, wakeRows(secNotify, "issue 22: Segment.Wait (Notify → Wait returns, its lock held again) vs pthread_cond_signal → pthread_cond_wait", "go_segwait_wake", "c_cond_wake", 1.4)...)
+	rows = append(rows, wakeRows(secNotify, "issue 22: Segment.WaitNotification (Notify → it returns) vs pthread_cond_signal → pthread_cond_wait", "go_segnotif_wake", "c_cond_wake", 1.4)...)
+	rows = append(rows, wakeRows(secNotify, "issue 22: lock.Semaphore Release → a waiter's Acquire returns vs sem_post → sem_wait returns (process-shared unnamed semaphore)", "go_sem_wake", "c_sem_wake", 1.3)...)
+	return append(rows,
+		row{section: secNotify, figure: "notify with no waiter: lock.Cond Signal (issue 13: ≤ 10 ns) vs pthread_cond_signal with no waiter", ours: ns("BenchmarkNotify/nowaiter"), base: ns("c_cond_signal_nowaiter"), maxOurs: 10, zeroAllocs: true, showAllocs: true},
+		row{section: secNotify, figure: "futex(2) calls per notify with no waiter (strace): lock.Cond Signal (issue 13: 0) vs pthread_cond_signal", ours: calls("go_notify_nowaiter"), base: calls("c_cond_signal_nowaiter"), zeroOurs: true},
+		row{section: secNotify, figure: "lock.Cond Broadcast with no waiter vs pthread_cond_signal with no waiter", ours: ns("BenchmarkNotify/broadcast"), base: ns("c_cond_signal_nowaiter")},
+		row{section: secNotify, figure: "lock.Semaphore Acquire+Release, uncontended vs " + strongest + "sem_wait+sem_post of a process-shared unnamed semaphore, the same loop shape", ours: ns("BenchmarkSemaphore"), base: ns("c_sem_uncontended"), maxRatio: 1.0, zeroAllocs: true, showAllocs: true},
+		row{section: secNotify, figure: "throughput, 64-byte items, producer process → consumer process: queue of 256 in shared memory with lock.Mutex + lock.Cond vs a SOCK_SEQPACKET socketpair (items/s: a ratio above 1 is more items)", ours: items("go_prodcons"), base: items("c_seqpacket")},
+	)
 }
 
 func concat(parts ...[]row) []row {
@@ -378,6 +424,7 @@ func render(w *strings.Builder, res *results, m machine, rep report) {
 	}
 	renderContention(w, res)
 	renderLatency(w, res)
+	renderPlacement(w, res)
 	for _, p := range rep.pics {
 		fmt.Fprintf(w, "\n![%s](%s)\n", p.alt, p.path)
 	}
@@ -443,11 +490,15 @@ var distributions = []struct{ key, unit, name string }{
 	{"c_lock_pingpong", "ns/roundtrip", "ping-pong round trip: C spin-then-futex (same algorithm)"},
 	{"c_futex_pingpong", "ns/roundtrip", "ping-pong round trip: C always-sleeping futex"},
 	{"go_futex_pingpong", "ns/roundtrip", "ping-pong round trip: Go always-sleeping futex (raw calls)"},
-	{"go_wake", "ns/wake", "sleeping waiter woken: lock.Mutex"},
-	{"c_lock_wake", "ns/wake", "sleeping waiter woken: C same algorithm"},
-	{"c_futex_wake", "ns/wake", "sleeping waiter woken: raw futex"},
-	{"go_cond_wake", "ns/wake", "notify → sleeping waiter: lock.Cond"},
-	{"c_cond_wake", "ns/wake", "notify → sleeping waiter: pthread_cond (process-shared)"},
+	{"go_wake_cross", "ns/wake", "sleeping waiter woken, other CPU: lock.Mutex"},
+	{"c_lock_wake_cross", "ns/wake", "sleeping waiter woken, other CPU: C same algorithm"},
+	{"c_futex_wake_cross", "ns/wake", "sleeping waiter woken, other CPU: raw futex"},
+	{"go_wake_same", "ns/wake", "sleeping waiter woken, same CPU: lock.Mutex"},
+	{"c_lock_wake_same", "ns/wake", "sleeping waiter woken, same CPU: C same algorithm"},
+	{"go_cond_wake_cross", "ns/wake", "notify → sleeping waiter, other CPU: lock.Cond"},
+	{"c_cond_wake_cross", "ns/wake", "notify → sleeping waiter, other CPU: pthread_cond (process-shared)"},
+	{"go_cond_wake_same", "ns/wake", "notify → sleeping waiter, same CPU: lock.Cond"},
+	{"c_cond_wake_same", "ns/wake", "notify → sleeping waiter, same CPU: pthread_cond (process-shared)"},
 }
 
 // quantile returns quantile q (percent) of a distribution: the median over
@@ -475,6 +526,32 @@ func distribution(res *results, key, unit string) [][2]float64 {
 	}
 	sort.Slice(pts, func(i, j int) bool { return pts[i][1] < pts[j][1] })
 	return pts
+}
+
+// renderPlacement: where each sleeping-waiter figure woke its waiter, as
+// the waiter recorded it (sched_getcpu after every wake-up): the share of
+// wake-ups on the notifier's CPU, with the waiter process's context
+// switches per wake-up.
+func renderPlacement(w *strings.Builder, res *results) {
+	var lines []string
+	for _, id := range res.order {
+		key, unit, _ := strings.Cut(id, " ")
+		base, ok := strings.CutSuffix(key, "_samecpu")
+		if !ok || unit != "share" {
+			continue
+		}
+		share, _ := res.median(key, unit)
+		sw := "—"
+		if v, ok := res.median(base+"_switches", "switches/wake"); ok {
+			sw = fmt.Sprintf("%.2f", v)
+		}
+		lines = append(lines, fmt.Sprintf("| %s | %.0f%% | %s |", base, 100*share, sw))
+	}
+	if len(lines) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nPlacement of the sleeping waiters (sections e and h; median of the rounds). Each side pins its processes (every thread of a Go process) as the figure's name says: _same both on CPU 0, _cross the notifier on CPU 0 and the waiter on CPU 1, _wN not pinned. After every wake-up the waiter records its CPU (sched_getcpu) and the process's context switches since it began to wait (getrusage, all threads).\n\n")
+	fmt.Fprintf(w, "| figure | wake-ups on the notifier's CPU | context switches per wake-up |\n|---|---|---|\n%s\n", strings.Join(lines, "\n"))
 }
 
 func renderLatency(w *strings.Builder, res *results) {
@@ -533,6 +610,10 @@ func renderCalls(w *strings.Builder, res *results) {
 		{"c_glibc", "glibc `shm_open` + `close`"},
 		{"c_samecalls_linux", "C, the same calls as `posixshm.Open`"},
 		{"go_linux", "`posixshm.Open` + `Close`"},
+		{"c_samecalls_fd_openbsd", "C, the same calls as `Dir.OpenFd`"},
+		{"go_fd_openbsd", "`Dir.OpenFd` + `close`"},
+		{"c_samecalls_fd_linux", "C, the same calls as `posixshm.OpenFd`"},
+		{"go_fd_linux", "`posixshm.OpenFd` + `close`"},
 	} {
 		line, total, ok := "| "+impl.what+" |", 0.0, false
 		for _, c := range calls {

@@ -1,0 +1,5 @@
+//go:build race
+
+package futex
+
+const raceEnabled = true

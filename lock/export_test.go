@@ -1,0 +1,7 @@
+package lock
+
+import "time"
+
+// SetSleepHook has f see the length of every sleep of a Mutex's waiter in
+// this process, futex(2) timeout or backoff (nil: none).
+func SetSleepHook(f func(d time.Duration)) { sleepHook = f }

@@ -404,6 +404,15 @@
 // region. [Segment.ReadAt] and [Segment.WriteAt] copy in and out of the
 // data region and return ErrTruncated where Bytes would fault.
 //
+// A full file system faults too. A new segment's file is sparse: tmpfs
+// (Linux's /dev/shm, OpenBSD's mfs or tmpfs /tmp) charges each page when
+// it is first touched, so Create succeeds for a segment larger than the
+// memory left, and a store into a page that cannot be had raises SIGBUS
+// (writing through WriteAt returns ErrTruncated). [Options.Prealloc]
+// reserves the whole file when it is created, before it gets its name: a
+// shortage is then ENOSPC from Create, which leaves nothing behind, and
+// no access faults for want of space afterwards.
+//
 // The guard is not free on the lock's uncontended path: Lock and Unlock
 // each pay two calls of SetPanicOnFault and a deferred call, about 8-13 ns
 // together on a 2-core VM, next to the 2.5-3 ns of each compare-and-swap

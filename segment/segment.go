@@ -86,6 +86,24 @@ type Options struct {
 	// line), so every user of the segment finds it; at most MaxTxLog.
 	// Opening an existing segment ignores it.
 	TxLog int
+	// Prealloc reserves the storage of a new segment's whole file when
+	// it is created, before the segment gets its name, so that a file
+	// system too full to hold it fails Create with ENOSPC (or EDQUOT),
+	// leaving nothing behind, instead of letting a later store into
+	// Bytes() fault with SIGBUS. Without it the file is sparse: tmpfs
+	// (Linux's /dev/shm) charges a page only when it is first touched,
+	// so a segment larger than the memory left is created without error
+	// and its users die at the first page that cannot be had. Linux uses
+	// fallocate(2) and FreeBSD (64-bit) posix_fallocate(2); elsewhere
+	// (OpenBSD, NetBSD, DragonFly, illumos, macOS, 32-bit FreeBSD), and
+	// where the file system refuses those calls (ZFS), Create writes a
+	// zero byte into every block (page) of the new file instead, as
+	// glibc's posix_fallocate does: slower (a write per page), with the
+	// same result. An object that cannot be written (macOS's own shared
+	// memory objects) fails Create with the write's error. Preallocated
+	// memory stays charged until the segment is removed, used or not.
+	// Opening an existing segment ignores it.
+	Prealloc bool
 }
 
 func (o *Options) withDefaults() Options {
@@ -216,25 +234,47 @@ func OpenOrCreate(name string, size int, opts *Options) (*Segment, error) {
 	return nil, err
 }
 
+// FileSize returns the size of the file that Create(name, size, opts)
+// makes: the header, the attachment table, the name, the undo log and the
+// size bytes of data. A tool can compare it with the free space of the
+// file system the segment goes on. It refuses what Create refuses for
+// its size, slots or undo log, with the same errors. If there is an
+// error, it will be of type *fs.PathError.
+func FileSize(name string, size int, opts *Options) (int64, error) {
+	o := opts.withDefaults()
+	_, n, err := fileSize(name, size, &o)
+	return n, err
+}
+
+// fileSize checks the sizes in a new segment's options and returns its
+// slot count and the size of its file.
+func fileSize(name string, size int, opts *Options) (slots int, n int64, err error) {
+	slots = opts.Slots
+	if slots == 0 {
+		slots = DefaultSlots
+	}
+	if slots < 0 || slots > MaxSlots {
+		return 0, 0, &fs.PathError{Op: opSegment, Path: name, Err: fmt.Errorf("%d slots out of range 1..%d: %w", slots, MaxSlots, syscall.EINVAL)}
+	}
+	if opts.TxLog < 0 || opts.TxLog > MaxTxLog {
+		return 0, 0, &fs.PathError{Op: opSegment, Path: name, Err: fmt.Errorf("undo log of %d bytes out of range 0..%d: %w", opts.TxLog, MaxTxLog, syscall.EINVAL)}
+	}
+	_, _, _, start := placeParts(slots, name, int64(opts.TxLog))
+	if size < 0 || int64(size) > maxSegment-start || int64(size) > math.MaxInt-start {
+		return 0, 0, &fs.PathError{Op: opSegment, Path: name, Err: fmt.Errorf("data size %d out of range: %w", size, syscall.EINVAL)}
+	}
+	return slots, start + int64(size), nil
+}
+
 // maxRetries bounds the attempts of OpenOrCreate and Open when other
 // processes remove the name under them.
 const maxRetries = 8
 
 func createSegment(name string, size int, opts Options) (*Segment, error) {
 	l := opts.Layout
-	slots := opts.Slots
-	if slots == 0 {
-		slots = DefaultSlots
-	}
-	if slots < 0 || slots > MaxSlots {
-		return nil, &fs.PathError{Op: opSegment, Path: name, Err: fmt.Errorf("%d slots out of range 1..%d: %w", slots, MaxSlots, syscall.EINVAL)}
-	}
-	if opts.TxLog < 0 || opts.TxLog > MaxTxLog {
-		return nil, &fs.PathError{Op: opSegment, Path: name, Err: fmt.Errorf("undo log of %d bytes out of range 0..%d: %w", opts.TxLog, MaxTxLog, syscall.EINVAL)}
-	}
-	_, _, _, start := placeParts(slots, name, int64(opts.TxLog))
-	if size < 0 || int64(size) > maxSegment-start || int64(size) > math.MaxInt-start {
-		return nil, &fs.PathError{Op: opSegment, Path: name, Err: fmt.Errorf("data size %d out of range: %w", size, syscall.EINVAL)}
+	slots, _, err := fileSize(name, size, &opts)
+	if err != nil {
+		return nil, err
 	}
 	for wait := poller(time.Now().Add(opts.InitTimeout)); ; {
 		u, err := posixshm.CreateUnnamed(l, name, opts.Perm)
@@ -309,6 +349,17 @@ func initialize(l posixshm.Layout, f *os.File, name string, size int64, slots in
 	total := h.DataOffset + size
 	if err := unixutil.IgnoringEINTR(func() error { return unix.Ftruncate(fd, total) }); err != nil {
 		return nil, pathError("ftruncate", name, path, "", err)
+	}
+	if opts.Prealloc {
+		// Before anything is written or named: a shortage leaves no
+		// segment (the caller removes the file).
+		if byWrites, err := unixutil.Preallocate(fd, total); err != nil {
+			how := "reserving " + itoa(total) + " bytes"
+			if byWrites {
+				how += " by writing zeros"
+			}
+			return nil, pathError("fallocate", name, path, how, err)
+		}
 	}
 	mem, err := unix.Mmap(fd, 0, int(total), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
 	if err != nil {
@@ -754,7 +805,9 @@ func (s *Segment) Creator() bool { return s.creator }
 // invalidate it. Touching it also faults (SIGBUS, which crashes the
 // program) where another process truncated the file under the mapping:
 // the package cannot guard the caller's own accesses; ReadAt and WriteAt
-// can, and return an error wrapping ErrTruncated instead.
+// can, and return an error wrapping ErrTruncated instead. So does the
+// first touch of a page that a full file system cannot supply, unless the
+// segment was created with Options.Prealloc.
 func (s *Segment) Bytes() []byte { return s.data }
 
 // Close detaches from the segment: it unmaps it and closes its file

@@ -198,7 +198,7 @@ func (cc compCommand) valued() []string {
 	var v []string
 	for _, f := range cc.flags {
 		if f.value != "" {
-			v = append(v, "--"+f.name)
+			v = append(v, flagName(f.name))
 		}
 	}
 	return v
@@ -207,7 +207,7 @@ func (cc compCommand) valued() []string {
 func (cc compCommand) flagWords() []string {
 	w := make([]string, 0, len(cc.flags)+1)
 	for _, f := range cc.flags {
-		w = append(w, "--"+f.name)
+		w = append(w, flagName(f.name))
 	}
 	if len(cc.operands) > 0 && cc.name != "help" {
 		w = append(w, "--")

@@ -147,7 +147,7 @@ _posixshm() {
 	for _, cc := range m {
 		fmt.Fprintf(&b, "\t%s)\n\t\t_arguments -A '-*'", cc.name)
 		for _, f := range cc.flags {
-			spec := "--" + f.name
+			spec := flagName(f.name)
 			if f.value != "" {
 				action := " "
 				if f.name == "dir" {
@@ -279,7 +279,11 @@ complete -c posixshm -n 'test (count (commandline -opc)) -eq 1' -s h -l help -d 
 	}
 	for _, cc := range m {
 		for _, f := range cc.flags {
-			fmt.Fprintf(&b, "complete -c posixshm -n %s -l %s", shq("__posixshm_command "+cc.name), shq(f.name))
+			opt := "-l" // fish: -l for --name, -s for a one-letter -n
+			if len(f.name) == 1 {
+				opt = "-s"
+			}
+			fmt.Fprintf(&b, "complete -c posixshm -n %s %s %s", shq("__posixshm_command "+cc.name), opt, shq(f.name))
 			if f.value != "" {
 				b.WriteString(" -r")
 				if f.name == "dir" {

@@ -26,9 +26,9 @@ func TestDailyApplies(t *testing.T) {
 // and daily_at_risk is false; with one, all four fields are there.
 func TestStatReport_JSON(t *testing.T) {
 	for _, applies := range []bool{true, false} {
-		r := statReport{Name: "/x"}
-		r.DailyApplies = applies
-		r.setFacts(facts{Path: "/p"}, r.Atime.AddDate(0, 0, 30))
+		var r statReport
+		r.setName("/x", false)
+		r.setFacts(facts{Path: "/p"}, applies, r.Atime.AddDate(0, 0, 30), owners{})
 		b, err := json.Marshal(r)
 		if err != nil {
 			t.Fatal(err)

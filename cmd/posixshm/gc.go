@@ -32,12 +32,13 @@ const defaultMinAge = 10 * time.Minute
 func init() {
 	register(&command{
 		name:    "gc",
-		args:    "[--dir DIR] [--min-age DUR] [--dry-run] [--json] [--plain]",
+		args:    "[--dir DIR] [--min-age DUR] [--dry-run] [-h] [--json] [--plain]",
 		summary: "remove segments no process is attached to (and, with --plain, unused plain objects)",
 		setFlags: func(fs *flag.FlagSet) {
 			dirFlag(fs)
 			durationFlag(fs, "min-age", defaultMinAge, "remove only objects idle for at least `DUR` (e.g. 10m, 1h, 48h)")
 			fs.Bool("dry-run", false, "remove nothing: say what would be removed")
+			humanFlag(fs)
 			fs.Bool("json", false, "print one JSON array of objects instead of a table")
 			fs.Bool("plain", false, "also remove objects that are not segments when no process maps them or holds them open (Linux)")
 		},
@@ -108,12 +109,19 @@ Reasons (the text output's REASON column, and "reason" in --json):
 The exit status is 0 when every object was checked, removed or kept, and 1 if
 one could not be (reason error) or the directory could not be read.
 
---json prints an array of objects: path; kind ("segment", "plain", "temp" for a
-creator's temporary file, or "other" for a file gc did not look into: not a
-regular file, another user's, with other links); action ("removed", "kept" or "would_remove"); reason; detail (the
-reason in words); uid, owner, size; last_used and idle_seconds when known;
-attached (PIDs of the live attachments) and overflow (attachments without a
-slot) for segments in use; open_by (PIDs that map or hold it open).
+The table shows each object's KIND (segment, plain, sem, temp, other), OWNER,
+MODE, SIZE (-h: as ls -h shows it), NAME (the name a segment's header
+records, or the file's name where it is the object's; "-" where nothing
+tells, as under OpenBSD's hashed names), PATH and REASON; attached processes
+and those that map a plain object are named as fuser -v names them, "pid 4242
+(nginx)".
+
+--json prints one array of objects with the fields "posixshm help json"
+lists (the same as ls's and stat's: kind, name, path, owner, mode, size,
+times, users, segment...) and gc's verdict: action ("removed", "kept" or
+"would_remove"), reason, detail (the reason in words), last_used and
+idle_seconds when known, attached and overflow for segments in use, open_by
+(PIDs that map it or hold it open).
 
 examples:
   posixshm gc --dry-run                       # what would go, and why
@@ -126,21 +134,21 @@ examples:
 	})
 }
 
-// gcEntry is one object gc looked at; its JSON form is the --json output.
+// gcEntry is one object gc looked at; its JSON form is the --json output:
+// the fields ls and stat give too ("posixshm help json"), and gc's verdict.
 type gcEntry struct {
-	Path     string    `json:"path"`
-	Kind     string    `json:"kind"`   // "segment", "plain", "temp" or "other"
+	objectJSON
 	Action   string    `json:"action"` // "removed", "kept" or "would_remove"
 	Reason   string    `json:"reason"`
 	Detail   string    `json:"detail"`
-	Uid      uint32    `json:"uid"`
-	Owner    string    `json:"owner,omitempty"`
-	Size     int64     `json:"size"`
 	LastUsed time.Time `json:"last_used,omitzero"`
 	Idle     *float64  `json:"idle_seconds,omitempty"`
-	Attached []int     `json:"attached,omitempty"`
-	Overflow int       `json:"overflow,omitempty"`
-	OpenBy   []int     `json:"open_by,omitempty"`
+	// Attached and Overflow repeat users.pids and users.overflow for a
+	// segment in use, as gc reported them before users; OpenBy are the
+	// processes /proc shows mapping the file or holding it open.
+	Attached []int `json:"attached,omitempty"`
+	Overflow int   `json:"overflow,omitempty"`
+	OpenBy   []int `json:"open_by,omitempty"`
 
 	name        string   // in the directory
 	fa          facts    // lstat(2)'s, when gc began to look
@@ -185,6 +193,8 @@ type gc struct {
 	plain  bool
 	euid   int
 	owners owners
+	human  bool      // -h
+	now    time.Time // when gc began, for daily(8)'s verdict
 }
 
 func runGc(c *cli, args []string) int {
@@ -198,6 +208,8 @@ func runGc(c *cli, args []string) int {
 		plain:  c.flag("plain").(bool),
 		euid:   geteuid(),
 		owners: owners{},
+		human:  c.flag("h").(bool),
+		now:    time.Now(),
 	}
 	if g.minAge < 0 {
 		return c.usageError("--min-age must not be negative")
@@ -299,7 +311,11 @@ func (g *gc) run() ([]*gcEntry, error) {
 // kept, with why. It returns nil if the file is gone.
 func (g *gc) look(name string) *gcEntry {
 	path := filepath.Join(g.sc.dir, name)
-	e := &gcEntry{Path: path, Kind: "other", name: name}
+	e := &gcEntry{name: name}
+	e.Kind, e.Path = kindOther, path
+	if n, ok := g.sc.nameOf(name); ok {
+		e.setName(n, false)
+	}
 	fa, err := g.names.lstat(name)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -308,7 +324,8 @@ func (g *gc) look(name string) *gcEntry {
 		e.keep("error", "%v", err)
 		return e
 	}
-	e.fa, e.Uid, e.Owner, e.Size = fa, fa.Uid, g.owners.name(fa.Uid), fa.Size
+	e.fa = fa
+	e.setFacts(fa, g.sc.hashed, g.now, g.owners)
 	switch {
 	case !fa.Mode.IsRegular():
 		e.keep("not_regular", "%s, not a regular file: never followed or removed", fileType(fa.Mode))
@@ -320,7 +337,10 @@ func (g *gc) look(name string) *gcEntry {
 		e.keep("hard_links", "has %d hard links: other names lead to the same file", fa.Nlink)
 		return e
 	}
-	e.Kind = "plain"
+	e.Kind = kindPlain
+	if g.sc.kind(name) == "sem" {
+		e.Kind = kindSem
+	}
 	if fa.Size == 0 {
 		e.keep("empty", "an empty file: a creator may be about to size it (if it died, remove the file by hand)")
 	}
@@ -334,7 +354,8 @@ func (g *gc) look(name string) *gcEntry {
 // proof enough: --min-age does not apply. A creator that finds its new
 // file gone before it took the lock starts again.
 func (g *gc) temp(dir *os.File, name string) *gcEntry {
-	e := &gcEntry{Path: filepath.Join(g.sc.dir, name), Kind: "temp", name: name}
+	e := &gcEntry{name: name}
+	e.Kind, e.Path = kindTemp, filepath.Join(g.sc.dir, name)
 	fa, err := g.names.lstat(name)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -344,7 +365,8 @@ func (g *gc) temp(dir *os.File, name string) *gcEntry {
 		e.keep("error", "%v", err)
 		return e
 	}
-	e.fa, e.Uid, e.Owner, e.Size = fa, fa.Uid, g.owners.name(fa.Uid), fa.Size
+	e.fa = fa
+	e.setFacts(fa, g.sc.hashed, g.now, g.owners)
 	switch {
 	case !fa.Mode.IsRegular():
 		e.keep("not_regular", "%s at a temporary file's name: never followed or removed", fileType(fa.Mode))
@@ -399,25 +421,27 @@ func (g *gc) check(e *gcEntry, pu procUsers, remove bool) {
 	if g.sc.kind(e.name) == "sem" {
 		// sem_open's file: a plain object, never read as a segment (an
 		// OpenBSD semaphore with nothing posted begins with zeros).
-		e.Kind, e.why = "plain", "a named semaphore"
+		e.Kind, e.why = kindSem, "a named semaphore"
 	} else {
-		_, err = segment.ReadHeader(f)
+		h, err := segment.ReadHeader(f)
 		g.restoreAtime(e, before)
 		switch {
 		case err == nil:
-			e.Kind, e.unpublished = "segment", false
+			e.Kind, e.unpublished = kindSegment, false
+			e.Segment = newSegmentReport(h)
+			e.useRecordedName()
 		case errors.Is(err, segment.ErrNotInitialized):
 			// A creator at work or dead, or another program's object
 			// that begins with zeros: RemoveUnused tells them apart.
-			e.Kind, e.unpublished = "segment", true
+			e.Kind, e.unpublished = kindSegment, true
 		default:
-			e.Kind, e.why = "plain", notSegmentText(err)
+			e.Kind, e.why, e.NotSegment = kindPlain, notSegmentText(err, before.Size), notSegmentText(err, before.Size)
 		}
 	}
-	if e.Kind == "segment" {
+	if e.Kind == kindSegment {
 		g.checkSegment(e, pu, remove)
 	}
-	if e.Kind == "plain" { // perhaps only now: a file of zeros
+	if e.Kind == kindPlain || e.Kind == kindSem { // perhaps only now: a file of zeros
 		if g.checkPlain(e, pu); remove && e.Action == actWouldRemove {
 			g.removePlain(e)
 		}
@@ -440,7 +464,10 @@ func (g *gc) checkSegment(e *gcEntry, pu procUsers, remove bool) {
 		// Whether the header is published now, under the gate (it may
 		// have been published since gc first looked).
 		_, herr := segment.ReadHeader(e.f)
-		e.unpublished = errors.Is(herr, segment.ErrNotInitialized)
+		if e.unpublished = errors.Is(herr, segment.ErrNotInitialized); !e.unpublished {
+			e.Segment = newSegmentReport(h)
+			e.useRecordedName()
+		}
 		return remove && len(users) == 0 && g.idle(lastUsed, now)
 	}
 	before, ferr := fstatFacts(e.f, e.Path)
@@ -451,6 +478,19 @@ func (g *gc) checkSegment(e *gcEntry, pu procUsers, remove bool) {
 	if !lastUsed.IsZero() {
 		e.setLastUsed(lastUsed, now)
 	}
+	if err == nil {
+		// The attached processes are among those /proc shows mapping
+		// the file (users): those are named.
+		names := map[int]string{}
+		for _, p := range users {
+			names[p.pid] = p.comm
+		}
+		e.Users = attachedUsers(u, names)
+		if e.Segment != nil {
+			e.Segment.Users = e.Users
+			e.Segment.LockHolderAlive = e.Segment.LockHeld && !u.LockOwnerDead
+		}
+	}
 	switch {
 	case errors.Is(err, syscall.EAGAIN) && e.unpublished:
 		e.keep("being_created", "its creator is setting it up: it holds the creation lock and has not published the header")
@@ -458,14 +498,15 @@ func (g *gc) checkSegment(e *gcEntry, pu procUsers, remove bool) {
 		e.keep("busy", "%s", describe(err, nil))
 	case errors.Is(err, segment.ErrNotInitialized):
 		// Zeros where a header would be, and nobody creating it.
-		e.Kind, e.why = "plain", "not a posixshm segment: it begins with zeros, and nobody is creating a segment in it"
+		e.Kind, e.why = kindPlain, "not a posixshm segment: it begins with zeros, and nobody is creating a segment in it"
+		e.Segment, e.NotSegment = nil, e.why
 	case errors.Is(err, fs.ErrNotExist):
 		e.keep("changed", "removed or replaced while gc looked at it")
 	case err != nil:
 		e.keep("error", "%s", describe(err, nil))
 	case u.InUse():
 		e.Attached, e.Overflow = u.PIDs, u.Overflow
-		e.keep("attached", "%s", attachments(u))
+		e.keep("attached", "%s", attachmentsText(e.Users))
 	case timesErr != nil:
 		e.keep("error", "fstat: %v", timesErr)
 	case lastUsed.IsZero():
@@ -498,6 +539,12 @@ func (g *gc) checkPlain(e *gcEntry, pu procUsers) {
 	lastUsed, now := latest(fa.Atime, fa.Mtime), time.Now()
 	e.setLastUsed(lastUsed, now)
 	users := pu.users[e.fa.key()]
+	if e.Users, e.UsersUnknown = nil, pu.unknown; pu.unknown == "" {
+		e.Users = procUsersJSON(users)
+		if len(pu.unreadable) > 0 {
+			e.UsersUnknown = "some may be missing: " + pu.unreadableText()
+		}
+	}
 	switch {
 	case !g.plain:
 		e.keep("plain", "%s; removed only with --plain", e.why)
@@ -549,7 +596,7 @@ func (g *gc) print(w io.Writer, entries []*gcEntry) {
 	removed := 0
 	if len(entries) > 0 {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintf(tw, "ACTION\tKIND\tPATH\tREASON\n")
+		fmt.Fprintf(tw, "ACTION\tKIND\tOWNER\tMODE\tSIZE\tNAME\tPATH\tREASON\n")
 		for _, e := range entries {
 			act := e.Action
 			if act == actWouldRemove {
@@ -558,7 +605,14 @@ func (g *gc) print(w io.Writer, entries []*gcEntry) {
 			if e.Action != actKept {
 				removed++
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s: %s\n", act, e.Kind, quoted(e.Path), e.Reason, e.Detail)
+			owner, mode, size := "-", "-", "-"
+			if e.Mode != "" { // else lstat failed: nothing is known
+				owner, mode, size = e.Owner, e.Mode, sizeText(e.Size, g.human)
+				if owner == "" {
+					owner = strconv.FormatUint(uint64(e.Uid), 10)
+				}
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s: %s\n", act, e.Kind, owner, mode, size, e.nameText(), quoted(e.Path), e.Reason, e.Detail)
 		}
 		tw.Flush()
 	}
@@ -645,29 +699,13 @@ func who(uid uint32, name string) string {
 	return s
 }
 
-// attachments describes live attachments: "1 live attachment (pid 4242)".
-func attachments(u segment.Attachments) string {
-	var b strings.Builder
-	b.WriteString(plural(u.Count(), "live attachment"))
-	var parts []string
-	if len(u.PIDs) > 0 {
-		s := make([]string, len(u.PIDs))
-		for i, p := range u.PIDs {
-			s[i] = strconv.Itoa(p)
-		}
-		word := "pid "
-		if len(s) > 1 {
-			word = "pids "
-		}
-		parts = append(parts, word+strings.Join(s, ", "))
+// attachmentsText describes a segment's live attachments: "1 live
+// attachment: pid 4242 (nginx)".
+func attachmentsText(u *usersJSON) string {
+	if u.Count == 0 {
+		return "no live attachment"
 	}
-	if u.Overflow > 0 {
-		parts = append(parts, strconv.Itoa(u.Overflow)+" without a slot")
-	}
-	if len(parts) > 0 {
-		b.WriteString(" (" + strings.Join(parts, "; ") + ")")
-	}
-	return b.String()
+	return plural(u.Count, "live attachment") + ": " + u.list()
 }
 
 // procList names up to three processes, and how many more there are.

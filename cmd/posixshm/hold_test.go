@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -127,22 +128,41 @@ func ageSegment(path string, t time.Time) error {
 	return os.Chtimes(path, t, t)
 }
 
-// cmdGcEntry is "gcentry FILE ACTION REASON": stdout must be gc's JSON
-// output, and its entry for FILE must have that action and reason.
+// cmdGcEntry is "gcentry FILE ACTION REASON [FIELD=VALUE...]": stdout must
+// be gc's JSON output, and its entry for FILE must have that action and
+// reason, and each FIELD (a dotted path, as jsonhas takes) that VALUE
+// (FIELD alone: present).
 func cmdGcEntry(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 3 {
-		ts.Fatalf("usage: gcentry FILE ACTION REASON")
+	if neg || len(args) < 3 {
+		ts.Fatalf("usage: gcentry FILE ACTION REASON [FIELD=VALUE...]")
 	}
-	var entries []gcEntry
+	var entries []json.RawMessage
 	ts.Check(json.Unmarshal([]byte(ts.ReadFile("stdout")), &entries))
 	path := ts.MkAbs(args[0])
-	for _, e := range entries {
-		if e.Path == path {
-			if e.Action != args[1] || e.Reason != args[2] {
-				ts.Fatalf("%s: %s (%s: %s), want %s (%s)", args[0], e.Action, e.Reason, e.Detail, args[1], args[2])
-			}
-			return
+	for _, raw := range entries {
+		var e gcEntry
+		ts.Check(json.Unmarshal(raw, &e))
+		if e.Path != path {
+			continue
 		}
+		if e.Action != args[1] || e.Reason != args[2] {
+			ts.Fatalf("%s: %s (%s: %s), want %s (%s)", args[0], e.Action, e.Reason, e.Detail, args[1], args[2])
+		}
+		dec := json.NewDecoder(strings.NewReader(string(raw)))
+		dec.UseNumber()
+		var v any
+		ts.Check(dec.Decode(&v))
+		for _, a := range args[3:] {
+			field, want, hasWant := strings.Cut(a, "=")
+			got, ok := jsonAt(v, field)
+			if !ok {
+				ts.Fatalf("%s: no %s in %s", args[0], field, raw)
+			}
+			if hasWant && fmt.Sprint(got) != want {
+				ts.Fatalf("%s: %s = %v, want %s", args[0], field, got, want)
+			}
+		}
+		return
 	}
 	ts.Fatalf("no entry for %s in gc's output", args[0])
 }

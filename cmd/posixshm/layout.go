@@ -48,3 +48,12 @@ func (c *cli) semLayout() sem.Layout {
 func semFlag(fs *flag.FlagSet) {
 	fs.Bool("sem", false, "the NAMEs are named semaphores (sem_open's), not shared memory objects")
 }
+
+// humanFlag adds -h (and --human-readable): sizes as ls -h shows them.
+// It takes the place of -h as a request for help in the commands that
+// have it, as in ls(1); --help still asks for help.
+func humanFlag(fs *flag.FlagSet) {
+	h := new(bool)
+	fs.BoolVar(h, "h", false, "sizes in powers of 1024, as ls -h shows them (4.9K, 1.0M); same as --human-readable")
+	fs.BoolVar(h, "human-readable", false, "sizes in powers of 1024, as ls -h shows them (4.9K, 1.0M)")
+}

@@ -129,7 +129,7 @@ func tooShort(l posixshm.Layout, name string, err error) string {
 	if !ok || fa.Size <= 0 || fa.Size >= segment.HeaderSize {
 		return ""
 	}
-	return fmt.Sprintf("not a posixshm segment: %s has %s, too few for a segment's %d-byte header",
+	return fmt.Sprintf("not a posixshm segment (a plain object: %s has %s, too few for a segment's %d-byte header)",
 		quoted(fa.Path), plural(int(fa.Size), "byte"), segment.HeaderSize)
 }
 

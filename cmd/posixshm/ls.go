@@ -22,20 +22,36 @@ import (
 func init() {
 	register(&command{
 		name:    "ls",
-		args:    "[--dir DIR] [--json]",
-		summary: "list objects with owner, size, live users, idle time (and daily(8) risk in OpenBSD's layout)",
+		args:    "[--dir DIR] [-h] [--json]",
+		summary: "list objects with name, owner, size, live users, idle time (and daily(8) risk in OpenBSD's layout)",
 		setFlags: func(fs *flag.FlagSet) {
 			dirFlag(fs)
+			humanFlag(fs)
 			fs.Bool("json", false, "print one JSON array of objects instead of a table")
 		},
-		help: `List the shared memory objects in a directory, sorted by path, with owner, mode,
-size, how many processes are attached to each segment (USERS; "-" for an object
-that is not a segment, "?" where it cannot be told) and how long ago each was
-last accessed. In OpenBSD's layout (with --dir,
-and without it on OpenBSD) a DAILY(8) column marks "at-risk" those that
-OpenBSD's daily(8) would delete within a day (see "posixshm help stat" for the
-exact rule: removable once not accessed for more than 7×24 hours); other
-systems' conventions have no such cleaner, and no such column.
+		help: `List the shared memory objects in a directory, sorted by path: KIND
+(segment, plain for another program's object, sem for a named semaphore,
+other for one that was not read), OWNER, MODE, SIZE (-h: as ls -h shows it),
+USERS, how long ago each was last accessed, NAME and PATH. In OpenBSD's
+layout (with --dir, and without it on OpenBSD) a DAILY(8) column marks
+"at-risk" those that OpenBSD's daily(8) would delete within a day (see
+"posixshm help stat" for the exact rule: removable once not accessed for more
+than 7×24 hours); other systems' conventions have no such cleaner, and no
+such column.
+
+NAME is the name a segment was created under, which its header records (from
+this release on); else, where the file name tells it (Linux's /dev/shm/NAME,
+glibc's sem.NAME), that name; "-" where nothing does (OpenBSD's file names
+are hashes of the names; a segment of the release before records none). A
+name cut to the 4096 bytes the header keeps ends with "…".
+
+USERS are the processes attached to a segment, as fuser -v shows them: the
+PID each recorded and, where /proc shows that process using the segment
+(Linux), its command name, "4242 (nginx)"; "0" for none, "+N" for more than
+three or attachments without a slot, "-" for an object that is not a segment
+(ls does not read /proc: "posixshm stat NAME" lists who maps a plain object),
+"?" where they cannot be told. They are counted as "posixshm stat" counts
+them, from the record locks the kernel holds for every live attachment.
 
 With --dir DIR: the files DIR/<64 hex digits>.shm and .sem, OpenBSD's layout.
 Without: this system's convention; on OpenBSD those files in /tmp, on Linux
@@ -47,50 +63,24 @@ macOS) cannot be listed.
 ls never refreshes what it lists, nor attaches to it. It reads the header of
 each shared memory object (not semaphores) that it may read without moving its
 access time, as stat does: its owner's, or everyone's for root; another user's
-object shows "?". Live users are counted as "posixshm stat" counts them, from
-the record locks the kernel holds for every live attachment.
+object is "other", its users "?".
 
 For named semaphores (sem_open's .sem files in OpenBSD's layout, sem.NAME in
 /dev/shm) a VALUE column shows their value and the waiters their format
 counts, read as stat reads them (without refreshing; another user's: "?").
 
---json prints an array of objects: path, kind ("shm" or "sem"), uid, owner,
-mode, size, atime, mtime, users for a segment (count, pids, overflow: see
-"posixshm help stat"), users_unknown saying why they could not be told,
-semaphore for a semaphore (format, value, waiters) or semaphore_unknown, and
-the daily(8) fields as "posixshm help stat" describes them (daily_applies;
-daily_removable_at and daily_days_left only when it applies; daily_at_risk,
-false when it does not).
+--json prints one array of objects with the fields "posixshm help json"
+lists (the same as stat's and gc's): kind, name, path, owner, mode, size,
+times, the daily(8) fields, users (with the processes' names), segment (the
+header) or not_segment, semaphore.
 
 examples:
   posixshm ls
-  posixshm ls --dir /tmp          # OpenBSD's layout, on any system
+  posixshm ls -h --dir /tmp       # OpenBSD's layout, on any system; sizes as ls -h
   posixshm ls --json | jq '.[] | select(.daily_at_risk) | .path'
-  posixshm ls --json | jq '.[] | select(.users.count == 0) | .path'`,
+  posixshm ls --json | jq '.[] | select(.users.count == 0) | .name // .path'`,
 		run: runLs,
 	})
-}
-
-// lsEntry is one listed object; its JSON form is the --json output.
-type lsEntry struct {
-	Path  string    `json:"path"`
-	Kind  string    `json:"kind"` // "shm" or "sem"
-	Uid   uint32    `json:"uid"`
-	Owner string    `json:"owner,omitempty"`
-	Mode  string    `json:"mode"`
-	Size  int64     `json:"size"`
-	Atime time.Time `json:"atime"`
-	Mtime time.Time `json:"mtime"`
-	// Users are a segment's live attachments; UsersUnknown says why
-	// they could not be told. Neither, for an object that is not a
-	// segment.
-	Users        *usersJSON `json:"users,omitempty"`
-	UsersUnknown string     `json:"users_unknown,omitempty"`
-	// Semaphore is a named semaphore's state; SemaphoreUnknown says why
-	// it could not be read. Neither, for a shared memory object.
-	Semaphore        *semJSON `json:"semaphore,omitempty"`
-	SemaphoreUnknown string   `json:"semaphore_unknown,omitempty"`
-	dailyVerdict
 }
 
 // scope is a directory of objects and the rule for which files in it are
@@ -118,7 +108,7 @@ func runLs(c *cli, args []string) int {
 	}
 	if c.flag("json").(bool) {
 		if entries == nil {
-			entries = []lsEntry{}
+			entries = []objectJSON{}
 		}
 		b, _ := json.Marshal(entries)
 		fmt.Fprintf(c.stdout, "%s\n", b)
@@ -127,7 +117,7 @@ func runLs(c *cli, args []string) int {
 	// One write per buffer, not per tabwriter cell: 10,000 objects
 	// would otherwise cost 150,000 write(2) calls.
 	w := bufio.NewWriter(c.stdout)
-	printLs(w, entries, now, sc.hashed)
+	printLs(w, entries, now, sc.hashed, c.flag("h").(bool))
 	if err := w.Flush(); err != nil {
 		c.errorf("ls: %v", err)
 		return exitFail
@@ -175,22 +165,22 @@ func (c *cli) lsArgsHint(args []string) string {
 }
 
 // list returns the objects in sc, sorted by path. It calls lstat(2) once
-// per candidate, and reads the segments it may read (see lsUsers). Any
+// per candidate, and reads the objects it may read (see lsRead). Any
 // warning goes to warn.
-func list(sc scope, now time.Time, warn func(string)) ([]lsEntry, error) {
+func list(sc scope, now time.Time, warn func(string)) ([]objectJSON, error) {
 	des, err := os.ReadDir(sc.dir) // sorted by name
 	if err != nil {
 		return nil, fmt.Errorf("ls %s: %w", quoted(sc.dir), unwrapPath(err))
 	}
-	var out []lsEntry
-	names := owners{}
+	var out []objectJSON
+	names, namer := owners{}, newProcNamer(procRoot)
 	for _, de := range des {
-		name := de.Name()
-		kind := sc.kind(name)
+		base := de.Name()
+		kind := sc.kind(base)
 		if kind == "" || de.Type()&fs.ModeType != 0 { // d_type says not regular
 			continue
 		}
-		fa, err := lstatFacts(filepath.Join(sc.dir, name))
+		fa, err := lstatFacts(filepath.Join(sc.dir, base))
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				continue // removed since ReadDir
@@ -200,69 +190,58 @@ func list(sc scope, now time.Time, warn func(string)) ([]lsEntry, error) {
 		if !fa.Mode.IsRegular() {
 			continue
 		}
-		e := lsEntry{
-			Path: fa.Path, Kind: kind, Uid: fa.Uid, Owner: names.name(fa.Uid), Mode: fa.Mode.String(),
-			Size: fa.Size, Atime: fa.Atime, Mtime: fa.Mtime, dailyVerdict: verdict(sc.hashed, fa.Atime, now),
+		var o objectJSON
+		o.setFacts(fa, sc.hashed, now, names)
+		if name, ok := sc.nameOf(base); ok {
+			o.setName(name, false)
 		}
-		switch kind {
-		case "shm":
-			e.Users, e.UsersUnknown = lsUsers(fa, warn)
-		case "sem":
-			e.Semaphore, e.SemaphoreUnknown = lsSem(fa, sc, warn)
-		}
-		out = append(out, e)
+		lsRead(&o, fa, sc, kind, namer, warn)
+		out = append(out, o)
 	}
 	return out, nil
 }
 
-// lsUsers tells who is attached to the object whose file's facts are fa,
-// if it is a segment: its users; nil and why they cannot be told; or nil
-// and "" for an object that is not a segment. As stat, it reads without
-// attaching or refreshing, and only its owner's objects (everyone's, for
-// root).
-func lsUsers(fa facts, warn func(string)) (*usersJSON, string) {
-	if euid := geteuid(); euid != 0 && fa.Uid != uint32(euid) {
-		return nil, fmt.Sprintf("another user's (uid %d): not read", fa.Uid)
+// lsRead reads the object whose file's facts are fa into o, as stat does,
+// without attaching or refreshing: a semaphore's value (kind "sem"), or
+// for a shared memory object (kind "shm") whether it is a segment, and
+// who is attached. Only its owner's objects (everyone's, for root) are
+// read: see readSegment.
+func lsRead(o *objectJSON, fa facts, sc scope, kind string, namer *procNamer, warn func(string)) {
+	if kind == "sem" {
+		o.Kind = kindSem
 	}
 	// O_NONBLOCK and O_NOFOLLOW: whatever replaced the file since lstat,
 	// a FIFO cannot block the open, nor a symbolic link lead elsewhere.
 	f, err := os.OpenFile(fa.Path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, "not opened: " + unwrapPath(err).Error()
-	}
-	defer f.Close() // not attached: closing drops no attachment's lock (see readSegment)
-	if now, err := fstatFacts(f, fa.Path); err != nil || now.key() != fa.key() {
-		return nil, "replaced while ls looked at it"
-	}
-	r := readSegment(f, fa)
-	if r.warning != "" {
-		warn(r.warning)
+	if err == nil {
+		defer f.Close() // not attached: closing drops no attachment's lock (see readSegment)
+		if now, ferr := fstatFacts(f, fa.Path); ferr != nil || now.key() != fa.key() {
+			err = errors.New("replaced while ls looked at it")
+		}
+	} else {
+		err = fmt.Errorf("not opened: %w", unwrapPath(err))
 	}
 	switch {
-	case r.notSegment != "":
-		return nil, ""
-	case r.usersErr != nil:
-		return nil, unwrapPath(r.usersErr).Error()
+	case err != nil && kind == "sem":
+		o.SemaphoreUnknown = err.Error()
+		return
+	case err != nil:
+		o.Kind, o.UsersUnknown = kindOther, err.Error()
+		return
+	case kind == "sem":
+		var warning string
+		o.Semaphore, o.SemaphoreUnknown, warning = readSem(f, fa, sc.semLayout())
+		if warning != "" {
+			warn(warning)
+		}
+		return
 	}
-	return newUsersJSON(r.users), ""
-}
-
-// lsSem reads the state of the semaphore whose file's facts are fa, as
-// readSem does.
-func lsSem(fa facts, sc scope, warn func(string)) (*semJSON, string) {
-	f, err := os.OpenFile(fa.Path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, "not opened: " + unwrapPath(err).Error()
+	o.readShm(f, fa, namer)
+	if o.Warning != "" {
+		warn(o.Warning)
+		o.Warning = ""
 	}
-	defer f.Close()
-	if now, err := fstatFacts(f, fa.Path); err != nil || now.key() != fa.key() {
-		return nil, "replaced while ls looked at it"
-	}
-	s, unknown, warning := readSem(f, fa, sc.semLayout())
-	if warning != "" {
-		warn(warning)
-	}
-	return s, unknown
+	o.useRecordedName()
 }
 
 // semLayout is the layout of sc's semaphores: OpenBSD's in a hashed
@@ -295,6 +274,26 @@ func (sc scope) kind(name string) string {
 	return "shm"
 }
 
+// nameOf returns the name of the object whose file in sc's directory is
+// called base, where the file name tells it: in every layout but
+// OpenBSD's, whose file names are hashes of the names. It is the name
+// that leads to that file in this system's convention (glibc's sem.NAME
+// is the semaphore NAME).
+func (sc scope) nameOf(base string) (string, bool) {
+	if sc.hashed || !strings.HasPrefix(base, sc.prefix) {
+		return "", false
+	}
+	path := filepath.Join(sc.dir, base)
+	if sc.kind(base) == "sem" {
+		name := "/" + strings.TrimPrefix(base, "sem.")
+		p, err := sem.System().Path(name)
+		return name, err == nil && p == path
+	}
+	name := "/" + strings.TrimPrefix(base, sc.prefix)
+	p, err := posixshm.Path(name)
+	return name, err == nil && p == path
+}
+
 // isHashed reports whether base is a file name OpenBSD's libc gives its
 // objects: 64 lowercase hex digits and ".shm" or ".sem".
 func isHashed(base string) bool {
@@ -302,8 +301,8 @@ func isHashed(base string) bool {
 }
 
 // printLs prints entries as a table, with a DAILY(8) column when daily(8)'s
-// verdict applies to them.
-func printLs(w io.Writer, entries []lsEntry, now time.Time, daily bool) {
+// verdict applies to them, sizes as ls -h shows them if human is set.
+func printLs(w io.Writer, entries []objectJSON, now time.Time, daily, human bool) {
 	if len(entries) == 0 {
 		return
 	}
@@ -317,9 +316,9 @@ func printLs(w io.Writer, entries []lsEntry, now time.Time, daily bool) {
 	// A VALUE column when semaphores are listed: theirs, "-" for the rest.
 	sems := false
 	for _, e := range entries {
-		sems = sems || e.Kind == "sem"
+		sems = sems || e.Kind == kindSem
 	}
-	semCol := func(e *lsEntry) string {
+	semCol := func(e *objectJSON) string {
 		switch {
 		case !sems:
 			return ""
@@ -332,7 +331,7 @@ func printLs(w io.Writer, entries []lsEntry, now time.Time, daily bool) {
 		}
 		return "-\t"
 	}
-	fmt.Fprintf(tw, "KIND\tOWNER\tMODE\tSIZE\tUSERS\t%sACCESSED\t%sPATH\n", semCol(nil), dailyCol("DAILY(8)"))
+	fmt.Fprintf(tw, "KIND\tOWNER\tMODE\tSIZE\tUSERS\t%sACCESSED\t%sNAME\tPATH\n", semCol(nil), dailyCol("DAILY(8)"))
 	for _, e := range entries {
 		owner := e.Owner
 		if owner == "" {
@@ -345,11 +344,12 @@ func printLs(w io.Writer, entries []lsEntry, now time.Time, daily bool) {
 		users := "-"
 		switch {
 		case e.Users != nil:
-			users = fmt.Sprint(e.Users.Count)
+			users = e.Users.column()
 		case e.UsersUnknown != "":
 			users = "?"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s%s ago\t%s%s\n", e.Kind, owner, e.Mode, e.Size, users, semCol(&e), age(e.Atime, now), dailyCol(risk), quoted(e.Path))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s%s ago\t%s%s\t%s\n", e.Kind, owner, e.Mode, sizeText(e.Size, human), users,
+			semCol(&e), age(e.Atime, now), dailyCol(risk), e.nameText(), quoted(e.Path))
 	}
 	tw.Flush()
 }

@@ -79,6 +79,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return runMan(stdout, stderr, args[2:])
 		}
 		if len(args) > 1 {
+			if text, ok := topics[args[1]]; ok {
+				fmt.Fprint(stdout, text)
+				return exitOK
+			}
 			cmd, ok := commands[args[1]]
 			if !ok {
 				return unknownCommand(stderr, args[1])
@@ -239,8 +243,10 @@ func usage(w io.Writer) {
 	fmt.Fprintf(w, "\nexamples:\n%s\n", examples)
 	fmt.Fprint(w, `
 Run "posixshm help COMMAND" for a command's details and examples, "posixshm
-COMMAND -h" for its flags, "posixshm --version" for the version, "posixshm help
---man" for a manual page and "posixshm completion SHELL" for shell completion.
+COMMAND --help" for its flags (-h too, but in ls, stat and gc -h asks for sizes
+as ls -h shows them), "posixshm help json" for the JSON that ls, stat and gc
+print, "posixshm --version" for the version, "posixshm help --man" for a
+manual page and "posixshm completion SHELL" for shell completion.
 `)
 }
 
@@ -286,7 +292,7 @@ func (cmd *command) flagList() string {
 		if arg != "" {
 			arg = " " + arg
 		}
-		fmt.Fprintf(&flags, "  --%s%s\n    \t%s", f.Name, arg, text)
+		fmt.Fprintf(&flags, "  %s%s\n    \t%s", flagName(f.Name), arg, text)
 		if f.DefValue != "" && f.DefValue != "false" {
 			fmt.Fprintf(&flags, " (default %s)", f.DefValue)
 		}
@@ -318,4 +324,14 @@ func upperFirst(s string) string {
 		return s
 	}
 	return string(s[0]-'a'+'A') + s[1:]
+}
+
+// flagName is the flag called name as it is written: "--dir", but "-h" and
+// "-f" for the one-letter flags that stand for what they do in ls(1) and
+// rm(1). (Package flag takes either form of either.)
+func flagName(name string) string {
+	if len(name) == 1 {
+		return "-" + name
+	}
+	return "--" + name
 }

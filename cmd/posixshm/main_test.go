@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -82,6 +84,8 @@ func TestScript(t *testing.T) {
 				return posixshm.System() == posixshm.OpenBSD, nil
 			case "proc": // gc can tell from /proc who uses a plain object
 				return procRoot != "", nil
+			case "privatetmpfs": // unshare(1) can mount a tmpfs that only its child sees
+				return privateTmpfs(), nil
 			case "pdeathsig": // children die with a killed parent, and /proc shows it
 				return parentDeathSignal && runtime.GOOS == "linux", nil
 			}
@@ -191,9 +195,10 @@ func waitFor(ts *testscript.TestScript, what string, ok func() bool) {
 	}
 }
 
-// jsonhas [PATH=VALUE]... checks that stdout is one JSON value and that each
-// dotted PATH (object keys, array indexes) holds VALUE as fmt.Sprint prints it,
-// or exists at all for a PATH without "=".
+// jsonhas [PATH=VALUE]... checks that stdout is one JSON value (or several,
+// indexed as an array) and that each dotted PATH (object keys, array
+// indexes) holds VALUE as fmt.Sprint prints it, or exists at all for a PATH
+// without "=".
 func cmdJSONHas(ts *testscript.TestScript, neg bool, args []string) {
 	if neg {
 		ts.Fatalf("unsupported: ! jsonhas")
@@ -203,7 +208,13 @@ func cmdJSONHas(ts *testscript.TestScript, neg bool, args []string) {
 	var v any
 	ts.Check(dec.Decode(&v))
 	if dec.More() {
-		ts.Fatalf("stdout holds more than one JSON value")
+		// Several values (stat's, one per NAME): indexed as an array.
+		vs := []any{v}
+		for dec.More() {
+			ts.Check(dec.Decode(&v))
+			vs = append(vs, v)
+		}
+		v = vs
 	}
 	for _, a := range args {
 		path, want, hasWant := strings.Cut(a, "=")
@@ -280,3 +291,22 @@ func procReadable() (bool, string) {
 	}
 	return true, ""
 }
+
+// privateTmpfs reports whether this process may mount a tmpfs in a mount
+// namespace of its own (unshare(1), as root on Linux), where no other
+// process sees it: tests that need a nearly full file system use one.
+var privateTmpfs = sync.OnceValue(func() bool {
+	if runtime.GOOS != "linux" || os.Geteuid() != 0 {
+		return false
+	}
+	unshare, err := exec.LookPath("unshare")
+	if err != nil {
+		return false
+	}
+	dir, err := os.MkdirTemp("", "posixshm-tmpfs-probe-")
+	if err != nil {
+		return false
+	}
+	defer os.Remove(dir)
+	return exec.Command(unshare, "--mount", "--propagation", "private", "mount", "-t", "tmpfs", "-o", "size=1m", "posixshm-probe", dir).Run() == nil
+})

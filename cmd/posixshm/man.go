@@ -51,7 +51,11 @@ posixshm \- manage ` + roffText(objects) + `
 		b.WriteString(roffBody(cmd.help))
 		cmd.flagSet().VisitAll(func(f *flag.Flag) {
 			arg, text := flag.UnquoteUsage(f)
-			b.WriteString(".TP\n\\fB\\-\\-" + roffText(f.Name) + "\\fP")
+			dashes := "\\-\\-"
+			if len(f.Name) == 1 { // -h, -f: see flagName
+				dashes = "\\-"
+			}
+			b.WriteString(".TP\n\\fB" + dashes + roffText(f.Name) + "\\fP")
 			if arg != "" {
 				b.WriteString(" \\fI" + roffText(arg) + "\\fP")
 			}
@@ -62,6 +66,8 @@ posixshm \- manage ` + roffText(objects) + `
 			b.WriteString("\n")
 		})
 	}
+	b.WriteString(".SH JSON OUTPUT\n")
+	b.WriteString(roffBody(jsonHelp))
 	b.WriteString(".SH EXIT STATUS\n")
 	b.WriteString(roffBody(exitStatusText))
 	b.WriteString(".SH EXAMPLES\n")

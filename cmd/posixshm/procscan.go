@@ -112,11 +112,8 @@ func scanProc(root string, want map[fileKey]bool, self, euid int) procUsers {
 		if err != nil || pid == self {
 			continue
 		}
-		p := proc{pid: pid}
 		dir := filepath.Join(root, de.Name())
-		if b, err := os.ReadFile(filepath.Join(dir, "comm")); err == nil {
-			p.comm = strings.TrimSuffix(string(b), "\n")
-		}
+		p := proc{pid: pid, comm: readComm(dir)}
 		found, err := procFiles(dir, pid, want)
 		switch {
 		case gone(err):
@@ -129,6 +126,16 @@ func scanProc(root string, want map[fileKey]bool, self, euid int) procUsers {
 		}
 	}
 	return pu
+}
+
+// readComm returns the command name of the process whose /proc directory
+// is dir, or "" if it cannot be read.
+func readComm(dir string) string {
+	b, err := os.ReadFile(filepath.Join(dir, "comm"))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSuffix(string(b), "\n")
 }
 
 // unreadableText says which processes' entries could not be read: "the

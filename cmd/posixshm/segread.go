@@ -15,6 +15,7 @@ import (
 type segRead struct {
 	header     segment.Header
 	users      segment.Attachments
+	unread     string // why it was not read at all; "" if it was
 	notSegment string // why it is not a readable segment; "" if it is one
 	usersErr   error  // the attachments could not be checked
 	warning    string // e.g. the access time could not be put back
@@ -30,7 +31,7 @@ func readSegment(f *os.File, fa facts) segRead {
 		// Only the owner (or root) may read without moving the access
 		// time (O_NOATIME) or put it back afterwards (futimes): for anyone
 		// else, reading the header would refresh the object.
-		return segRead{notSegment: fmt.Sprintf("header not read: the object belongs to uid %d, and reading it as uid %d would refresh it", fa.Uid, euid)}
+		return segRead{unread: fmt.Sprintf("header not read: the object belongs to uid %d, and reading it as uid %d would refresh it", fa.Uid, euid)}
 	}
 	var r segRead
 	h, err := segment.ReadHeader(f)
@@ -43,7 +44,7 @@ func readSegment(f *os.File, fa facts) segRead {
 		// attached; see segment's package documentation).
 		r.users, r.usersErr = segment.Users(f)
 	} else {
-		r.notSegment = notSegmentText(err)
+		r.notSegment = notSegmentText(err, fa.Size)
 	}
 	if warn := restoreAtime(f, fa); warn != nil {
 		r.warning = warn.Error()
@@ -51,29 +52,21 @@ func readSegment(f *os.File, fa facts) segRead {
 	return r
 }
 
-// notSegmentText says why a file whose header ReadHeader refused with err
-// is not a (readable) segment.
-func notSegmentText(err error) string {
+// notSegmentText says why a file of size bytes whose header ReadHeader
+// refused with err is not a (readable) segment. A file of zeros is not
+// called a segment whose creator died: segments are built complete before
+// they get their names, and another program's new object (Python's
+// shared_memory, C's shm_open and ftruncate) begins with zeros too.
+func notSegmentText(err error, size int64) string {
 	switch {
 	case errors.Is(err, segment.ErrNotSegment):
 		return unwrapPath(err).Error()
-	case errors.Is(err, segment.ErrTruncated), errors.Is(err, segment.ErrNotInitialized):
+	case errors.Is(err, segment.ErrNotInitialized) && size == 0:
+		return "not a posixshm segment: an empty file"
+	case errors.Is(err, segment.ErrNotInitialized):
+		return "not a posixshm segment: it begins with zeros where a segment's header would be, as another program's new object does"
+	case errors.Is(err, segment.ErrTruncated):
 		return "not a posixshm segment, or not a complete one: " + unwrapPath(err).Error()
 	}
 	return "damaged or unsupported posixshm header: " + unwrapPath(err).Error()
-}
-
-// usersJSON is who is attached to a segment, in stat's and ls's JSON.
-type usersJSON struct {
-	Count    int   `json:"count"`
-	PIDs     []int `json:"pids"`
-	Overflow int   `json:"overflow"`
-}
-
-func newUsersJSON(u segment.Attachments) *usersJSON {
-	pids := u.PIDs
-	if pids == nil {
-		pids = []int{}
-	}
-	return &usersJSON{Count: u.Count(), PIDs: pids, Overflow: u.Overflow}
 }

@@ -12,34 +12,37 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/posixshm/posixshm/lock"
 	"github.com/posixshm/posixshm/posixshm"
-	"github.com/posixshm/posixshm/segment"
 	"github.com/posixshm/posixshm/sem"
 )
 
 func init() {
 	register(&command{
 		name:    "stat",
-		args:    "[--dir DIR] [--sem] [--json] [--] NAME",
-		summary: "describe an object without refreshing it",
+		args:    "[--dir DIR] [--sem] [-h] [--json] [--] NAME...",
+		summary: "describe objects without refreshing them",
 		setFlags: func(fs *flag.FlagSet) {
 			dirFlag(fs)
 			semFlag(fs)
-			fs.Bool("json", false, "print one JSON object instead of text")
+			humanFlag(fs)
+			fs.Bool("json", false, "print one JSON object per NAME, one per line, instead of text")
 		},
-		help: `Describe the object called NAME: its file, owner, mode, size, last access and
+		help: `Describe each object NAME: its file, owner, mode, size, last access and
 modification, and, in OpenBSD's layout, when OpenBSD's daily(8) would delete
-it. For a posixshm segment it adds the header (version, sizes, creation, last
-refresh), the processes attached to it (the PID each recorded, as it sees
-itself in its own PID namespace, and how many attached without a slot in the
-table), and who holds the lock and whether that holder still lives. Both are
-judged as the segment package judges them, from the record locks the kernel
-holds for every live attachment: a process killed with kill -9 never counts,
-and one in another PID namespace (a container) does. It also gives the count of
-notifications made (the COUNT of "posixshm wait --since") and whether a process
-may be waiting for the next. Any shared memory object can be described; for one
-that is not a segment it says so.
+it. For a posixshm segment it adds the header (version, the name it was
+created under, sizes, creation, last refresh), the processes attached to it
+(the PID each recorded, as it sees itself in its own PID namespace, with its
+command name where /proc shows that process using the segment, and how many
+attached without a slot in the table), and who holds the lock and whether that
+holder still lives. Both are judged as the segment package judges them, from
+the record locks the kernel holds for every live attachment: a process killed
+with kill -9 never counts, and one in another PID namespace (a container)
+does. It also gives the count of notifications made (the COUNT of "posixshm
+wait --since") and whether a process may be waiting for the next. Any shared
+memory object can be described; for one that is not a segment it says so,
+and on Linux it lists the processes that map it or hold it open, read from
+/proc as "posixshm gc --plain" reads them (a process whose /proc entries
+cannot be read may be missing: stat says so).
 
 stat does not refresh the object and does not attach to it: it opens it
 read-only, reads the header without mapping it for use, asks the kernel which
@@ -57,49 +60,36 @@ cleaned as daily(8) cleans /tmp), and without it on OpenBSD. Other systems'
 conventions (Linux's /dev/shm...) have no such cleaner: stat shows the times
 and no daily(8) line.
 
-With --sem, NAME is a named semaphore (sem_open's; see "posixshm help sem"):
-stat shows its file and its value and the waiters its format counts, read
-without mapping or refreshing it (the owner's and root's only, as above).
+With --sem, each NAME is a named semaphore (sem_open's; see "posixshm help
+sem"): stat shows its file and its value and the waiters its format counts,
+read without mapping or refreshing it (the owner's and root's only, as above).
 
---json prints one object: name, path, uid, owner, mode, size, atime, mtime;
-daily_applies (whether the daily(8) verdict applies, as above) and, only when
-it does, daily_removable_at (the first moment find would match),
-daily_days_left (days until then, to a tenth; negative: overdue) and
-daily_at_risk (true when daily_removable_at is less than a day away or past;
-always false when daily_applies is false); segment (the header, or null)
-with not_segment saying why it is null; with --sem, semaphore (format, value,
-waiters) or semaphore_unknown saying why it could not be read; warning (e.g.
-the access time could not be put back). In segment: lock_held, lock_holder (the PID the holder
-recorded; 0 when the lock is free or its holder has no slot) and
-lock_holder_alive; users (count, pids, overflow; null when they could not be
-checked, users_error saying why); slots and remove_when_unused.
+With several NAMEs stat describes each in turn, a blank line between them; a
+NAME that does not exist is an error on stderr, and the others are still
+described (the exit status is then 1). -h shows the size as ls -h does.
+
+--json prints one JSON object per NAME, one per line (jq reads them as a
+stream; jq -s makes an array), with the fields "posixshm help json" lists:
+name (the NAME given), kind, path, owner, mode, size, times, the daily(8)
+fields, users, segment (the header, or null; not_segment says why) and, with
+--sem, semaphore (format, value, waiters) or semaphore_unknown.
 
 examples:
   posixshm stat /myseg
+  posixshm stat /myseg /psm_1f2e3d /dev-input   # several at once
   posixshm stat --json /myseg | jq .segment.users.pids
   posixshm stat --dir /var/tmp/app -- -odd-name`,
 		run: runStat,
 	})
 }
 
-// statReport is what stat prints; its JSON form is the --json output.
+// statReport is what stat says of one object; its JSON form is the --json
+// output.
 type statReport struct {
-	Name  string    `json:"name"`
-	Path  string    `json:"path"`
-	Uid   uint32    `json:"uid"`
-	Owner string    `json:"owner,omitempty"`
-	Mode  string    `json:"mode"`
-	Size  int64     `json:"size"`
-	Atime time.Time `json:"atime"`
-	Mtime time.Time `json:"mtime"`
-	dailyVerdict
-	Segment    *segmentReport `json:"segment"`               // nil: not a readable segment
-	NotSegment string         `json:"not_segment,omitempty"` // why Segment is nil
-	// A named semaphore's state (--sem), or why it could not be read.
-	Semaphore        *semJSON `json:"semaphore,omitempty"`
-	SemaphoreUnknown string   `json:"semaphore_unknown,omitempty"`
-	Warning          string   `json:"warning,omitempty"` // e.g. the access time could not be restored
-	sem              bool     // --sem: a semaphore's report
+	objectJSON
+	sem  bool    // --sem: a semaphore's report
+	key  fileKey // the file's
+	scan bool    // whether /proc should tell who uses it (not a segment)
 }
 
 // dailyVerdict is daily(8)'s verdict on an object, as stat and ls report
@@ -123,48 +113,71 @@ func verdict(applies bool, atime, now time.Time) dailyVerdict {
 	return dailyVerdict{DailyApplies: true, RemovableAt: at, DaysLeft: &left, AtRisk: atRisk(atime, now)}
 }
 
-type segmentReport struct {
-	Version          uint32     `json:"version"`
-	HeaderSize       int64      `json:"header_size"`
-	DataOffset       int64      `json:"data_offset"`
-	DataSize         int64      `json:"data_size"`
-	Created          time.Time  `json:"created"`
-	Refreshed        time.Time  `json:"refreshed"`
-	Slots            int        `json:"slots"`
-	RemoveWhenUnused bool       `json:"remove_when_unused"`
-	LockWord         uint32     `json:"lock_word"`
-	LockHeld         bool       `json:"lock_held"`
-	LockHolder       int        `json:"lock_holder"` // the PID the holder recorded; 0: free, or a holder without a slot
-	LockHolderAlive  bool       `json:"lock_holder_alive"`
-	Notifications    uint32     `json:"notifications"`  // Segment.Notify and NotifyAll calls, modulo 2^32 (posixshm wait --since)
-	NotifyWaiters    bool       `json:"notify_waiters"` // some process may wait for a notification
-	Users            *usersJSON `json:"users"`          // nil: not checked (UsersError says why)
-	UsersError       string     `json:"users_error,omitempty"`
+func runStat(c *cli, args []string) int {
+	if len(args) == 0 {
+		return c.usageError("no NAME given")
+	}
+	statFn := func(name string) (statReport, error) { return statObject(c.layout(), name, time.Now()) }
+	if c.flag("sem").(bool) {
+		statFn = func(name string) (statReport, error) { return statSem(c.semLayout(), name, time.Now()) }
+	}
+	status := exitOK
+	var reports []*statReport
+	for _, name := range args {
+		r, err := statFn(name)
+		if err != nil {
+			c.fail(err)
+			status = exitFail
+			continue
+		}
+		if r.Warning != "" {
+			c.errorf("stat %s: warning: %s", quoted(name), r.Warning)
+		}
+		reports = append(reports, &r)
+	}
+	procUsersOf(reports)
+	if c.flag("json").(bool) {
+		for _, r := range reports {
+			b, _ := json.Marshal(r)
+			fmt.Fprintf(c.stdout, "%s\n", b)
+		}
+		return status
+	}
+	for i, r := range reports {
+		if i > 0 {
+			fmt.Fprintln(c.stdout)
+		}
+		r.print(c.stdout, time.Now(), c.flag("h").(bool))
+	}
+	return status
 }
 
-func runStat(c *cli, args []string) int {
-	if len(args) != 1 {
-		return c.usageError("want exactly one NAME, got %s", plural(len(args), "argument"))
+// procUsersOf fills in who uses the objects that are not segments, from
+// /proc (on Linux; nowhere else does anything tell), in one scan for all.
+func procUsersOf(reports []*statReport) {
+	want := map[fileKey]bool{}
+	for _, r := range reports {
+		if r.scan {
+			want[r.key] = true
+		}
 	}
-	statFn := func() (statReport, error) { return statObject(c.layout(), args[0], time.Now()) }
-	if c.flag("sem").(bool) {
-		statFn = func() (statReport, error) { return statSem(c.semLayout(), args[0], time.Now()) }
+	if len(want) == 0 || procRoot == "" {
+		return
 	}
-	r, err := statFn()
-	if err != nil {
-		c.fail(err)
-		return exitFail
+	pu := scanProcs(procRoot, want, os.Getpid(), geteuid())
+	for _, r := range reports {
+		if !r.scan {
+			continue
+		}
+		if pu.unknown != "" {
+			r.UsersUnknown = pu.unknown
+			continue
+		}
+		r.Users = procUsersJSON(pu.users[r.key])
+		if len(pu.unreadable) > 0 {
+			r.UsersUnknown = "some may be missing: " + pu.unreadableText()
+		}
 	}
-	if r.Warning != "" {
-		c.errorf("stat %s: warning: %s", quoted(args[0]), r.Warning)
-	}
-	if c.flag("json").(bool) {
-		b, _ := json.Marshal(r)
-		fmt.Fprintf(c.stdout, "%s\n", b)
-		return exitOK
-	}
-	r.print(c.stdout, time.Now())
-	return exitOK
 }
 
 // geteuid is os.Geteuid, replaced in tests.
@@ -172,8 +185,9 @@ var geteuid = os.Geteuid
 
 // statObject describes the object called name without refreshing it.
 func statObject(l posixshm.Layout, name string, now time.Time) (statReport, error) {
-	r := statReport{Name: name}
-	r.DailyApplies = dailyApplies(l)
+	var r statReport
+	r.setName(name, false)
+	daily := dailyApplies(l)
 	f, err := l.Open(name, os.O_RDONLY, 0)
 	if err != nil {
 		// A file we may not open (another user's, a symlink, a FIFO) is
@@ -186,8 +200,8 @@ func statObject(l posixshm.Layout, name string, now time.Time) (statReport, erro
 		if lerr != nil {
 			return r, err
 		}
-		r.setFacts(fa, now)
-		r.NotSegment = "not opened: " + err.Error()
+		r.setFacts(fa, daily, now, owners{})
+		r.Kind, r.NotSegment = kindOther, "not opened: "+err.Error()
 		return r, nil
 	}
 	defer f.Close()
@@ -196,37 +210,18 @@ func statObject(l posixshm.Layout, name string, now time.Time) (statReport, erro
 	if err != nil {
 		return r, err
 	}
-	r.setFacts(fa, now)
-	sr := readSegment(f, fa)
-	r.Warning = sr.warning
-	if sr.notSegment != "" {
-		r.NotSegment = sr.notSegment
-		return r, nil
-	}
-	h := sr.header
-	r.Segment = &segmentReport{
-		Version: h.Version, HeaderSize: h.HeaderSize, DataOffset: h.DataOffset, DataSize: h.DataSize,
-		Created: h.Created, Refreshed: h.Refreshed, Slots: h.Slots, RemoveWhenUnused: h.RemoveWhenUnused,
-		LockWord: h.LockWord, LockHeld: lock.HolderPID(h.LockWord) != 0, LockHolder: h.LockHolder,
-		Notifications: h.Notifications, NotifyWaiters: h.NotifyWaiters,
-	}
-	// The holder is judged from the header and the attachments' record
-	// locks, as the segment's own lockers judge it, never by probing its
-	// PID, which may name another process (reused) or none here (another
-	// PID namespace).
-	if sr.usersErr != nil {
-		r.Segment.UsersError = unwrapPath(sr.usersErr).Error()
-	} else {
-		r.Segment.Users = newUsersJSON(sr.users)
-		r.Segment.LockHolderAlive = r.Segment.LockHeld && !sr.users.LockOwnerDead
-	}
+	r.setFacts(fa, daily, now, owners{})
+	r.readShm(f, fa, newProcNamer(procRoot))
+	r.key, r.scan = fa.key(), r.Kind == kindPlain
 	return r, nil
 }
 
 // statSem describes the semaphore called name in l without refreshing it.
 func statSem(l sem.Layout, name string, now time.Time) (statReport, error) {
-	r := statReport{Name: name, sem: true, NotSegment: "a named semaphore"}
-	_, r.DailyApplies = l.(sem.Dir)
+	r := statReport{sem: true}
+	r.Kind, r.NotSegment = kindSem, "a named semaphore"
+	r.setName(name, false)
+	_, daily := l.(sem.Dir)
 	path, err := l.Path(name)
 	if err != nil {
 		return r, err
@@ -239,7 +234,7 @@ func statSem(l sem.Layout, name string, now time.Time) (statReport, error) {
 		if lerr != nil {
 			return r, &fs.PathError{Op: "stat", Path: name, Err: unwrapPath(err)}
 		}
-		r.setFacts(fa, now)
+		r.setFacts(fa, daily, now, owners{})
 		r.SemaphoreUnknown = "not opened: " + unwrapPath(err).Error()
 		return r, nil
 	}
@@ -248,12 +243,13 @@ func statSem(l sem.Layout, name string, now time.Time) (statReport, error) {
 	if err != nil {
 		return r, err
 	}
-	r.setFacts(fa, now)
+	r.setFacts(fa, daily, now, owners{})
 	if !fa.Mode.IsRegular() {
 		r.SemaphoreUnknown = "not a regular file"
 		return r, nil
 	}
 	r.Semaphore, r.SemaphoreUnknown, r.Warning = readSem(f, fa, l)
+	r.key, r.scan = fa.key(), true
 	return r, nil
 }
 
@@ -267,13 +263,7 @@ func dailyApplies(l posixshm.Layout) bool {
 	return ok
 }
 
-func (r *statReport) setFacts(fa facts, now time.Time) {
-	r.Path, r.Uid, r.Owner = fa.Path, fa.Uid, owners{}.name(fa.Uid)
-	r.Mode, r.Size, r.Atime, r.Mtime = fa.Mode.String(), fa.Size, fa.Atime, fa.Mtime
-	r.dailyVerdict = verdict(r.DailyApplies, fa.Atime, now)
-}
-
-func (r *statReport) print(w io.Writer, now time.Time) {
+func (r *statReport) print(w io.Writer, now time.Time, human bool) {
 	const layout = "2006-01-02 15:04:05.000 MST"
 	line := func(label, format string, args ...any) {
 		fmt.Fprintf(w, "%-10s %s\n", label+":", fmt.Sprintf(format, args...))
@@ -282,11 +272,19 @@ func (r *statReport) print(w io.Writer, now time.Time) {
 	if r.Owner != "" {
 		owner += " (" + r.Owner + ")"
 	}
-	line("name", "%q", r.Name)
+	name := strconv.Quote(*r.Name)
+	if s := r.Segment; s != nil && s.Name != nil && (*s.Name != *r.Name || s.NameTruncated) {
+		name += " (created as " + strconv.Quote(*s.Name)
+		if s.NameTruncated {
+			name += "…"
+		}
+		name += ")"
+	}
+	line("name", "%s", name)
 	line("path", "%s", quoted(r.Path))
 	line("owner", "%s", owner)
 	line("mode", "%s", r.Mode)
-	line("size", "%d", r.Size)
+	line("size", "%s", sizeText(r.Size, human))
 	line("accessed", "%s (%s ago)", r.Atime.Format(layout), age(r.Atime, now))
 	line("modified", "%s (%s ago)", r.Mtime.Format(layout), age(r.Mtime, now))
 	switch left := r.RemovableAt.Sub(now); {
@@ -307,15 +305,20 @@ func (r *statReport) print(w io.Writer, now time.Time) {
 		} else {
 			line("semaphore", "%s", r.SemaphoreUnknown)
 		}
+		r.printProcUsers(line)
 		return
 	}
 	s := r.Segment
 	if s == nil {
 		line("segment", "%s", r.NotSegment)
+		r.printProcUsers(line)
 		return
 	}
 	line("segment", "posixshm version %d", s.Version)
 	line("header", "%d bytes; data %d bytes at offset %d", s.HeaderSize, s.DataSize, s.DataOffset)
+	if s.TxLogSize > 0 {
+		line("undo log", "%d bytes at offset %d", s.TxLogSize, s.TxLogOffset)
+	}
 	line("created", "%s", s.Created.Format(layout))
 	line("refreshed", "%s (%s ago)", s.Refreshed.Format(layout), age(s.Refreshed, now))
 	holder := "an attachment without a slot"
@@ -351,6 +354,30 @@ func (r *statReport) print(w io.Writer, now time.Time) {
 	case u.Count == 0:
 		line("users", "none attached; %s", table)
 	default:
-		line("users", "%s; %s", attachments(segment.Attachments{PIDs: u.PIDs, Overflow: u.Overflow}), table)
+		line("users", "%s; %s", attachmentsText(u), table)
+	}
+}
+
+// printProcUsers prints who uses an object that is not a segment, as /proc
+// tells it (Linux), if stat asked.
+func (r *statReport) printProcUsers(line func(label, format string, args ...any)) {
+	switch u := r.Users; {
+	case !r.scan || u == nil && r.UsersUnknown == "":
+		// Nothing tells here.
+	case u == nil:
+		line("users", "cannot be told: %s", r.UsersUnknown)
+	case u.Count == 0 && r.UsersUnknown != "":
+		line("users", "none found: %s", r.UsersUnknown)
+	case u.Count == 0:
+		line("users", "no process maps it or holds it open")
+	default:
+		text := plural(u.Count, "process") + " map it or hold it open: " + u.list()
+		if u.Count == 1 {
+			text = "1 process maps it or holds it open: " + u.list()
+		}
+		if r.UsersUnknown != "" {
+			text += "; " + r.UsersUnknown
+		}
+		line("users", "%s", text)
 	}
 }

@@ -98,7 +98,13 @@ func TestStat_LockHolderWithoutSlot(t *testing.T) {
 	if !strings.HasPrefix(lockLine, "held by an attachment without a slot, alive") || !seg.LockHeld || !seg.LockHolderAlive || seg.LockHolder != 0 {
 		t.Errorf("holder without a slot, alive: lock: %q; json %+v", lockLine, seg)
 	}
-	if usersLine != "2 live attachments (pid "+strconv.Itoa(os.Getpid())+"; 1 without a slot); a table of 1 slot" ||
+	// This process is attached, maps the segment, and is named where
+	// /proc shows that.
+	self := strconv.Itoa(os.Getpid())
+	if procRoot != "" {
+		self += " (" + readComm(filepath.Join(procRoot, self)) + ")"
+	}
+	if usersLine != "2 live attachments: pid "+self+"; 1 without a slot; a table of 1 slot" ||
 		seg.Users == nil || seg.Users.Count != 2 || seg.Users.Overflow != 1 || !slices.Equal(seg.Users.PIDs, []int{os.Getpid()}) {
 		t.Errorf("users: %q; json %+v", usersLine, seg.Users)
 	}
@@ -107,7 +113,7 @@ func TestStat_LockHolderWithoutSlot(t *testing.T) {
 	if !strings.HasPrefix(lockLine, "held by an attachment without a slot, which is dead: the next locker recovers it") || !seg.LockHeld || seg.LockHolderAlive {
 		t.Errorf("holder without a slot, killed: lock: %q; json %+v", lockLine, seg)
 	}
-	if usersLine != "1 live attachment (pid "+strconv.Itoa(os.Getpid())+"); a table of 1 slot" {
+	if usersLine != "1 live attachment: pid "+self+"; a table of 1 slot" {
 		t.Errorf("users after the kill: %q", usersLine)
 	}
 }
@@ -139,8 +145,12 @@ func TestStat_LockHolderOtherPIDNamespace(t *testing.T) {
 	if !strings.HasPrefix(lockLine, "held by pid 1, alive") || !seg.LockHolderAlive || seg.LockHolder != 1 {
 		t.Errorf("holder in another PID namespace, alive: lock: %q; json %+v", lockLine, seg)
 	}
-	if usersLine != "1 live attachment (pid 1); a table of 64 slots" {
-		t.Errorf("users: %q", usersLine)
+	// PID 1 here is another process, which does not map the segment:
+	// it is given no name (before names were checked, it would have been
+	// this system's init's).
+	if usersLine != "1 live attachment: pid 1; a table of 64 slots" || seg.Users == nil ||
+		len(seg.Users.Processes) != 1 || seg.Users.Processes[0] != (procJSON{PID: 1}) {
+		t.Errorf("users: %q; json %+v", usersLine, seg.Users)
 	}
 	kill(h) // unshare; --kill-child takes the namespace's init, and with it the namespace
 	// The namespace's init is not our child: give the kernel a moment to

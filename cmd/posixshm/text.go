@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"io/fs"
+	"math"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -84,4 +85,27 @@ func shellQuote(s string) string {
 		return quoted(s)
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// humanSize formats n bytes as ls -h does: in powers of 1024 with a K, M,
+// G, T, P or E suffix, rounded up, with one decimal below 10 ("4.9K",
+// "12K", "1.0M"); fewer than 1024 bytes as they are ("832").
+func humanSize(n int64) string {
+	if n < 1024 {
+		return strconv.FormatInt(n, 10)
+	}
+	const units = "KMGTPE"
+	v := float64(n)
+	for i := 0; i < len(units); i++ {
+		v /= 1024
+		if v < 10 {
+			if r := math.Ceil(v*10) / 10; r < 10 {
+				return strconv.FormatFloat(r, 'f', 1, 64) + units[i:i+1]
+			}
+		}
+		if r := math.Ceil(v); r < 1024 || i == len(units)-1 {
+			return strconv.FormatFloat(r, 'f', 0, 64) + units[i:i+1]
+		}
+	}
+	panic("unreachable")
 }

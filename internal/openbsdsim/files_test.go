@@ -15,7 +15,9 @@ var simulated = map[string]struct{ openbsd, sim []string }{
 	// This package's switch itself.
 	"internal/openbsdsim": {[]string{"off.go"}, []string{"on.go"}},
 	// futimes(2), which Linux lacks: utimensat(2) given its arguments.
-	"internal/unixutil": {[]string{"utimes_other.go"}, []string{"utimes_openbsdsim.go"}},
+	// fstatfs(2): the same call, but OpenBSD's struct statfs names its
+	// fields f_bfree..., Linux's Bfree...
+	"internal/unixutil": {[]string{"freespace_openbsd.go", "utimes_other.go"}, []string{"freespace_linux.go", "utimes_openbsdsim.go"}},
 	// The system convention: a variable set in a file named for the
 	// system (the same value, OpenBSD's layout in /tmp).
 	"posixshm": {[]string{"open_openbsd.go"}, []string{"open_openbsdsim.go"}},

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/posixshm/posixshm/posixshm"
+	"github.com/posixshm/posixshm/segment"
+)
+
+// writeV2 writes a version 2 segment (as the release before the name was
+// recorded wrote them) with 64 data bytes at path.
+func writeV2(t *testing.T, path string) {
+	t.Helper()
+	h := segment.Header{Version: 2, HeaderSize: 256, TableOffset: 256, Slots: 64, DataOffset: 768, DataSize: 64}
+	b, err := h.AppendBinary(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = append(b, make([]byte, h.DataOffset+h.DataSize-int64(len(b)))...)
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestList_Names: ls shows the name a version 3 segment's header records,
+// cut names with "…"; in OpenBSD's layout, whose file names are hashes,
+// nothing else has a name ("-", null): not a version 2 segment, not a
+// plain object. (In /dev/shm the file name tells: see
+// TestList_NamesFromFiles.)
+func TestList_Names(t *testing.T) {
+	d := posixshm.Dir(t.TempDir())
+	long := "/" + strings.Repeat("n", segment.MaxName+100)
+	for _, name := range []string{"/v3", long} {
+		s, err := segment.Create(name, 64, &segment.Options{Layout: d})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+	}
+	v2, _ := d.Path("/v2")
+	writeV2(t, v2)
+	plain, _ := d.Path("/plain")
+	if err := os.WriteFile(plain, []byte("another program's object"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := list(scope{dir: string(d), hashed: true}, time.Now(), func(w string) { t.Error(w) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{ // path → name as ls shows it
+		mustPath(t, d, "/v3"): "/v3",
+		mustPath(t, d, long):  long[:segment.MaxName] + "…",
+		v2:                    "-",
+		plain:                 "-",
+	}
+	if len(entries) != len(want) {
+		t.Fatalf("%d entries, want %d", len(entries), len(want))
+	}
+	for _, e := range entries {
+		if got := e.nameText(); got != want[e.Path] {
+			t.Errorf("%s (%s): name %.20q..., want %.20q...", e.Path, e.Kind, got, want[e.Path])
+		}
+		if (e.Name != nil && len(*e.Name) == segment.MaxName) != e.NameTruncated {
+			t.Errorf("%s: name_truncated %v", e.Path, e.NameTruncated)
+		}
+		if e.Path == v2 && (e.Kind != kindSegment || e.Segment == nil || e.Segment.Version != 2 || e.Segment.Name != nil) {
+			t.Errorf("version 2 segment: kind %s, segment %+v", e.Kind, e.Segment)
+		}
+	}
+}
+
+// TestList_NamesFromFiles: in this system's convention on Linux the file
+// name is the object's name, for a version 2 segment and a plain object
+// too.
+func TestList_NamesFromFiles(t *testing.T) {
+	if !devShm() {
+		t.Skip("this build's convention is not /dev/shm")
+	}
+	base := "posixshm-test-names-" + filepath.Base(t.TempDir())
+	v2 := "/dev/shm/" + base + "-v2"
+	plain := "/dev/shm/" + base + "-plain"
+	t.Cleanup(func() { os.Remove(v2); os.Remove(plain) })
+	writeV2(t, v2)
+	if err := os.WriteFile(plain, []byte("another program's object"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := list(scope{dir: "/dev/shm"}, time.Now(), func(string) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := 0
+	for _, e := range entries {
+		switch e.Path {
+		case v2, plain:
+			found++
+			if want := "/" + filepath.Base(e.Path); e.Name == nil || *e.Name != want {
+				t.Errorf("%s: name %v, want %s", e.Path, e.Name, want)
+			}
+		}
+	}
+	if found != 2 {
+		t.Errorf("found %d of the 2 objects", found)
+	}
+}
+
+func mustPath(t *testing.T, d posixshm.Dir, name string) string {
+	t.Helper()
+	p, err := d.Path(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}

@@ -299,3 +299,61 @@ func TestUsers_LockHolder(t *testing.T) {
 		check("unlocked", false, false, 0)
 	}
 }
+
+// TestRemoveUnused_OpenerInThisProcess: RemoveUnused and an Open of the
+// same segment by another goroutine of the same process, the opener
+// attaching after RemoveUnused found nobody attached and before it
+// unlinks. The opener must not end up attached to the removed file: it
+// either keeps the segment (RemoveUnused sees it) or finds it gone.
+// POSIX record locks (OpenBSD; -tags openbsdsim) never conflict within a
+// process, so the removal gate alone cannot keep this process's opener
+// out; on Linux the opener waits for the gate.
+func TestRemoveUnused_OpenerInThisProcess(t *testing.T) {
+	d := segDir(t)
+	mustCreate(t, d, "race", 64, nil).Close()
+	f := openRW(t, d, "race")
+	type result struct {
+		s   *segment.Segment
+		err error
+	}
+	paused, resume := make(chan bool), make(chan bool)
+	undoAttach := segment.SetAttachHook(func() { paused <- true; <-resume })
+	res := make(chan result, 1)
+	go func() {
+		s, err := segment.Open("race", in(d, nil))
+		res <- result{s, err}
+	}()
+	<-paused // mapped, not attached
+	undoAttach()
+	var r *result
+	undoRemove := segment.SetRemoveHook(func() {
+		// RemoveUnused has found nobody attached: let the opener go on,
+		// and give it time to attach (on Linux it waits for the gate).
+		resume <- true
+		select {
+		case got := <-res:
+			r = &got
+		case <-time.After(300 * time.Millisecond):
+		}
+	})
+	defer undoRemove()
+	_, removed, err := segment.RemoveUnused(f, d, "race", func(segment.Header) bool { return true })
+	if r == nil {
+		got := <-res
+		r = &got
+	}
+	if r.err != nil {
+		if !errors.Is(r.err, fs.ErrNotExist) {
+			t.Fatalf("Open racing the removal: %v; want fs.ErrNotExist", r.err)
+		}
+		if err != nil || !removed {
+			t.Fatalf("RemoveUnused: removed %v, %v; want removed", removed, err)
+		}
+		return
+	}
+	defer r.s.Close()
+	info, serr := r.s.Stat()
+	if serr != nil || info.Unlinked || removed {
+		t.Fatalf("the opener attached (Stat: unlinked %v, %v) and RemoveUnused removed %v (%v): an attached process left with a removed segment", info.Unlinked, serr, removed, err)
+	}
+}

@@ -80,6 +80,47 @@ type attachment struct {
 var files struct {
 	mu sync.Mutex
 	m  map[fileKey]*attachment
+	// removals: RemoveUnused calls of this process at work on a file it
+	// is not attached to, which its openers of the file wait for
+	// (adopt). They hold the removal gate exclusively, but POSIX record
+	// locks never conflict within a process: without this wait an
+	// opener of this process would take the gate shared "under" the
+	// remover, attach, and be left attached to the file it removes.
+	removals map[fileKey]*removal
+}
+
+// A removal is RemoveUnused at work on a file (files.removals): n calls,
+// and done, closed when the last one ends.
+type removal struct {
+	n    int
+	done chan struct{}
+}
+
+// beginRemoval records a RemoveUnused of the file k, unless this process
+// is attached to it: it returns the attachment then, and end nil.
+func beginRemoval(k fileKey) (a *attachment, end func()) {
+	files.mu.Lock()
+	defer files.mu.Unlock()
+	if a := files.m[k]; a != nil {
+		return a, nil
+	}
+	r := files.removals[k]
+	if r == nil {
+		if files.removals == nil {
+			files.removals = make(map[fileKey]*removal)
+		}
+		r = &removal{done: make(chan struct{})}
+		files.removals[k] = r
+	}
+	r.n++
+	return nil, func() {
+		files.mu.Lock()
+		defer files.mu.Unlock()
+		if r.n--; r.n == 0 {
+			delete(files.removals, k)
+			close(r.done)
+		}
+	}
 }
 
 // noRecordLocks makes every attachment of this process judge liveness by

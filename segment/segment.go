@@ -478,19 +478,44 @@ func join(name string, wantSize int64, opts Options) (s *Segment, err error, ok 
 func adopt(l posixshm.Layout, name string, f *os.File, st *unix.Stat_t, mem []byte, h *Header) (*attachment, error) {
 	files.mu.Lock()
 	defer files.mu.Unlock()
-	for a := files.m[keyOf(st)]; a != nil; a = files.m[keyOf(st)] {
-		if a.closing {
-			// Its last Close is at work; locking through f before it
-			// closed its descriptors would lose our locks (POSIX).
-			files.mu.Unlock()
-			<-a.gone
-			files.mu.Lock()
-			continue
+	var deadline time.Time
+	for {
+		if a := files.m[keyOf(st)]; a != nil {
+			if a.closing {
+				// Its last Close is at work; locking through f before it
+				// closed its descriptors would lose our locks (POSIX).
+				files.mu.Unlock()
+				<-a.gone
+				files.mu.Lock()
+				continue
+			}
+			unix.Munmap(mem)
+			closeFile(f, filePath(l, name)) // parked until the attachment ends
+			a.refs++
+			return a, nil
 		}
-		unix.Munmap(mem)
-		closeFile(f, filePath(l, name)) // parked until the attachment ends
-		a.refs++
-		return a, nil
+		r := files.removals[keyOf(st)]
+		if r == nil {
+			break
+		}
+		// A RemoveUnused of this process holds the removal gate: wait for
+		// it as for another process's (claimGated), which POSIX locks
+		// would not make us do.
+		if deadline.IsZero() {
+			deadline = time.Now().Add(gateWait)
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			unix.Munmap(mem)
+			closeFile(f, filePath(l, name))
+			return nil, fmt.Errorf("removal gate held by RemoveUnused in this process for %v: %w", gateWait, syscall.EAGAIN)
+		}
+		files.mu.Unlock()
+		select {
+		case <-r.done:
+		case <-time.After(left):
+		}
+		files.mu.Lock()
 	}
 	a := newAttachment(l, name, f, st, mem, h)
 	inode.Hold(a.key)

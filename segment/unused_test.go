@@ -187,12 +187,10 @@ func TestRemoveUnused_Unpublished(t *testing.T) {
 // removal and attaches after it must not stay attached to the removed
 // file: it finds no segment. One that attached first (it holds the gate
 // while it checks the name) keeps the segment: the remover waits for the
-// gate, then sees it attached. Both in this process, with open file
-// description locks (Linux), which conflict within a process.
+// gate, then sees it attached. Both in this process: open file
+// description locks (Linux) conflict within a process; with POSIX locks
+// the opener waits for the process's own record of the removal.
 func TestRemoveUnused_RacingOpener(t *testing.T) {
-	if !segment.OFDLocks {
-		t.Skip("needs open file description locks: POSIX locks do not conflict within a process")
-	}
 	d := segDir(t)
 	type result struct {
 		s   *segment.Segment

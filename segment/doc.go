@@ -225,8 +225,18 @@
 // every other attachment dead and cannot have the gate at once attaches to
 // the segment as it is. Openers wait for the gate shared, which only a
 // writer blocks, at most a second, then fail with syscall.EAGAIN. So a
-// reader can postpone removal for as long as it holds the gate, and deny
-// nothing else.
+// reader can postpone removal for as long as it holds the gate. It can
+// also deny one thing more: the recovery of a pinned holder's lock. A
+// reader that read-locks every slot byte and the overflow range makes
+// every new opener attach pinned, and a pinned holder is judged dead only
+// once nobody else holds the gate shared: a pinned holder killed holding
+// the lock is not recovered while the reader holds the gate, or while
+// another pinned attachment lives, and the lock's waiters wait until then
+// (Lock for ever, LockContext until its context ends). Record locks
+// cannot tell a reader's read lock from a pinned attachment's, and no
+// byte is safe from a read lock, so nothing better is known that never
+// takes a live holder's lock; keep segments whose lock matters from
+// users who must not hold it up (Perm 0600, the default).
 //
 // # Creators that die
 //

@@ -318,6 +318,9 @@ func initialize(l posixshm.Layout, f *os.File, name string, size int64, slots in
 	if err != nil {
 		panic("segment: invalid new header: " + err.Error())
 	}
+	if testHookSized != nil {
+		testHookSized()
+	}
 	copy(mem[offMagic+8:], hdr[offMagic+8:])
 	a := newAttachment(l, name, f, &st, mem, &h)
 	// Attach before publishing: whoever can open the segment sees its
@@ -410,9 +413,10 @@ func openOnce(name string, wantSize int64, opts Options) (*Segment, error) {
 }
 
 // testHookAttach, if set, runs between mapping a file and attaching to
-// it; testHookPublish before a creator publishes the header: tests widen
-// those windows with them.
-var testHookAttach, testHookPublish func()
+// it; testHookSized after a creator sized and mapped its file, before it
+// writes the header; testHookPublish before a creator publishes the
+// header: tests widen those windows with them.
+var testHookAttach, testHookSized, testHookPublish func()
 
 // join opens a Segment on this process's attachment to the file that name
 // leads to, if there is one (ok). Opening the file again would make a

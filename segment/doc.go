@@ -404,8 +404,9 @@
 // the end of a file raises SIGBUS, which would crash the program. Every
 // access of the package to the header, the table and the words (Lock,
 // Unlock, Wait, Notify, Refresh, Close, Stat, opening a segment this
-// process has open already, a transaction's methods and the undo log's
-// replay, ...) runs under debug.SetPanicOnFault and
+// process has open already, creating one in a temporary file that others
+// may truncate, a transaction's methods and the undo log's replay, ...)
+// runs under debug.SetPanicOnFault and
 // returns an error wrapping ErrTruncated instead; a lock waiter asleep on
 // the word finds out within its stale interval. The calls that return no
 // error do nothing (Notify, NotifyAll) or return 0 (Notifications). What

@@ -321,7 +321,15 @@ func initialize(l posixshm.Layout, f *os.File, name string, size int64, slots in
 	if testHookSized != nil {
 		testHookSized()
 	}
-	copy(mem[offMagic+8:], hdr[offMagic+8:])
+	// The file may be truncated under the mapping even now (a temporary
+	// file has a name: creation.go): every access is guarded (fault.go).
+	truncated := func() error {
+		return segmentError(name, path, fault(ErrTruncated, "file was truncated while the segment was being created"))
+	}
+	if !noFault(func() { copy(mem[offMagic+8:], hdr[offMagic+8:]) }) {
+		unix.Munmap(mem)
+		return nil, truncated()
+	}
 	a := newAttachment(l, name, f, &st, mem, &h)
 	// Attach before publishing: whoever can open the segment sees its
 	// creator attached.
@@ -344,7 +352,12 @@ func initialize(l posixshm.Layout, f *os.File, name string, size int64, slots in
 	// acquire semantics (sync/atomic is sequentially consistent, and the
 	// mapping is the same memory in every process), so an opener that sees
 	// the magic also sees every field written above: never a half header.
-	atomic.StoreUint64(magicWord(mem), magic)
+	if !noFault(func() { atomic.StoreUint64(magicWord(mem), magic) }) {
+		a.release()
+		unix.Munmap(mem)
+		inode.Release(a.key, nil)
+		return nil, truncated()
+	}
 	files.mu.Lock()
 	a.register()
 	files.mu.Unlock()

@@ -170,9 +170,14 @@ func closeFile(f *os.File, path string) error { return inode.Close(f, path) }
 // with ReadHeader, to ask Users...) of a file that may be a segment this
 // process is attached to. Where record locks are POSIX locks (OpenBSD),
 // closing any descriptor of the file drops all of the process's record
-// locks on it, its attachment's included (see the package documentation):
-// CloseFile then keeps f open until the process's last Segment of the
-// file is closed, and closes it then. Otherwise it is f.Close().
+// locks on it, its attachment's included (see the package documentation).
+// So if this process is attached to (or creating) f's file, CloseFile
+// keeps f open until the process's last Segment of the file is closed,
+// and closes it then; otherwise it is f.Close(). Linux, which runs the
+// same code, keeps it open too. Every descriptor so kept counts against
+// the process's limit on open files until then: a process attached for
+// long should ask Segment.Attached rather than open the file again and
+// again.
 func CloseFile(f *os.File) error { return inode.Close(f, "") }
 
 func (a *attachment) slotWord(i int) *uint64 {

@@ -100,7 +100,10 @@
 // eyes of every other process (its slot could be taken, a lock it holds
 // taken over by a waiter, its segment removed when unused). Close such a
 // descriptor with CloseFile, which keeps it open until the attachment
-// ends, or open the segment again with Open (which shares the
+// ends (so each one stays open until then: a process that opens and
+// closes the file again and again while attached, to ask Users every
+// second, say, gathers a descriptor each time; ask [Segment.Attached]
+// instead), or open the segment again with Open (which shares the
 // attachment). Linux uses open file description locks (F_OFD_SETLK),
 // which have no such trap; the package still shares one descriptor per
 // file there, so that Linux runs the same code as OpenBSD (the build tag

@@ -80,6 +80,47 @@ type attachment struct {
 var files struct {
 	mu sync.Mutex
 	m  map[fileKey]*attachment
+	// removals: RemoveUnused calls of this process at work on a file it
+	// is not attached to, which its openers of the file wait for
+	// (adopt). They hold the removal gate exclusively, but POSIX record
+	// locks never conflict within a process: without this wait an
+	// opener of this process would take the gate shared "under" the
+	// remover, attach, and be left attached to the file it removes.
+	removals map[fileKey]*removal
+}
+
+// A removal is RemoveUnused at work on a file (files.removals): n calls,
+// and done, closed when the last one ends.
+type removal struct {
+	n    int
+	done chan struct{}
+}
+
+// beginRemoval records a RemoveUnused of the file k, unless this process
+// is attached to it: it returns the attachment then, and end nil.
+func beginRemoval(k fileKey) (a *attachment, end func()) {
+	files.mu.Lock()
+	defer files.mu.Unlock()
+	if a := files.m[k]; a != nil {
+		return a, nil
+	}
+	r := files.removals[k]
+	if r == nil {
+		if files.removals == nil {
+			files.removals = make(map[fileKey]*removal)
+		}
+		r = &removal{done: make(chan struct{})}
+		files.removals[k] = r
+	}
+	r.n++
+	return nil, func() {
+		files.mu.Lock()
+		defer files.mu.Unlock()
+		if r.n--; r.n == 0 {
+			delete(files.removals, k)
+			close(r.done)
+		}
+	}
 }
 
 // noRecordLocks makes every attachment of this process judge liveness by
@@ -129,9 +170,14 @@ func closeFile(f *os.File, path string) error { return inode.Close(f, path) }
 // with ReadHeader, to ask Users...) of a file that may be a segment this
 // process is attached to. Where record locks are POSIX locks (OpenBSD),
 // closing any descriptor of the file drops all of the process's record
-// locks on it, its attachment's included (see the package documentation):
-// CloseFile then keeps f open until the process's last Segment of the
-// file is closed, and closes it then. Otherwise it is f.Close().
+// locks on it, its attachment's included (see the package documentation).
+// So if this process is attached to (or creating) f's file, CloseFile
+// keeps f open until the process's last Segment of the file is closed,
+// and closes it then; otherwise it is f.Close(). Linux, which runs the
+// same code, keeps it open too. Every descriptor so kept counts against
+// the process's limit on open files until then: a process attached for
+// long should ask Segment.Attached rather than open the file again and
+// again.
 func CloseFile(f *os.File) error { return inode.Close(f, "") }
 
 func (a *attachment) slotWord(i int) *uint64 {

@@ -2,6 +2,7 @@ package segment_test
 
 import (
 	"bufio"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -315,6 +316,28 @@ func TestDenial_TableReadLocked(t *testing.T) {
 	b.kill()
 	if err := o.Lock(); !errors.Is(err, lock.ErrOwnerDead) {
 		t.Fatalf("Lock after a pinned holder died: %v, want lock.ErrOwnerDead", err)
+	}
+	if err := o.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+
+	// What the reader can hold up (see the package documentation): with
+	// the gate read-locked too, a pinned holder killed with the lock is
+	// judged alive until the reader lets go of the gate.
+	stopGate := readLocker(t, bin, d, path, 0, 1)
+	b = startServer(t, d, 0, false, false)
+	b.do("openx table")
+	b.do("lock")
+	b.kill()
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	err = o.LockContext(ctx)
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("LockContext while a reader holds the gate and a pinned holder died: %v; want the holder judged alive", err)
+	}
+	stopGate()
+	if err := o.Lock(); !errors.Is(err, lock.ErrOwnerDead) {
+		t.Fatalf("Lock after the reader let go of the gate: %v, want lock.ErrOwnerDead", err)
 	}
 	if err := o.Unlock(); err != nil {
 		t.Fatal(err)

@@ -100,7 +100,10 @@
 // eyes of every other process (its slot could be taken, a lock it holds
 // taken over by a waiter, its segment removed when unused). Close such a
 // descriptor with CloseFile, which keeps it open until the attachment
-// ends, or open the segment again with Open (which shares the
+// ends (so each one stays open until then: a process that opens and
+// closes the file again and again while attached, to ask Users every
+// second, say, gathers a descriptor each time; ask [Segment.Attached]
+// instead), or open the segment again with Open (which shares the
 // attachment). Linux uses open file description locks (F_OFD_SETLK),
 // which have no such trap; the package still shares one descriptor per
 // file there, so that Linux runs the same code as OpenBSD (the build tag
@@ -225,8 +228,18 @@
 // every other attachment dead and cannot have the gate at once attaches to
 // the segment as it is. Openers wait for the gate shared, which only a
 // writer blocks, at most a second, then fail with syscall.EAGAIN. So a
-// reader can postpone removal for as long as it holds the gate, and deny
-// nothing else.
+// reader can postpone removal for as long as it holds the gate. It can
+// also deny one thing more: the recovery of a pinned holder's lock. A
+// reader that read-locks every slot byte and the overflow range makes
+// every new opener attach pinned, and a pinned holder is judged dead only
+// once nobody else holds the gate shared: a pinned holder killed holding
+// the lock is not recovered while the reader holds the gate, or while
+// another pinned attachment lives, and the lock's waiters wait until then
+// (Lock for ever, LockContext until its context ends). Record locks
+// cannot tell a reader's read lock from a pinned attachment's, and no
+// byte is safe from a read lock, so nothing better is known that never
+// takes a live holder's lock; keep segments whose lock matters from
+// users who must not hold it up (Perm 0600, the default).
 //
 // # Creators that die
 //
@@ -394,8 +407,9 @@
 // the end of a file raises SIGBUS, which would crash the program. Every
 // access of the package to the header, the table and the words (Lock,
 // Unlock, Wait, Notify, Refresh, Close, Stat, opening a segment this
-// process has open already, a transaction's methods and the undo log's
-// replay, ...) runs under debug.SetPanicOnFault and
+// process has open already, creating one in a temporary file that others
+// may truncate, a transaction's methods and the undo log's replay, ...)
+// runs under debug.SetPanicOnFault and
 // returns an error wrapping ErrTruncated instead; a lock waiter asleep on
 // the word finds out within its stale interval. The calls that return no
 // error do nothing (Notify, NotifyAll) or return 0 (Notifications). What

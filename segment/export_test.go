@@ -46,6 +46,14 @@ func SetDetachHook(f func()) (undo func()) {
 	return func() { testHookDetach = nil }
 }
 
+// SetSizedHook makes every Create of this process call f once it has sized
+// and mapped the new file, before it writes the header, and returns a
+// function that undoes it.
+func SetSizedHook(f func()) (undo func()) {
+	testHookSized = f
+	return func() { testHookSized = nil }
+}
+
 // SetPublishHook makes every Create of this process call f just before it
 // publishes the header, and returns a function that undoes it.
 func SetPublishHook(f func()) (undo func()) {

@@ -250,7 +250,10 @@ const gateWait = time.Second
 // then), and whether it removed the name. If remove agreed but name no
 // longer leads to f's file (someone removed it, or made a new file under
 // that name), nothing is removed and the error wraps fs.ErrNotExist. If
-// this process is attached to the segment, the segment is in use. Call it
+// this process is attached to the segment, the segment is in use; this
+// process's openers of the segment wait for RemoveUnused as other
+// processes' wait for the gate (up to a second, then syscall.EAGAIN),
+// which POSIX record locks alone would not make them do. Call it
 // from a process that is not attached: f stays open, and closing it drops
 // this process's record locks on the file where they are POSIX locks (see
 // the package documentation). Where the object takes no record locks
@@ -275,10 +278,12 @@ func removeUnused(fd int, file string, l posixshm.Layout, name string, remove fu
 		return Attachments{}, false, &fs.PathError{Op: "fstat", Path: file, Err: err}
 	}
 	key := keyOf(&st)
-	if attachedTo(key) != nil {
+	a, end := beginRemoval(key) // this process's openers of the file wait
+	if a != nil {
 		u, err := users(fd, file) // this process's attachment counts
 		return u, false, err
 	}
+	defer end()
 	fcntlError := func(err error) error {
 		if err == errNoRecordLocks {
 			err = fmt.Errorf("%s: %w, so who is attached cannot be known", err.Error(), syscall.ENOTSUP)

@@ -369,7 +369,18 @@ func initialize(l posixshm.Layout, f *os.File, name string, size int64, slots in
 	if err != nil {
 		panic("segment: invalid new header: " + err.Error())
 	}
-	copy(mem[offMagic+8:], hdr[offMagic+8:])
+	if testHookSized != nil {
+		testHookSized()
+	}
+	// The file may be truncated under the mapping even now (a temporary
+	// file has a name: creation.go): every access is guarded (fault.go).
+	truncated := func() error {
+		return segmentError(name, path, fault(ErrTruncated, "file was truncated while the segment was being created"))
+	}
+	if !noFault(func() { copy(mem[offMagic+8:], hdr[offMagic+8:]) }) {
+		unix.Munmap(mem)
+		return nil, truncated()
+	}
 	a := newAttachment(l, name, f, &st, mem, &h)
 	// Attach before publishing: whoever can open the segment sees its
 	// creator attached.
@@ -392,7 +403,12 @@ func initialize(l posixshm.Layout, f *os.File, name string, size int64, slots in
 	// acquire semantics (sync/atomic is sequentially consistent, and the
 	// mapping is the same memory in every process), so an opener that sees
 	// the magic also sees every field written above: never a half header.
-	atomic.StoreUint64(magicWord(mem), magic)
+	if !noFault(func() { atomic.StoreUint64(magicWord(mem), magic) }) {
+		a.release()
+		unix.Munmap(mem)
+		inode.Release(a.key, nil)
+		return nil, truncated()
+	}
 	files.mu.Lock()
 	a.register()
 	files.mu.Unlock()
@@ -461,9 +477,10 @@ func openOnce(name string, wantSize int64, opts Options) (*Segment, error) {
 }
 
 // testHookAttach, if set, runs between mapping a file and attaching to
-// it; testHookPublish before a creator publishes the header: tests widen
-// those windows with them.
-var testHookAttach, testHookPublish func()
+// it; testHookSized after a creator sized and mapped its file, before it
+// writes the header; testHookPublish before a creator publishes the
+// header: tests widen those windows with them.
+var testHookAttach, testHookSized, testHookPublish func()
 
 // join opens a Segment on this process's attachment to the file that name
 // leads to, if there is one (ok). Opening the file again would make a
@@ -529,19 +546,44 @@ func join(name string, wantSize int64, opts Options) (s *Segment, err error, ok 
 func adopt(l posixshm.Layout, name string, f *os.File, st *unix.Stat_t, mem []byte, h *Header) (*attachment, error) {
 	files.mu.Lock()
 	defer files.mu.Unlock()
-	for a := files.m[keyOf(st)]; a != nil; a = files.m[keyOf(st)] {
-		if a.closing {
-			// Its last Close is at work; locking through f before it
-			// closed its descriptors would lose our locks (POSIX).
-			files.mu.Unlock()
-			<-a.gone
-			files.mu.Lock()
-			continue
+	var deadline time.Time
+	for {
+		if a := files.m[keyOf(st)]; a != nil {
+			if a.closing {
+				// Its last Close is at work; locking through f before it
+				// closed its descriptors would lose our locks (POSIX).
+				files.mu.Unlock()
+				<-a.gone
+				files.mu.Lock()
+				continue
+			}
+			unix.Munmap(mem)
+			closeFile(f, filePath(l, name)) // parked until the attachment ends
+			a.refs++
+			return a, nil
 		}
-		unix.Munmap(mem)
-		closeFile(f, filePath(l, name)) // parked until the attachment ends
-		a.refs++
-		return a, nil
+		r := files.removals[keyOf(st)]
+		if r == nil {
+			break
+		}
+		// A RemoveUnused of this process holds the removal gate: wait for
+		// it as for another process's (claimGated), which POSIX locks
+		// would not make us do.
+		if deadline.IsZero() {
+			deadline = time.Now().Add(gateWait)
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			unix.Munmap(mem)
+			closeFile(f, filePath(l, name))
+			return nil, fmt.Errorf("removal gate held by RemoveUnused in this process for %v: %w", gateWait, syscall.EAGAIN)
+		}
+		files.mu.Unlock()
+		select {
+		case <-r.done:
+		case <-time.After(left):
+		}
+		files.mu.Lock()
 	}
 	a := newAttachment(l, name, f, st, mem, h)
 	inode.Hold(a.key)

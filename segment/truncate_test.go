@@ -3,15 +3,19 @@ package segment_test
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/posixshm/posixshm/internal/unixutil"
 	"github.com/posixshm/posixshm/posixshm"
 	"github.com/posixshm/posixshm/segment"
 )
@@ -230,6 +234,78 @@ func TestTruncated(t *testing.T) {
 				if r != "truncated" {
 					t.Errorf("%s: %q, want an error wrapping ErrTruncated", op, got)
 				}
+			}
+		})
+	}
+}
+
+func init() { helperModes["truncbuild"] = truncBuild }
+
+// truncBuild is the helper process's "truncbuild" mode: args dir, name,
+// when ("sized" or "publish"). It creates the segment under a temporary
+// name (as on OpenBSD), truncating that file to 0 bytes at the step when
+// names, and prints what Create returned ("truncated" for an error
+// wrapping ErrTruncated), whether the name exists afterwards, and what a
+// second Create returned.
+func truncBuild(args []string) error {
+	d, name, when := posixshm.Dir(args[0]), args[1], args[2]
+	unixutil.NoTmpfile = true
+	path, err := d.Path(name)
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256([]byte(filepath.Base(path)))
+	temp := filepath.Join(string(d), posixshm.TempPrefix+hex.EncodeToString(sum[:]))
+	cut := func() {
+		if err := os.Truncate(temp, 0); err != nil {
+			fmt.Println("truncate:", err)
+		}
+	}
+	undo := map[string]func(func()) func(){"sized": segment.SetSizedHook, "publish": segment.SetPublishHook}[when](cut)
+	s, err := segment.Create(name, 1<<16, &segment.Options{Layout: d})
+	undo()
+	switch {
+	case errors.Is(err, segment.ErrTruncated):
+		fmt.Println("truncated")
+	case err == nil:
+		s.Close()
+		fmt.Println("other nil")
+	default:
+		fmt.Println("other", err)
+	}
+	_, err = os.Lstat(path)
+	fmt.Println("exists", err == nil)
+	s, err = segment.Create(name, 1<<16, &segment.Options{Layout: d})
+	if err != nil {
+		fmt.Println("create again:", err)
+		return nil
+	}
+	fmt.Println("create again: ok")
+	return s.Close()
+}
+
+// TestCreate_TruncatedWhileBuilding: a creator whose file another process
+// truncates while it builds the segment (the temporary file of OpenBSD,
+// and of any system without O_TMPFILE, has a name) died of SIGBUS writing
+// the header, or publishing it. It must fail with ErrTruncated, leave no
+// segment, and let the next Create succeed.
+func TestCreate_TruncatedWhileBuilding(t *testing.T) {
+	if testing.Short() {
+		t.Skip("spawns processes")
+	}
+	for _, when := range []string{"sized", "publish"} {
+		t.Run(when, func(t *testing.T) {
+			d := segDir(t)
+			cmd := segHelper(t, d, "truncbuild", string(d), "built", when)
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("creator whose file was truncated at %q: %v\n%s", when, err, stderr.String())
+			}
+			want := "truncated\nexists false\ncreate again: ok\n"
+			if string(out) != want {
+				t.Fatalf("creator whose file was truncated at %q said %q, want %q", when, out, want)
 			}
 		})
 	}

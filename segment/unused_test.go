@@ -187,12 +187,10 @@ func TestRemoveUnused_Unpublished(t *testing.T) {
 // removal and attaches after it must not stay attached to the removed
 // file: it finds no segment. One that attached first (it holds the gate
 // while it checks the name) keeps the segment: the remover waits for the
-// gate, then sees it attached. Both in this process, with open file
-// description locks (Linux), which conflict within a process.
+// gate, then sees it attached. Both in this process: open file
+// description locks (Linux) conflict within a process; with POSIX locks
+// the opener waits for the process's own record of the removal.
 func TestRemoveUnused_RacingOpener(t *testing.T) {
-	if !segment.OFDLocks {
-		t.Skip("needs open file description locks: POSIX locks do not conflict within a process")
-	}
 	d := segDir(t)
 	type result struct {
 		s   *segment.Segment
@@ -297,5 +295,63 @@ func TestUsers_LockHolder(t *testing.T) {
 		check("recovered by us", true, false, os.Getpid())
 		s.Unlock()
 		check("unlocked", false, false, 0)
+	}
+}
+
+// TestRemoveUnused_OpenerInThisProcess: RemoveUnused and an Open of the
+// same segment by another goroutine of the same process, the opener
+// attaching after RemoveUnused found nobody attached and before it
+// unlinks. The opener must not end up attached to the removed file: it
+// either keeps the segment (RemoveUnused sees it) or finds it gone.
+// POSIX record locks (OpenBSD; -tags openbsdsim) never conflict within a
+// process, so the removal gate alone cannot keep this process's opener
+// out; on Linux the opener waits for the gate.
+func TestRemoveUnused_OpenerInThisProcess(t *testing.T) {
+	d := segDir(t)
+	mustCreate(t, d, "race", 64, nil).Close()
+	f := openRW(t, d, "race")
+	type result struct {
+		s   *segment.Segment
+		err error
+	}
+	paused, resume := make(chan bool), make(chan bool)
+	undoAttach := segment.SetAttachHook(func() { paused <- true; <-resume })
+	res := make(chan result, 1)
+	go func() {
+		s, err := segment.Open("race", in(d, nil))
+		res <- result{s, err}
+	}()
+	<-paused // mapped, not attached
+	undoAttach()
+	var r *result
+	undoRemove := segment.SetRemoveHook(func() {
+		// RemoveUnused has found nobody attached: let the opener go on,
+		// and give it time to attach (on Linux it waits for the gate).
+		resume <- true
+		select {
+		case got := <-res:
+			r = &got
+		case <-time.After(300 * time.Millisecond):
+		}
+	})
+	defer undoRemove()
+	_, removed, err := segment.RemoveUnused(f, d, "race", func(segment.Header) bool { return true })
+	if r == nil {
+		got := <-res
+		r = &got
+	}
+	if r.err != nil {
+		if !errors.Is(r.err, fs.ErrNotExist) {
+			t.Fatalf("Open racing the removal: %v; want fs.ErrNotExist", r.err)
+		}
+		if err != nil || !removed {
+			t.Fatalf("RemoveUnused: removed %v, %v; want removed", removed, err)
+		}
+		return
+	}
+	defer r.s.Close()
+	info, serr := r.s.Stat()
+	if serr != nil || info.Unlinked || removed {
+		t.Fatalf("the opener attached (Stat: unlinked %v, %v) and RemoveUnused removed %v (%v): an attached process left with a removed segment", info.Unlinked, serr, removed, err)
 	}
 }

@@ -128,10 +128,18 @@
 // the name leaves that file behind, as glibc's does: sem.XXXXXX beside
 // glibc's semaphores ("posixshm gc --plain" removes it once idle),
 // <sha256>.sem.XXXXXX beside OpenBSD's (daily(8) does, after a week).
+// One killed between the link and the removal of the temporary name (a
+// random kill of a creating process lands there about one time in eight,
+// glibc's or ours) leaves the complete semaphore with two links: Open
+// opens it, as glibc's sem_open does, when the other link is a temporary
+// name in the same directory, and leaves that name alone (see
+// leftover.go); such an open first waits about 40 ms for a live creator
+// to remove it.
 //
 // Hardening beyond the C libraries, as for shared memory objects: symbolic
 // links are never followed, a FIFO cannot block the open, only a regular
-// file with one link is accepted, and a file too short to hold the format
+// file with one link is accepted (or two, the other a creator's
+// temporary name, above), and a file too short to hold the format
 // is refused rather than faulted on (glibc maps whatever it finds). A file
 // truncated after it was opened still faults (SIGBUS) at the next access,
 // as in C; only its owner can do that in OpenBSD's layout, and whoever may

@@ -141,8 +141,12 @@
 // file with one link is accepted (or two, the other a creator's
 // temporary name, above), and a file too short to hold the format
 // is refused rather than faulted on (glibc maps whatever it finds). A file
-// truncated after it was opened still faults (SIGBUS) at the next access,
-// as in C; only its owner can do that in OpenBSD's layout, and whoever may
-// write it in glibc's. OpenBSD pledge(2): opening needs "rpath wpath"
+// truncated after it was opened (only its owner can do that in OpenBSD's
+// layout, whoever may write it in glibc's) would fault (SIGBUS) at the
+// next access, which kills a C program: here the methods return an error
+// wrapping EFAULT that names the file, a waiter asleep at the time
+// included, except an uncontended Post or TryWait that gets there first,
+// which faults as in C (guarding that one compare-and-swap would double or
+// triple its cost; see fault.go). OpenBSD pledge(2): opening needs "rpath wpath"
 // ("cpath" to create), refreshing "fattr", posting and waiting "stdio".
 package sem

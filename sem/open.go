@@ -101,11 +101,16 @@ func openGlibcFile(name, path string) (*Semaphore, error) {
 		f.Close()
 		return nil, pathError(opOpen, name, path, "mmap", err)
 	}
-	format, err := glibcFormatOf(size, mem)
+	var format Format
+	reason := ""
+	if !noFault(func() { format, err = glibcFormatOf(size, mem) }) {
+		// Truncated since the fstat, by a process that may write it.
+		reason, err = errTruncated, syscall.EFAULT
+	}
 	if err != nil {
 		unix.Munmap(mem)
 		f.Close()
-		return nil, pathError(opOpen, name, path, "", err)
+		return nil, pathError(opOpen, name, path, reason, err)
 	}
 	return newSemaphore(name, path, f, mem, format), nil
 }
@@ -204,8 +209,10 @@ func openOpenBSDFile(name, path string, f *os.File, creat bool, value uint32) (*
 		f.Close()
 		return nil, pathError(opOpen, name, path, "mmap", err)
 	}
-	if created {
-		initOpenBSD(mem, value)
+	if created && !noFault(func() { initOpenBSD(mem, value) }) {
+		unix.Munmap(mem)
+		f.Close()
+		return nil, pathError(opOpen, name, path, errTruncated, syscall.EFAULT)
 	}
 	return newSemaphore(name, path, f, mem, OpenBSD), nil
 }

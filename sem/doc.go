@@ -89,8 +89,12 @@
 // Wait and its Post, even by kill -9) loses it for good, and nothing can
 // tell that it happened. A waiter that dies while waiting loses nothing
 // and creates nothing: it takes a unit in one atomic step or not at all
-// (a dead waiter stays counted, which costs later posts a futex wake-up
-// each). A poster that dies between its increment and its wake-up leaves
+// (a dead waiter stays counted, for good: nothing can tell a dead waiter
+// from one about to sleep. Every later post then makes a futex wake-up
+// that finds nobody, about 550 ns instead of 7 for Post+TryWait here, as
+// glibc's sem_post does, 600 ns; a semaphore that has collected dead
+// waiters is made fresh by removing and creating it while nobody uses
+// it). A poster that dies between its increment and its wake-up leaves
 // the unit there but a C waiter asleep until the next post (a Go waiter
 // looks again within 100 ms).
 //

@@ -28,7 +28,10 @@ import (
 // elsewhere, which is what the one-link rule is for. The temporary name is
 // left where it is: in glibc's layout it cannot be told from the name of
 // another semaphore (sem.XXXXXX is also "/XXXXXX"), and removing it could
-// remove the name of a semaphore someone hard-linked there. Each open of
+// remove the name of a semaphore someone hard-linked there. (Only a user
+// who may read and write a file can give it a second name, where Linux's
+// fs.protected_hardlinks is on, as it is by default; such a user can post
+// and wait on it anyway.) Each open of
 // such a name pays for the wait of OpenObjectFile (about 40 ms) and a read
 // of the directory, until the temporary name goes ("posixshm rm", or gc
 // once nobody maps the file).

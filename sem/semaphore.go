@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"runtime/debug"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -176,6 +177,13 @@ func (s *Semaphore) postSlow() (err error) {
 		err = postOpenBSD(s.value, s.count)
 	}
 	g.done = true
+	if err == syscall.EOVERFLOW {
+		max := uint64(glibcValueMax)
+		if s.format == OpenBSD {
+			max = openbsdValueMax
+		}
+		return pathError(opPost, s.name, s.path, "the value is at SEM_VALUE_MAX ("+strconv.FormatUint(max, 10)+")", err)
+	}
 	if err != nil {
 		return pathError(opPost, s.name, "", "", err)
 	}

@@ -44,9 +44,19 @@ type Mapping struct {
 // shared with programs you do not trust call for that care, or for package
 // segment, whose own accesses turn such faults into errors.
 //
+// A file that is not a regular file (a named pipe, a directory, a device)
+// is refused with ENODEV, as mmap(2) refuses most of them.
+//
+// An object made large with Truncate but never written (sparse) maps
+// whole, but its pages are allocated only when touched: on a tmpfs whose
+// free space runs out first, that touch raises SIGBUS too.
+//
 // If there is an error, it will be of type *fs.PathError with Op "mmap"
-// and Path f.Name().
+// and Path f.Name() (os.ErrInvalid for a nil f).
 func Map(f *os.File) (*Mapping, error) {
+	if f == nil {
+		return nil, &fs.PathError{Op: "mmap", Err: os.ErrInvalid}
+	}
 	m := &Mapping{name: f.Name()}
 	rc, err := f.SyscallConn()
 	if err == nil {
@@ -77,6 +87,9 @@ func (m *Mapping) mmap(fd int) error {
 	var st unix.Stat_t
 	if err := unixutil.Fstat(fd, &st); err != nil {
 		return fmt.Errorf("fstat: %w", err)
+	}
+	if kind := uint32(st.Mode) & unix.S_IFMT; kind != unix.S_IFREG {
+		return fmt.Errorf("not a regular file (%s), so no shared memory object: %w", fileKind(kind), syscall.ENODEV)
 	}
 	size, err := mapSize(st.Size)
 	if err != nil {

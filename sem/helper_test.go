@@ -129,6 +129,13 @@ func childLayout() sem.Layout {
 	if l == "glibc32" {
 		return sem.GlibcLayout("/dev/shm", sem.Glibc32)
 	}
+	// glibc's layout in a test directory: "glibcdir64:DIR", "glibcdir32:DIR".
+	if dir, ok := strings.CutPrefix(l, "glibcdir64:"); ok {
+		return sem.GlibcLayout(dir, sem.Glibc64)
+	}
+	if dir, ok := strings.CutPrefix(l, "glibcdir32:"); ok {
+		return sem.GlibcLayout(dir, sem.Glibc32)
+	}
 	return sem.GlibcLayout("/dev/shm", sem.Glibc64)
 }
 

@@ -145,6 +145,37 @@ func TestInterop_Mixed(t *testing.T) {
 	}
 }
 
+// TestInterop_PingPong: a C and a Go process pass one unit back and forth
+// through two semaphores, 50000 times each way, every wait a sleep that
+// only the other side's post ends: C's sem_wait has no timeout, so a Go
+// post that failed to wake it would hang the test, and a C post that
+// failed to wake the Go side would cost it a 100 ms recheck each time
+// (over an hour in all). The value and waiter counts end right.
+func TestInterop_PingPong(t *testing.T) {
+	const n = 50000
+	for _, f := range formats(t) {
+		t.Run(f.name, func(t *testing.T) {
+			a, b := uniqueName(t, f.layout), uniqueName(t, f.layout)
+			sa := mustOpen(t, f.layout, a, os.O_CREATE|os.O_EXCL, 1)
+			sb := mustOpen(t, f.layout, b, os.O_CREATE|os.O_EXCL, 0)
+			c := f.cStart(t, "relay", a, b, strconv.Itoa(n))
+			g := f.goStart(t, "relay", "SEMTEST_NAME="+b, "SEMTEST_TO="+a, "SEMTEST_N="+strconv.Itoa(n))
+			var cs, gs int
+			if _, err := fmt.Sscanf(c.wait(t, 5*time.Minute), "ok %d", &cs); err != nil {
+				t.Fatalf("C: %v", err)
+			}
+			if _, err := fmt.Sscanf(g.wait(t, 5*time.Minute), "ok %d", &gs); err != nil {
+				t.Fatalf("Go: %v", err)
+			}
+			ia, ib := info(t, sa), info(t, sb)
+			if ia.Value != 1 || ib.Value != 0 || ia.Waiters != 0 || ib.Waiters != 0 {
+				t.Errorf("after %d round trips: A %+v, B %+v; want the unit back in A and no waiters", n, ia, ib)
+			}
+			t.Logf("%d round trips; voluntary context switches (about the sleeps): C %d, Go %d", n, cs, gs)
+		})
+	}
+}
+
 // TestInterop_TimedWait: C's sem_timedwait times out (ETIMEDOUT), refuses
 // a bad timespec (EINVAL) and leaves nobody counted either way; Go's
 // TimedWait and C's agree on a deadline in the past.

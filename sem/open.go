@@ -75,6 +75,13 @@ func openGlibc(name, dir, path string, flag int, perm os.FileMode, value uint32,
 // openGlibcFile opens the existing glibc semaphore at path.
 func openGlibcFile(name, path string) (*Semaphore, error) {
 	f, err := posixshm.OpenObjectFile(opOpen, name, path, unix.O_RDWR, 0, false)
+	if isLinksError(err) {
+		// Perhaps a creator killed between link(2) and unlink(2): see
+		// leftover.go.
+		if lf := openLeftover(path, false); lf != nil {
+			f, err = lf, nil
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -94,11 +101,16 @@ func openGlibcFile(name, path string) (*Semaphore, error) {
 		f.Close()
 		return nil, pathError(opOpen, name, path, "mmap", err)
 	}
-	format, err := glibcFormatOf(size, mem)
+	var format Format
+	reason := ""
+	if !noFault(func() { format, err = glibcFormatOf(size, mem) }) {
+		// Truncated since the fstat, by a process that may write it.
+		reason, err = errTruncated, syscall.EFAULT
+	}
 	if err != nil {
 		unix.Munmap(mem)
 		f.Close()
-		return nil, pathError(opOpen, name, path, "", err)
+		return nil, pathError(opOpen, name, path, reason, err)
 	}
 	return newSemaphore(name, path, f, mem, format), nil
 }
@@ -112,8 +124,10 @@ func createGlibc(name, dir, path string, perm os.FileMode, value uint32, format 
 		return nil, err
 	}
 	// The temporary name goes whatever happens (as in glibc, a process
-	// killed before this leaves it behind).
-	defer unixutil.IgnoringEINTR(func() error { return unix.Unlink(tmp) })
+	// killed before this leaves it behind): on success at once after the
+	// link, before anything else, so that a kill leaves two links as
+	// rarely as it can (see leftover.go).
+	defer removeTemp(tmp)
 	init := glibcInit(format, value)
 	if _, err := f.WriteAt(init, 0); err != nil {
 		f.Close()
@@ -132,6 +146,7 @@ func createGlibc(name, dir, path string, perm os.FileMode, value uint32, format 
 		}
 		return nil, pathError(opOpen, name, path, "link", err)
 	}
+	removeTemp(tmp)
 	return newSemaphore(name, path, f, mem, format), nil
 }
 
@@ -146,6 +161,11 @@ func openOpenBSD(name, path string, flag int, value uint32) (*Semaphore, error) 
 	for try := 1; ; try++ {
 		if !excl {
 			f, err := posixshm.OpenObjectFile(opOpen, name, path, unix.O_RDWR, 0o600, true)
+			if isLinksError(err) {
+				if lf := openLeftover(path, true); lf != nil {
+					f, err = lf, nil
+				}
+			}
 			if err == nil {
 				return openOpenBSDFile(name, path, f, creat, value)
 			}
@@ -189,8 +209,10 @@ func openOpenBSDFile(name, path string, f *os.File, creat bool, value uint32) (*
 		f.Close()
 		return nil, pathError(opOpen, name, path, "mmap", err)
 	}
-	if created {
-		initOpenBSD(mem, value)
+	if created && !noFault(func() { initOpenBSD(mem, value) }) {
+		unix.Munmap(mem)
+		f.Close()
+		return nil, pathError(opOpen, name, path, errTruncated, syscall.EFAULT)
 	}
 	return newSemaphore(name, path, f, mem, OpenBSD), nil
 }
@@ -206,7 +228,7 @@ func createOpenBSD(name, path string, value uint32) (*Semaphore, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer unixutil.IgnoringEINTR(func() error { return unix.Unlink(tmp) })
+	defer removeTemp(tmp)
 	if err := f.Truncate(int64(pageSize)); err != nil {
 		f.Close()
 		return nil, pathError(opOpen, name, tmp, "ftruncate", errnoOf(err))
@@ -225,6 +247,7 @@ func createOpenBSD(name, path string, value uint32) (*Semaphore, error) {
 		}
 		return nil, pathError(opOpen, name, path, "link", err)
 	}
+	removeTemp(tmp)
 	return newSemaphore(name, path, f, mem, OpenBSD), nil
 }
 
@@ -270,6 +293,12 @@ func createTemp(name, path, prefix string, perm os.FileMode, openbsd bool) (*os.
 		}
 	}
 	return nil, "", pathError(opOpen, name, path, "no unused temporary name "+prefix+"XXXXXX after 50 tries", syscall.EAGAIN)
+}
+
+// removeTemp removes a creator's temporary name; a second call finds it
+// gone, which is no error here (nor in glibc, which does not look).
+func removeTemp(tmp string) {
+	unixutil.IgnoringEINTR(func() error { return unix.Unlink(tmp) })
 }
 
 // link is link(2), retried on EINTR.

@@ -2,6 +2,7 @@ package sem_test
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -46,6 +47,7 @@ func init() {
 	}
 	roles["transfer"] = roleTransfer
 	roles["postlog"] = rolePostlog
+	roles["relay"] = roleRelay
 }
 
 func envInt(name string) int {
@@ -180,6 +182,43 @@ func rolePostlog() error {
 		}
 	}
 	fmt.Println("ok")
+	return nil
+}
+
+// roleRelay is the C side's "relay": $SEMTEST_N times a wait on
+// $SEMTEST_NAME (Wait, TimedWait with a far deadline and WaitContext in
+// turn), then a post on $SEMTEST_TO; it prints "ok" and the voluntary
+// context switches.
+func roleRelay() error {
+	s, err := childOpen()
+	if err != nil {
+		return err
+	}
+	to, err := childLayout().Open(os.Getenv("SEMTEST_TO"), 0, 0, 0)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for i := range envInt("SEMTEST_N") {
+		switch i % 3 {
+		case 0:
+			err = s.Wait()
+		case 1:
+			err = s.TimedWait(time.Now().Add(24 * time.Hour))
+		default:
+			err = s.WaitContext(ctx)
+		}
+		if err != nil {
+			return err
+		}
+		if err := to.Post(); err != nil {
+			return err
+		}
+	}
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	fmt.Println("ok", ru.Nvcsw)
 	return nil
 }
 

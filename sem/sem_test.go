@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -143,6 +144,11 @@ func TestPost_Overflow(t *testing.T) {
 				t.Fatalf("Post at SEM_VALUE_MAX: %v, want EOVERFLOW", err)
 			}
 			pathErr(t, err, "sem_post", "/o")
+			// The message says which file and why (failed before: "sem_post
+			// /o: value too large for defined data type").
+			if msg := err.Error(); !strings.Contains(msg, s.Path()) || !strings.Contains(msg, "SEM_VALUE_MAX ("+strconv.FormatUint(uint64(c.max), 10)+")") {
+				t.Errorf("Post at SEM_VALUE_MAX: %q names neither the file nor the limit", msg)
+			}
 			if v, _ := s.Value(); uint32(v) != c.max {
 				t.Errorf("value after the refused Post: %d, want %d", v, c.max)
 			}

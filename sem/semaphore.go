@@ -4,6 +4,8 @@ import (
 	"context"
 	"io/fs"
 	"os"
+	"runtime/debug"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -59,6 +61,7 @@ const (
 	stDue    = 1 << iota // the file may need a refresh: Post and the waits check
 	stClosed             // Close was called
 	stSlow               // the format has no inlined fast path (all but Glibc64)
+	stGone               // an access faulted: the file was truncated (fault.go)
 )
 
 func newSemaphore(name, path string, f *os.File, mem []byte, format Format) *Semaphore {
@@ -153,11 +156,18 @@ func (s *Semaphore) setState(or, andNot uint32) {
 const idleWord = 1 << 32
 
 //go:noinline
-func (s *Semaphore) postSlow() error {
-	if err := s.use(opPost); err != nil {
+func (s *Semaphore) postSlow() (err error) {
+	st, err := s.use(opPost)
+	if err != nil {
 		return err
 	}
-	var err error
+	// The 32-bit formats' uncontended post, unguarded as Glibc64's
+	// inlined one is (see fault.go).
+	if st&stGone == 0 && s.format != Glibc64 && s.postFast() {
+		return nil
+	}
+	g := guard{old: debug.SetPanicOnFault(true)}
+	defer g.end(s, opPost, &err)
 	switch s.format {
 	case Glibc64:
 		err = post64(s.w64, s.futex)
@@ -165,6 +175,14 @@ func (s *Semaphore) postSlow() error {
 		err = post32(s.value)
 	default:
 		err = postOpenBSD(s.value, s.count)
+	}
+	g.done = true
+	if err == syscall.EOVERFLOW {
+		max := uint64(glibcValueMax)
+		if s.format == OpenBSD {
+			max = openbsdValueMax
+		}
+		return pathError(opPost, s.name, s.path, "the value is at SEM_VALUE_MAX ("+strconv.FormatUint(max, 10)+")", err)
 	}
 	if err != nil {
 		return pathError(opPost, s.name, "", "", err)
@@ -174,10 +192,37 @@ func (s *Semaphore) postSlow() error {
 
 //go:noinline
 func (s *Semaphore) tryWaitSlow() (bool, error) {
-	if err := s.use(opTryWait); err != nil {
-		return false, err
+	return s.tryWaitOp(opTryWait)
+}
+
+// postFast is one attempt at an uncontended post in the 32-bit formats:
+// one compare-and-swap with no waiter to wake (Glibc32: the waiters bit
+// clear; OpenBSD: waitcount 0 after the increment, which then needs no
+// wake-up). It reports whether it posted; if not, the slow path starts
+// again from the top.
+func (s *Semaphore) postFast() bool {
+	if s.format == Glibc32 {
+		x := atomic.LoadUint32(s.value)
+		return x&nwaitersMask == 0 && x>>valueShift < glibcValueMax && atomic.CompareAndSwapUint32(s.value, x, x+1<<valueShift)
 	}
-	return s.take(), nil
+	x := atomic.LoadUint32(s.value)
+	if x == openbsdValueMax || !atomic.CompareAndSwapUint32(s.value, x, x+1) {
+		return false
+	}
+	if atomic.LoadUint32(s.count) != 0 {
+		futexWake(s.value, 1)
+	}
+	return true
+}
+
+// tryWaitFast is one attempt at an uncontended take in the 32-bit
+// formats: one compare-and-swap.
+func (s *Semaphore) tryWaitFast() bool {
+	x := atomic.LoadUint32(s.value)
+	if s.format == Glibc32 {
+		return x>>valueShift != 0 && atomic.CompareAndSwapUint32(s.value, x, x-1<<valueShift)
+	}
+	return x != 0 && atomic.CompareAndSwapUint32(s.value, x, x-1)
 }
 
 // take takes a unit if one is there, without waiting.
@@ -193,15 +238,16 @@ func (s *Semaphore) take() bool {
 
 // use checks the state bits on the way to the mapping: it refreshes a
 // file that is due, and fails once the Semaphore is closed.
-func (s *Semaphore) use(op string) error {
+// It returns the state bits it saw.
+func (s *Semaphore) use(op string) (uint32, error) {
 	st := s.state.Load()
 	if st&stClosed != 0 {
-		return &fs.PathError{Op: op, Path: s.name, Err: errClosed}
+		return st, &fs.PathError{Op: op, Path: s.name, Err: errClosed}
 	}
 	if st&stDue != 0 {
 		s.refreshDue()
 	}
-	return nil
+	return st, nil
 }
 
 // Wait takes a unit, sleeping until one is posted, as sem_wait does. It
@@ -236,9 +282,20 @@ func (s *Semaphore) TimedWait(deadline time.Time) error {
 // wait takes a unit, sleeping if need be until deadline (none if zero) or
 // until ctx (if not nil) is done.
 func (s *Semaphore) wait(op string, ctx context.Context, deadline time.Time) error {
+	// TryWait's inlined fast path first, so that an uncontended wait
+	// costs what TryWait does (and is as unguarded: see fault.go).
+	p := s.fast.Load()
+	if d := atomic.LoadUint64(p); uint32(d) != 0 && atomic.CompareAndSwapUint64(p, d, d-1) {
+		return nil
+	}
 	if ok, err := s.tryWaitOp(op); ok || err != nil {
 		return err
 	}
+	return s.sleep(op, ctx, deadline)
+}
+
+// sleep is wait once no unit was there.
+func (s *Semaphore) sleep(op string, ctx context.Context, deadline time.Time) (err error) {
 	s.waiting.Add(1)
 	defer s.waiting.Add(-1)
 	// Looked at again after the waiter is counted: Close either sees it
@@ -247,7 +304,8 @@ func (s *Semaphore) wait(op string, ctx context.Context, deadline time.Time) err
 		return &fs.PathError{Op: op, Path: s.name, Err: errClosed}
 	}
 	w := waiter{s: s, ctx: ctx, deadline: deadline}
-	var err error
+	g := guard{old: debug.SetPanicOnFault(true)}
+	defer g.end(s, op, &err)
 	switch s.format {
 	case Glibc64:
 		err = wait64(s.w64, s.futex, &w)
@@ -256,18 +314,29 @@ func (s *Semaphore) wait(op string, ctx context.Context, deadline time.Time) err
 	default:
 		err = waitOpenBSD(s.value, s.count, &w)
 	}
+	g.done = true
 	if err != nil {
 		return &fs.PathError{Op: op, Path: s.name, Err: err}
 	}
 	return nil
 }
 
-// tryWaitOp is TryWait with errors under op.
-func (s *Semaphore) tryWaitOp(op string) (bool, error) {
-	if err := s.use(op); err != nil {
+// tryWaitOp is TryWait's slow path with errors under op.
+func (s *Semaphore) tryWaitOp(op string) (ok bool, err error) {
+	st, err := s.use(op)
+	if err != nil {
 		return false, err
 	}
-	return s.take(), nil
+	// The 32-bit formats' uncontended take, unguarded as Glibc64's
+	// inlined one is (see fault.go).
+	if st&stGone == 0 && s.format != Glibc64 && s.tryWaitFast() {
+		return true, nil
+	}
+	g := guard{old: debug.SetPanicOnFault(true)}
+	defer g.end(s, op, &err)
+	ok = s.take()
+	g.done = true
+	return ok, nil
 }
 
 // Value returns the semaphore's value, as sem_getvalue does: the units
@@ -282,18 +351,24 @@ func (s *Semaphore) Value() (int, error) {
 // Info returns the semaphore's format, value and waiter count (see Info).
 // If there is an error, it will be of type *fs.PathError with Op
 // "sem_getvalue".
-func (s *Semaphore) Info() (Info, error) {
+func (s *Semaphore) Info() (info Info, err error) {
 	if s.state.Load()&stClosed != 0 {
 		return Info{}, &fs.PathError{Op: opGetValue, Path: s.name, Err: errClosed}
 	}
+	g := guard{old: debug.SetPanicOnFault(true)}
+	defer g.end(s, opGetValue, &err)
+	info.Format = s.format
 	switch s.format {
 	case Glibc64:
 		d := atomic.LoadUint64(s.w64)
-		return Info{Format: s.format, Value: int(uint32(d)), Waiters: int(d >> 32)}, nil
+		info.Value, info.Waiters = int(uint32(d)), int(d>>32)
 	case Glibc32:
-		return Info{Format: s.format, Value: int(atomic.LoadUint32(s.value) >> 1), Waiters: int(atomic.LoadUint32(s.count))}, nil
+		info.Value, info.Waiters = int(atomic.LoadUint32(s.value)>>1), int(atomic.LoadUint32(s.count))
+	default:
+		info.Value, info.Waiters = int(atomic.LoadUint32(s.value)), int(int32(atomic.LoadUint32(s.count)))
 	}
-	return Info{Format: s.format, Value: int(atomic.LoadUint32(s.value)), Waiters: int(int32(atomic.LoadUint32(s.count)))}, nil
+	g.done = true
+	return info, nil
 }
 
 // Stat returns the FileInfo of the semaphore's file, from fstat(2) (its

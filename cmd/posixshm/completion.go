@@ -4,8 +4,10 @@ import (
 	"flag"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"unicode"
@@ -36,12 +38,15 @@ examples:
 		run: runCompletion,
 	})
 	register(&command{
-		name:     "__names",
-		args:     "[--dir DIR]",
-		summary:  "list the names of existing objects, for completion",
-		setFlags: dirFlag,
-		run:      runNames,
-		hidden:   true,
+		name:    "__names",
+		args:    "[--dir DIR] [--sem]",
+		summary: "list the names of existing objects (or semaphores), for completion",
+		setFlags: func(fs *flag.FlagSet) {
+			dirFlag(fs)
+			semFlag(fs)
+		},
+		run:    runNames,
+		hidden: true,
 	})
 }
 
@@ -63,10 +68,11 @@ func runCompletion(c *cli, args []string) int {
 	return exitOK
 }
 
-// runNames prints, one per line, the names of the objects in the layout
-// the --dir flag selected, where the files tell them: the names completion
-// offers. Names that a shell could not show or take back as typed (control
-// characters, invalid UTF-8) are left out.
+// runNames prints, one per line, the names of the objects (with --sem, of
+// the named semaphores) in the layout the --dir flag selected, where the
+// files tell them: the names completion offers. Names that a shell could
+// not show or take back as typed (control characters, invalid UTF-8) are
+// left out.
 func runNames(c *cli, args []string) int {
 	if len(args) != 0 {
 		return c.usageError("takes no arguments")
@@ -79,13 +85,17 @@ func runNames(c *cli, args []string) int {
 	if err != nil {
 		return exitOK
 	}
+	kind, prefix, path := "shm", sc.prefix, c.layout().Path
+	if c.flag("sem").(bool) {
+		kind, prefix, path = "sem", "sem.", sc.semLayout().Path // glibc's: scope is not hashed here
+	}
 	for _, de := range des {
 		base := de.Name()
-		if sc.kind(base) != "shm" || de.Type()&fs.ModeType != 0 {
+		if sc.kind(base) != kind || de.Type()&fs.ModeType != 0 {
 			continue
 		}
-		name := "/" + strings.TrimPrefix(base, sc.prefix)
-		if p, err := c.layout().Path(name); err != nil || p != filepath.Join(sc.dir, base) {
+		name := "/" + strings.TrimPrefix(base, prefix)
+		if p, err := path(name); err != nil || p != filepath.Join(sc.dir, base) {
 			continue // not a name this convention leads to that file
 		}
 		if printable(name) {
@@ -113,7 +123,17 @@ type compCommand struct {
 	name, summary string
 	flags         []compFlag
 	operands      []string // kinds, in order: "name", "cmd", "words:a|b", "file"; a final "..." repeats
+	// verbs are the subcommands of a command that has them (sem): the
+	// first operand is one, and its own flags and operands follow it.
+	verbs []compCommand
+	// sems says that the command's names are named semaphores (sem's
+	// verbs); a command with a --sem flag names them when it is given.
+	sems bool
 }
+
+// commandVerbs are the commands whose first operand is a verb with its own
+// flags and operands, and those verbs.
+var commandVerbs = map[string]map[string]*command{"sem": semVerbs}
 
 type compFlag struct {
 	name, value, usage string // value: the flag's argument (DIR, DUR...); "" for a boolean flag
@@ -143,15 +163,14 @@ func completionModelOf(cmds map[string]*command) compModel {
 	}
 	sort.Strings(visible)
 	for _, n := range visible {
-		cmd := cmds[n]
-		cc := compCommand{name: n, summary: cmd.summary, operands: operandKinds(cmd.args)}
-		cmd.flagSet().VisitAll(func(f *flag.Flag) {
-			arg, usage := flag.UnquoteUsage(f)
-			if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
-				arg = ""
+		cc := compCommandOf(n, cmds[n])
+		if verbs, ok := commandVerbs[n]; ok {
+			for _, v := range slices.Sorted(maps.Keys(verbs)) {
+				vc := compCommandOf(v, verbs[v])
+				vc.sems = n == "sem"
+				cc.verbs = append(cc.verbs, vc)
 			}
-			cc.flags = append(cc.flags, compFlag{name: f.Name, value: arg, usage: usage})
-		})
+		}
 		m = append(m, cc)
 	}
 	// help completes command names; --version and -h are not commands.
@@ -159,6 +178,31 @@ func completionModelOf(cmds map[string]*command) compModel {
 		flags: []compFlag{{name: "man", usage: "print the manual page"}}, operands: []string{opWords + strings.Join(visible, "|")}})
 	sort.Slice(m, func(i, j int) bool { return m[i].name < m[j].name })
 	return m
+}
+
+// compCommandOf is the model of cmd, called name.
+func compCommandOf(name string, cmd *command) compCommand {
+	cc := compCommand{name: name, summary: cmd.summary, operands: operandKinds(cmd.args)}
+	if cc.summary == "" { // a verb: its help is one line
+		cc.summary, _, _ = strings.Cut(strings.TrimSuffix(cmd.help, "."), "\n")
+	}
+	cmd.flagSet().VisitAll(func(f *flag.Flag) {
+		arg, usage := flag.UnquoteUsage(f)
+		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+			arg = ""
+		}
+		cc.flags = append(cc.flags, compFlag{name: f.Name, value: arg, usage: usage})
+	})
+	return cc
+}
+
+// verbNames returns the names of cc's verbs.
+func (cc compCommand) verbNames() []string {
+	var n []string
+	for _, v := range cc.verbs {
+		n = append(n, v.name)
+	}
+	return n
 }
 
 // operandKinds reads a synopsis such as "[--dir DIR] [--] NAME CMD

@@ -24,12 +24,14 @@ func (m compModel) bash() string {
 	b.WriteString(`# bash completion for posixshm, made by "posixshm completion bash".
 # Load it with: source <(posixshm completion bash)
 
-# _posixshm_names adds to COMPREPLY the names of the objects that begin
-# with $cur, in the layout of the --dir given as $1 (none: this system's).
+# _posixshm_names adds to COMPREPLY the names of the objects (of the named
+# semaphores if $2 is set) that begin with $cur, in the layout of the --dir
+# given as $1 (none: this system's).
 _posixshm_names() {
 	local bin=${COMP_WORDS[0]/#\~/$HOME} name
 	local -a args=(__names)
 	if [[ -n $1 ]]; then args+=(--dir "${1/#\~/$HOME}"); fi
+	if [[ -n $2 ]]; then args+=(--sem); fi
 	while IFS= read -r name; do
 		if [[ $name == "$cur"* ]]; then COMPREPLY+=("$(printf '%q' "$name")"); fi
 	done < <("$bin" "${args[@]}" 2>/dev/null)
@@ -42,12 +44,36 @@ _posixshm() {
 		COMPREPLY=($(compgen -W ` + shq(strings.Join(m.names(), " ")+" --version --help") + ` -- "$cur"))
 		return 0
 	fi
-	local flags= valued= operands=
-	case ${COMP_WORDS[1]} in
+	# A command with verbs (sem): the verb, then the verb's own flags and
+	# operands, as if it were a command.
+	local cmd=${COMP_WORDS[1]} first=2
+	case $cmd in
 `)
 	for _, cc := range m {
-		fmt.Fprintf(&b, "\t%s) flags=%s valued=%s operands=%s ;;\n", cc.name,
-			shq(strings.Join(cc.flagWords(), " ")), shq(" "+strings.Join(cc.valued(), " ")+" "), shq(strings.Join(cc.operands, " ")))
+		if len(cc.verbs) > 0 {
+			fmt.Fprintf(&b, "\t%s)\n\t\tif ((COMP_CWORD == 2)); then\n\t\t\tCOMPREPLY=($(compgen -W %s -- \"$cur\"))\n\t\t\treturn 0\n\t\tfi\n\t\tcmd=\"%s ${COMP_WORDS[2]}\" first=3 ;;\n",
+				shq(cc.name), shq(strings.Join(cc.verbNames(), " ")), cc.name)
+		}
+	}
+	b.WriteString(`	esac
+	local flags= valued= operands= sems=
+	case $cmd in
+`)
+	bashCase := func(name string, cc compCommand) {
+		sems := ""
+		if cc.sems {
+			sems = " sems=1"
+		}
+		fmt.Fprintf(&b, "\t%s) flags=%s valued=%s operands=%s%s ;;\n", shq(name),
+			shq(strings.Join(cc.flagWords(), " ")), shq(" "+strings.Join(cc.valued(), " ")+" "), shq(strings.Join(cc.operands, " ")), sems)
+	}
+	for _, cc := range m {
+		if len(cc.verbs) == 0 {
+			bashCase(cc.name, cc)
+		}
+		for _, v := range cc.verbs {
+			bashCase(cc.name+" "+v.name, v)
+		}
 	}
 	b.WriteString(`	*) return 0 ;;
 	esac
@@ -57,13 +83,14 @@ _posixshm() {
 		return 0
 	fi
 	# Which operand is being completed (flags go before operands, "--"
-	# ends them), and the --dir given.
+	# ends them), the --dir given, and whether --sem was.
 	local i w n=0 dashdash= dir=
-	for ((i = 2; i < COMP_CWORD; i++)); do
+	for ((i = first; i < COMP_CWORD; i++)); do
 		w=${COMP_WORDS[i]}
 		if [[ -z $dashdash && $n -eq 0 && $w == -* ]]; then
 			if [[ $w == -- ]]; then dashdash=1; continue; fi
 			if [[ $w == --dir || $w == -dir ]]; then dir=${COMP_WORDS[i+1]}; fi
+			if [[ $w == --sem || $w == -sem ]]; then sems=1; fi
 			if [[ $valued == *" $w "* ]]; then ((i++)); fi
 			continue
 		fi
@@ -83,7 +110,7 @@ _posixshm() {
 	fi
 	kind=${kind%...}
 	case $kind in
-	name) _posixshm_names "$dir" ;;
+	name) _posixshm_names "$dir" "$sems" ;;
 	cmd) COMPREPLY=($(compgen -c -- "$cur")) ;;
 	file) COMPREPLY=($(compgen -f -- "$cur")) ;;
 	words:*) w=${kind#words:}; COMPREPLY=($(compgen -W "${w//|/ }" -- "$cur")) ;;
@@ -108,20 +135,23 @@ func (m compModel) zsh() string {
 # Install it as _posixshm in a directory of $fpath, or load it with
 # source <(posixshm completion zsh) once compinit has run.
 
-# _posixshm_names offers the names of the objects in the layout of the
-# --dir on the command line (none: this system's). $bin is the posixshm
-# that _posixshm is completing for.
+# _posixshm_names offers the names of the objects (of the named
+# semaphores, with --sem as its argument or on the command line) in the
+# layout of the --dir on the command line (none: this system's). $bin is
+# the posixshm that _posixshm is completing for.
 _posixshm_names() {
-	local dir= i
+	local dir= sems=$1 i
 	for (( i = 2; i < CURRENT; i++ )); do
 		case ${words[i]} in
 		--dir|-dir) dir=${words[i+1]} ;;
 		--dir=*|-dir=*) dir=${words[i]#*=} ;;
+		--sem|-sem) sems=--sem ;;
 		esac
 	done
 	local -a args names
 	args=(__names)
 	if [[ -n $dir ]]; then args+=(--dir "${dir/#\~/$HOME}"); fi
+	if [[ -n $sems ]]; then args+=(--sem); fi
 	names=(${(f)"$("${bin/#\~/$HOME}" "${args[@]}" 2>/dev/null)"})
 	_wanted names expl 'object name' compadd -a names
 }
@@ -144,8 +174,10 @@ _posixshm() {
 	(( CURRENT-- ))
 	case $cmd in
 `)
-	for _, cc := range m {
-		fmt.Fprintf(&b, "\t%s)\n\t\t_arguments -A '-*'", cc.name)
+	// zargs writes the _arguments call for cc's flags and operands,
+	// indented by tabs.
+	zargs := func(cc compCommand, tabs string) {
+		fmt.Fprintf(&b, "%s_arguments -A '-*'", tabs)
 		for _, f := range cc.flags {
 			spec := flagName(f.name)
 			if f.value != "" {
@@ -157,7 +189,7 @@ _posixshm() {
 			} else {
 				spec += "[" + zdesc(f.usage) + "]"
 			}
-			fmt.Fprintf(&b, " \\\n\t\t\t%s", shq(spec))
+			fmt.Fprintf(&b, " \\\n%s\t%s", tabs, shq(spec))
 		}
 		for i, k := range cc.operands {
 			pos := fmt.Sprint(i + 1)
@@ -166,6 +198,8 @@ _posixshm() {
 			}
 			var spec string
 			switch {
+			case k == opName && cc.sems:
+				spec = pos + ":semaphore name:_posixshm_names --sem"
 			case k == opName:
 				spec = pos + ":object name:_posixshm_names"
 			case k == opCmd:
@@ -175,9 +209,30 @@ _posixshm() {
 			default:
 				spec = pos + ":file:_files"
 			}
-			fmt.Fprintf(&b, " \\\n\t\t\t%s", shq(spec))
+			fmt.Fprintf(&b, " \\\n%s\t%s", tabs, shq(spec))
 		}
-		b.WriteString("\n\t\t;;\n")
+		b.WriteString("\n")
+	}
+	for _, cc := range m {
+		fmt.Fprintf(&b, "\t%s)\n", shq(cc.name))
+		if len(cc.verbs) == 0 {
+			zargs(cc, "\t\t")
+			b.WriteString("\t\t;;\n")
+			continue
+		}
+		// A command with verbs: the verb, then its own flags and operands.
+		b.WriteString("\t\tlocal -a verbs\n\t\tverbs=(\n")
+		for _, v := range cc.verbs {
+			fmt.Fprintf(&b, "\t\t\t%s\n", shq(v.name+":"+v.summary))
+		}
+		fmt.Fprintf(&b, "\t\t)\n\t\tif (( CURRENT == 2 )); then\n\t\t\t_describe -t verbs %s verbs\n\t\t\treturn\n\t\tfi\n", shq(cc.name+" verb"))
+		b.WriteString("\t\tlocal verb=${words[2]}\n\t\tshift words\n\t\t(( CURRENT-- ))\n\t\tcase $verb in\n")
+		for _, v := range cc.verbs {
+			fmt.Fprintf(&b, "\t\t%s)\n", shq(v.name))
+			zargs(v, "\t\t\t")
+			b.WriteString("\t\t\t;;\n")
+		}
+		b.WriteString("\t\tesac\n\t\t;;\n")
 	}
 	b.WriteString(`	esac
 }
@@ -202,13 +257,30 @@ func (m compModel) fish() string {
 function __posixshm_is
     set -l tokens (commandline -opc)
     test (count $tokens) -ge 2; or return 1
+    # A command with verbs (sem): the verb, then its own flags and operands.
+    set -l key $tokens[2]
+    set -l first 3
+    if contains -- $tokens[2]`)
+	for _, cc := range m {
+		if len(cc.verbs) > 0 {
+			b.WriteString(" " + shq(cc.name))
+		}
+	}
+	b.WriteString(`
+        test (count $tokens) -ge 3; or return 1
+        set key "$tokens[2] $tokens[3]"
+        set first 4
+    end
     set -l kinds
     set -l valued
-    switch $tokens[2]
+    switch $key
 `)
-	for _, cc := range m {
-		fmt.Fprintf(&b, "        case %s\n            set kinds", shq(cc.name))
+	fishCase := func(key string, cc compCommand) {
+		fmt.Fprintf(&b, "        case %s\n            set kinds", shq(key))
 		for _, k := range cc.operands {
+			if k == opName && cc.sems {
+				k = "sem"
+			}
 			b.WriteString(" " + shq(k))
 		}
 		b.WriteString("\n            set valued")
@@ -217,13 +289,21 @@ function __posixshm_is
 		}
 		b.WriteString("\n")
 	}
+	for _, cc := range m {
+		if len(cc.verbs) == 0 {
+			fishCase(cc.name, cc)
+		}
+		for _, v := range cc.verbs {
+			fishCase(cc.name+" "+v.name, v)
+		}
+	}
 	b.WriteString(`        case '*'
             return 1
     end
     set -l n 0
     set -l dashdash 0
     set -l skip 0
-    for t in $tokens[3..-1]
+    for t in $tokens[$first..-1]
         if test $skip = 1
             set skip 0
             continue
@@ -252,22 +332,34 @@ function __posixshm_is
     test (string replace -- '...' '' "$k") = "$argv[1]"
 end
 
-# __posixshm_names prints the names of the objects in the layout of the
-# --dir on the command line (none: this system's).
+# __posixshm_names prints the names of the objects (of the named
+# semaphores, with --sem as its argument or on the command line) in the
+# layout of the --dir on the command line (none: this system's).
 function __posixshm_names
     set -l tokens (commandline -opc)
     set -l args __names
+    set -l sems $argv
     for i in (seq 2 (count $tokens))
         if contains -- $tokens[$i] --dir -dir; and test $i -lt (count $tokens)
             set args __names --dir $tokens[(math $i + 1)]
         end
+        if contains -- $tokens[$i] --sem -sem
+            set sems --sem
+        end
     end
-    $tokens[1] $args 2>/dev/null
+    $tokens[1] $args $sems 2>/dev/null
 end
 
 function __posixshm_command
     set -l tokens (commandline -opc)
     test (count $tokens) -ge 2; and contains -- $tokens[2] $argv
+end
+
+# __posixshm_verb CMD VERB...: whether the line is CMD and one of the VERBs
+# (with the verb complete: a word after it is being completed).
+function __posixshm_verb
+    set -l tokens (commandline -opc)
+    test (count $tokens) -ge 3; and test $tokens[2] = $argv[1]; and contains -- $tokens[3] $argv[2..-1]
 end
 
 complete -c posixshm -f
@@ -277,13 +369,13 @@ complete -c posixshm -n 'test (count (commandline -opc)) -eq 1' -s h -l help -d 
 	for _, cc := range m {
 		fmt.Fprintf(&b, "complete -c posixshm -n 'test (count (commandline -opc)) -eq 1' -a %s -d %s\n", shq(cc.name), shq(cc.summary))
 	}
-	for _, cc := range m {
+	fishFlags := func(cond string, cc compCommand) {
 		for _, f := range cc.flags {
 			opt := "-l" // fish: -l for --name, -s for a one-letter -n
 			if len(f.name) == 1 {
 				opt = "-s"
 			}
-			fmt.Fprintf(&b, "complete -c posixshm -n %s %s %s", shq("__posixshm_command "+cc.name), opt, shq(f.name))
+			fmt.Fprintf(&b, "complete -c posixshm -n %s %s %s", shq(cond), opt, shq(f.name))
 			if f.value != "" {
 				b.WriteString(" -r")
 				if f.name == "dir" {
@@ -293,12 +385,27 @@ complete -c posixshm -n 'test (count (commandline -opc)) -eq 1' -s h -l help -d 
 			fmt.Fprintf(&b, " -d %s\n", shq(f.usage))
 		}
 	}
+	for _, cc := range m {
+		if len(cc.verbs) == 0 {
+			fishFlags("__posixshm_command "+cc.name, cc)
+			continue
+		}
+		for _, v := range cc.verbs {
+			fmt.Fprintf(&b, "complete -c posixshm -n %s -a %s -d %s\n",
+				shq("__posixshm_command "+cc.name+"; and test (count (commandline -opc)) -eq 2"), shq(v.name), shq(v.summary))
+			fishFlags("__posixshm_verb "+cc.name+" "+v.name, v)
+		}
+	}
 	b.WriteString(`complete -c posixshm -n '__posixshm_is name' -a '(__posixshm_names)'
+complete -c posixshm -n '__posixshm_is sem' -a '(__posixshm_names --sem)'
 complete -c posixshm -n '__posixshm_is cmd' -a '(__fish_complete_command)'
 complete -c posixshm -n '__posixshm_is file' -F
 `)
 	seen := map[string]bool{}
 	for _, cc := range m {
+		if len(cc.verbs) > 0 {
+			continue // the verbs are offered above
+		}
 		for _, k := range cc.operands {
 			k = strings.TrimSuffix(k, "...")
 			if strings.HasPrefix(k, opWords) && !seen[k] {

@@ -30,6 +30,10 @@
  *   postlog NAME FILE N          N sem_post, with random pauses, each
  *                                followed by an atomic add of 1 to the
  *                                64-bit counter at the start of FILE
+ *   relay NAME TO N              N times: sem_wait on NAME (no timeout:
+ *                                a lost wake-up hangs it), then sem_post
+ *                                on TO; prints "ok S", S the voluntary
+ *                                context switches (about the sleeps)
  */
 #include <errno.h>
 #include <stdint.h>
@@ -37,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <fcntl.h>
 #include <time.h>
 #include <unistd.h>
@@ -235,6 +240,18 @@ main(int argc, char *argv[])
 				pause_us(random() % 200);
 		}
 		printf("ok\n");
+	} else if (strcmp(cmd, "relay") == 0 && argc == 5) {
+		long n = strtol(argv[4], NULL, 0), i;
+		struct rusage ru;
+		xsem *to;
+		s = open_existing(argv[2]);
+		to = open_existing(argv[3]);
+		for (i = 0; i < n; i++) {
+			must(x_wait(s) == 0, "sem_wait");
+			must(x_post(to) == 0, "sem_post");
+		}
+		getrusage(RUSAGE_SELF, &ru);
+		printf("ok %ld\n", ru.ru_nvcsw);
 	} else {
 		fprintf(stderr, "%s: bad command line\n", argv[0]);
 		return 2;

@@ -575,7 +575,13 @@ func closeRound(t *testing.T, wide, backoff bool) {
 		}()
 	}
 	started.Wait()
-	time.Sleep(time.Duration(len(errs)) * 100 * time.Microsecond) // some asleep, some maybe not yet
+	// Close waits only for goroutines inside Lock's wait; one still on its
+	// way to the word when the memory is unmapped would fault (the
+	// documented contract). So wait until all W are in, some asleep, some
+	// maybe not yet.
+	for lock.Waiting(mu) < W {
+		time.Sleep(50 * time.Microsecond)
+	}
 	mu.Close()
 	holder.Close()
 	if err := unix.Munmap(b); err != nil {

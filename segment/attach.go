@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/posixshm/posixshm/internal/inode"
+	"github.com/posixshm/posixshm/internal/memfault"
 	"github.com/posixshm/posixshm/lock"
 	"github.com/posixshm/posixshm/posixshm"
 )
@@ -216,7 +217,7 @@ func selfPID() (int, error) {
 // under it gives an error wrapping ErrTruncated (the caller then closes
 // the descriptor, which drops whatever record locks the claim took).
 func (a *attachment) claim(creator bool) (err error) {
-	if !noFault(func() {
+	if !memfault.Catch(func() {
 		if creator {
 			err = a.claimAny()
 		} else {
@@ -407,7 +408,7 @@ func (a *attachment) unclaim() error {
 	if slot >= 0 {
 		p := a.slotWord(slot)
 		var err error
-		if !noFault(func() {
+		if !memfault.Catch(func() {
 			for {
 				w := atomic.LoadUint64(p)
 				if s := decodeSlot(w); !s.Attached || s.Generation != a.gen {

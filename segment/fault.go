@@ -5,6 +5,8 @@ import (
 	"io/fs"
 	"runtime/debug"
 	"syscall"
+
+	"github.com/posixshm/posixshm/internal/memfault"
 )
 
 // A fault is an error inside the package. The library checks a file's size
@@ -19,7 +21,7 @@ import (
 // such a mapping does (ReadAt and WriteAt do not), and a word of its own
 // in the data region used with package lock.
 //
-// Two forms: noFault (and Segment.guarded, which gives the error) for
+// Two forms: memfault.Catch (and Segment.guarded, which gives the error) for
 // code that may pay for a closure, and faultGuard for the lock's hot
 // paths, which may not (see faultGuard).
 
@@ -30,30 +32,6 @@ const errTruncatedUnder = "file was truncated while its header was read"
 // errTruncatedMapped is the reason given when an access to a segment's
 // mapping faulted.
 const errTruncatedMapped = "file was truncated under the mapping (touching Bytes would fault too)"
-
-// noFault runs fn, which reads or writes a mapping of a file, and reports
-// whether it ran without a memory fault. A panic that is not a memory
-// fault is passed on.
-func noFault(fn func()) (ok bool) {
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	defer func() {
-		if r := recover(); r != nil {
-			if !isFault(r) {
-				panic(r)
-			}
-			ok = false
-		}
-	}()
-	fn()
-	return true
-}
-
-// isFault reports whether a recovered value is a memory fault (a
-// runtime.Error with the faulting address, as SetPanicOnFault makes it).
-func isFault(r any) bool {
-	_, ok := r.(interface{ Addr() uintptr })
-	return ok
-}
 
 // truncated is the error of an access to s's mapping that faulted, in a
 // call whose syscall-style op is op.
@@ -66,13 +44,13 @@ func (s *Segment) truncated(op string) error {
 // guarded runs fn, which touches s's mapping, and returns its error, or
 // the error of a truncated file if an access faulted.
 func (s *Segment) guarded(op string, fn func() error) (err error) {
-	if !noFault(func() { err = fn() }) {
+	if !memfault.Catch(func() { err = fn() }) {
 		return s.truncated(op)
 	}
 	return err
 }
 
-// A faultGuard is noFault for the hot paths (Lock, Unlock and their
+// A faultGuard is memfault.Catch for the hot paths (Lock, Unlock and their
 // kind), without a closure. Beside the lock.Mutex calls it guards, which
 // cost 2.5-3 ns each, it adds 7-11 ns (thread CPU time, 2-core VM, Go
 // 1.26): two calls of SetPanicOnFault (4-5 ns) and one deferred call
@@ -104,7 +82,7 @@ func (g *faultGuard) end(s *Segment, op string, err *error) {
 		return
 	}
 	if r := recover(); r != nil {
-		if !isFault(r) {
+		if !memfault.Is(r) {
 			panic(r)
 		}
 		*err = s.truncated(op)

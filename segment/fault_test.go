@@ -6,10 +6,12 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/posixshm/posixshm/internal/memfault"
 )
 
 // TestNoFault maps a page of a file, truncates the file, and reads the
-// page: a real SIGBUS, which noFault must turn into false, not a crash.
+// page: a real SIGBUS, which memfault.Catch must turn into false, not a crash.
 func TestNoFault(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "f")
 	if err := os.WriteFile(path, make([]byte, 4096), 0o600); err != nil {
@@ -26,13 +28,13 @@ func TestNoFault(t *testing.T) {
 	}
 	defer unix.Munmap(mem)
 	var buf [HeaderSize]byte
-	if !noFault(func() { snapshot(buf[:], mem) }) {
+	if !memfault.Catch(func() { snapshot(buf[:], mem) }) {
 		t.Fatal("reading a mapped page within the file faulted")
 	}
 	if err := f.Truncate(0); err != nil {
 		t.Fatal(err)
 	}
-	if noFault(func() { snapshot(buf[:], mem) }) {
+	if memfault.Catch(func() { snapshot(buf[:], mem) }) {
 		t.Fatal("reading a mapped page past the end of the file did not fault")
 	}
 	// A panic that is not a memory fault is not swallowed.
@@ -41,5 +43,5 @@ func TestNoFault(t *testing.T) {
 			t.Errorf("recovered %v, want the panic passed on", r)
 		}
 	}()
-	noFault(func() { panic("not a fault") })
+	memfault.Catch(func() { panic("not a fault") })
 }

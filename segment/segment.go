@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/posixshm/posixshm/internal/inode"
+	"github.com/posixshm/posixshm/internal/memfault"
 	"github.com/posixshm/posixshm/internal/unixutil"
 	"github.com/posixshm/posixshm/lock"
 	"github.com/posixshm/posixshm/posixshm"
@@ -377,7 +378,7 @@ func initialize(l posixshm.Layout, f *os.File, name string, size int64, slots in
 	truncated := func() error {
 		return segmentError(name, path, fault(ErrTruncated, "file was truncated while the segment was being created"))
 	}
-	if !noFault(func() { copy(mem[offMagic+8:], hdr[offMagic+8:]) }) {
+	if !memfault.Catch(func() { copy(mem[offMagic+8:], hdr[offMagic+8:]) }) {
 		unix.Munmap(mem)
 		return nil, truncated()
 	}
@@ -403,7 +404,7 @@ func initialize(l posixshm.Layout, f *os.File, name string, size int64, slots in
 	// acquire semantics (sync/atomic is sequentially consistent, and the
 	// mapping is the same memory in every process), so an opener that sees
 	// the magic also sees every field written above: never a half header.
-	if !noFault(func() { atomic.StoreUint64(magicWord(mem), magic) }) {
+	if !memfault.Catch(func() { atomic.StoreUint64(magicWord(mem), magic) }) {
 		a.release()
 		unix.Munmap(mem)
 		inode.Release(a.key, nil)
@@ -627,7 +628,7 @@ func mapSegment(f *os.File, name string, wantSize int64, opts Options) ([]byte, 
 	}
 	// Map just the header's page to read it: the header lies within the
 	// file's first page, so reading it cannot fault whatever it claims
-	// (unless the file shrinks meanwhile, which noFault turns into
+	// (unless the file shrinks meanwhile, which memfault.Catch turns into
 	// ErrTruncated); past the end of a short file it reads zeros.
 	hm, err := unix.Mmap(fd, 0, HeaderSize, unix.PROT_READ, unix.MAP_SHARED)
 	if err != nil {
@@ -638,7 +639,7 @@ func mapSegment(f *os.File, name string, wantSize int64, opts Options) ([]byte, 
 	// Stop waiting if the creator dies (creation.go).
 	var buf [HeaderSize]byte
 	dead := false
-	read := noFault(func() {
+	read := memfault.Catch(func() {
 		for wait := poller(deadline); unpublished(atomic.LoadUint64(magicWord(hm))); {
 			if dead = creatorDied(fd, keyOf(&st)); dead || !wait() {
 				break
@@ -681,7 +682,7 @@ func mapSegment(f *os.File, name string, wantSize int64, opts Options) ([]byte, 
 	// Now the table, which the header page may not hold: checked in place,
 	// each word loaded atomically. (h.Table stays empty: nobody needs it.)
 	// Then the name (version 3).
-	if !noFault(func() {
+	if !memfault.Catch(func() {
 		hf = checkTable(h.Slots, func(i int) uint64 {
 			return atomic.LoadUint64((*uint64)(unsafe.Pointer(&mem[tableOffset+slotSize*i])))
 		})
@@ -786,13 +787,13 @@ func snapshot(dst, mem []byte) {
 func (s *Segment) header() (Header, error) {
 	// The fixed part, which says where the table and the name end.
 	buf := make([]byte, HeaderSize)
-	if !noFault(func() { snapshot(buf, s.mem) }) {
+	if !memfault.Catch(func() { snapshot(buf, s.mem) }) {
 		return Header{}, segmentError(s.name, s.Path(), fault(ErrTruncated, errTruncatedUnder))
 	}
 	h, hf := decodeFixed(buf, -1)
 	if hf == nil {
 		buf = make([]byte, headerEnd(&h, buf))
-		if !noFault(func() { snapshot(buf, s.mem) }) {
+		if !memfault.Catch(func() { snapshot(buf, s.mem) }) {
 			return Header{}, segmentError(s.name, s.Path(), fault(ErrTruncated, errTruncatedUnder))
 		}
 		h, hf = decodeFixed(buf, -1) // from the one snapshot the table comes from

@@ -5,6 +5,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/posixshm/posixshm/internal/memfault"
 	"github.com/posixshm/posixshm/internal/unixutil"
 	"golang.org/x/sys/unix"
 )
@@ -195,7 +196,7 @@ func readStart(fd int, name string, n int64) ([]byte, error) {
 	if merr != nil {
 		return nil, &fs.PathError{Op: "pread", Path: name, Err: err}
 	}
-	read := noFault(func() { snapshot(b, hm) })
+	read := memfault.Catch(func() { snapshot(b, hm) })
 	unix.Munmap(hm)
 	if !read {
 		return nil, &fs.PathError{Op: opSegment, Path: name, Err: fault(ErrTruncated, errTruncatedUnder)}

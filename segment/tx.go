@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"unsafe"
 
+	"github.com/posixshm/posixshm/internal/memfault"
 	"github.com/posixshm/posixshm/lock"
 )
 
@@ -278,7 +279,7 @@ func (tx *Tx) error(op string, err error) error {
 // scribbling on it can make it so.
 func (s *Segment) rollback(steps string) (entries, n int, hf *headerError) {
 	tx := &s.tx
-	if !noFault(func() {
+	if !memfault.Catch(func() {
 		head := atomic.LoadUint32(tx.head)
 		if head == 0 {
 			return

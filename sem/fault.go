@@ -3,6 +3,8 @@ package sem
 import (
 	"runtime/debug"
 	"syscall"
+
+	"github.com/posixshm/posixshm/internal/memfault"
 )
 
 // Faults. Whoever may write a semaphore's file can truncate it (in
@@ -54,34 +56,11 @@ func (g *guard) end(s *Semaphore, op string, err *error) {
 		return
 	}
 	if r := recover(); r != nil {
-		if !isFault(r) {
+		if !memfault.Is(r) {
 			panic(r)
 		}
 		*err = s.truncated(op)
 	}
-}
-
-// noFault runs fn, which touches a mapping, and reports whether it ran
-// without a memory fault; for the open paths, which may pay for a closure.
-func noFault(fn func()) (ok bool) {
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	defer func() {
-		if r := recover(); r != nil {
-			if !isFault(r) {
-				panic(r)
-			}
-			ok = false
-		}
-	}()
-	fn()
-	return true
-}
-
-// isFault reports whether a recovered value is a memory fault (a
-// runtime.Error with the faulting address, as SetPanicOnFault makes it).
-func isFault(r any) bool {
-	_, ok := r.(interface{ Addr() uintptr })
-	return ok
 }
 
 // errTruncated is the reason given for an access that faulted.

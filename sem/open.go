@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/posixshm/posixshm/internal/memfault"
 	"github.com/posixshm/posixshm/internal/unixutil"
 	"github.com/posixshm/posixshm/posixshm"
 )
@@ -103,7 +104,7 @@ func openGlibcFile(name, path string) (*Semaphore, error) {
 	}
 	var format Format
 	reason := ""
-	if !noFault(func() { format, err = glibcFormatOf(size, mem) }) {
+	if !memfault.Catch(func() { format, err = glibcFormatOf(size, mem) }) {
 		// Truncated since the fstat, by a process that may write it.
 		reason, err = errTruncated, syscall.EFAULT
 	}
@@ -209,7 +210,7 @@ func openOpenBSDFile(name, path string, f *os.File, creat bool, value uint32) (*
 		f.Close()
 		return nil, pathError(opOpen, name, path, "mmap", err)
 	}
-	if created && !noFault(func() { initOpenBSD(mem, value) }) {
+	if created && !memfault.Catch(func() { initOpenBSD(mem, value) }) {
 		unix.Munmap(mem)
 		f.Close()
 		return nil, pathError(opOpen, name, path, errTruncated, syscall.EFAULT)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -157,6 +158,7 @@ func semKillLoop(t *testing.T, holdingOnly, backoff bool) {
 		dead = kept
 	}
 	ps, incs := make([]*proc, P), make([]int, P)
+	spawned := map[int]bool{} // every worker's PID
 	spawn := func(slot int) {
 		recycle()
 		if len(free) == 0 {
@@ -170,6 +172,7 @@ func semKillLoop(t *testing.T, holdingOnly, backoff bool) {
 		atomic.StoreUint64(u64(b, smPhases+8*slot), phaseStarting)
 		incs[slot] = inc
 		ps[slot] = start(t, "sem-worker", path, append(env, "SEM_INC="+strconv.Itoa(inc), "SEM_SLOT="+strconv.Itoa(slot))...)
+		spawned[ps[slot].cmd.Process.Pid] = true
 	}
 	for i := range P {
 		spawn(i)
@@ -218,7 +221,7 @@ func semKillLoop(t *testing.T, holdingOnly, backoff bool) {
 	for range smUnits {
 		ok, err := sem.TryAcquire()
 		if !ok {
-			t.Fatalf("a unit is lost: holders %+v", sem.Holders())
+			t.Fatalf("a unit is lost: holders %+v (%s)", sem.Holders(), describeHolders(sem.Holders(), spawned))
 		}
 		if errors.Is(err, lock.ErrOwnerDead) {
 			parent++
@@ -276,4 +279,31 @@ func statState(path string) (byte, error) {
 		}
 	}
 	return 0, fmt.Errorf("bad stat %q", s)
+}
+
+// describeHolders says, for each holder's PID, whether the test started a
+// worker with it and what runs with it now: a unit that shows a PID since
+// taken by an unrelated process is not recovered while that process lives
+// (zero stamps: the documented limit of 32-bit words and of systems
+// without start times), which tells that apart from a recovery bug.
+func describeHolders(hs []lock.Holder, spawned map[int]bool) string {
+	var out []string
+	for _, h := range hs {
+		pid := int(h.Tag)
+		d := fmt.Sprintf("%d: ", pid)
+		if spawned[pid] {
+			d += "a worker of this test; "
+		} else {
+			d += "no worker of this test; "
+		}
+		if comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); err == nil {
+			d += "now " + strings.TrimSpace(string(comm))
+		} else if err := syscall.Kill(pid, 0); err == nil || errors.Is(err, syscall.EPERM) {
+			d += "alive"
+		} else {
+			d += "no such process"
+		}
+		out = append(out, d)
+	}
+	return strings.Join(out, "; ")
 }

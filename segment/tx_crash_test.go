@@ -138,6 +138,18 @@ func TestTx_HelperProcess(t *testing.T) {
 			}
 		}
 		fmt.Println("done")
+	case "die": // args: name, off, bytes. Begins, writes bytes at off, and dies holding the lock.
+		tx, err := s.Begin()
+		if err != nil {
+			fail(err)
+		}
+		if err := tx.Write(arg(1), []byte(args[2])); err != nil {
+			fail(err)
+		}
+		syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		for {
+			time.Sleep(time.Second)
+		}
 	case "recover": // args: name, k, lock|begin. Takes the lock, killed at the k-th step of a recovery.
 		killAtStep("recover: ", arg(1))
 		var err error

@@ -284,17 +284,22 @@ func (s *Segment) rollback(steps string) (entries, n int, hf *headerError) {
 			return
 		}
 		var problem string
-		if entries, n, problem = walkLog(tx.ent, head, len(tx.data), nil); problem == "" {
+		if _, _, problem = walkLog(tx.ent, head, len(tx.data), nil); problem == "" {
 			// Idempotent: every entry puts back bytes from the log, which
 			// nothing changes until the head is 0, so a recovery killed
-			// half-way is redone whole by the next.
-			_, _, problem = walkLog(tx.ent, head, len(tx.data), func(off int, old []byte) {
+			// half-way is redone whole by the next. The counts are those
+			// of the entries put back.
+			entries, n, problem = walkLog(tx.ent, head, len(tx.data), func(off int, old []byte) {
 				copy(tx.data[off:], old)
 				txStep(steps + "entry restored")
 			})
 		}
 		if problem != "" {
-			hf = fault(ErrCorrupt, "undo log: "+problem+" (not rolled back: repair the data)")
+			what := "not rolled back"
+			if entries != 0 { // changed between the walks: a writer at work
+				what = "rolled back in part"
+			}
+			hf = fault(ErrCorrupt, "undo log: "+problem+" ("+what+": repair the data)")
 		}
 		atomic.StoreUint32(tx.head, 0)
 		txStep(steps + "log emptied")
@@ -320,11 +325,12 @@ func (s *Segment) recoverTx(err error) error {
 // Wait on a segment with an undo log when they took the lock over from a
 // holder that died: errors.Is(err, lock.ErrOwnerDead) holds and the lock
 // is held, as without a log, but the transaction the holder left open has
-// been rolled back first. Entries and Bytes say how much: 0 means the
-// holder had no transaction open, so the data is as its last Commit left
-// it (unless it changed the data without a transaction, under Lock). Log
-// is not nil if the log could not be replayed (it wraps ErrCorrupt or
-// ErrTruncated): the data may then be half-changed, as without a log.
+// been rolled back first. Entries and Bytes say how much was put back: 0
+// means the holder had no transaction open, so the data is as its last
+// Commit left it (unless it changed the data without a transaction, under
+// Lock). Log is not nil if the log could not be replayed (it wraps
+// ErrCorrupt or ErrTruncated): the data may then be half-changed, as
+// without a log, and Entries and Bytes count only what was put back.
 type RollbackError struct {
 	Name    string // the segment's name
 	Entries int    // snapshots rolled back

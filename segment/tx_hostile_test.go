@@ -137,3 +137,62 @@ func TestTx_RecoverHostileLog(t *testing.T) {
 		})
 	}
 }
+
+// TestTx_RecoverTruncated: the file of a dead holder's transaction is
+// truncated before the recovery, or during it: the next Lock gets the
+// lock with a RollbackError whose Log wraps ErrTruncated and names the
+// file, not a SIGBUS; and a Commit whose log was cut away fails with
+// ErrTruncated and releases the lock.
+func TestTx_RecoverTruncated(t *testing.T) {
+	if testing.Short() {
+		t.Skip("spawns processes")
+	}
+	for _, during := range []bool{false, true} {
+		t.Run("during="+strconv.FormatBool(during), func(t *testing.T) {
+			d := segDir(t)
+			// 1000 slots put the log and the data past the header's page,
+			// which the truncation keeps (the lock word lives there).
+			opts := txOpts(d)
+			opts.Slots = 1000
+			s := mustCreate(t, d, "trunc", 8192, opts)
+			dieHolding(t, d, "trunc", 8, "sixteen bytes!!!")
+			if during {
+				defer segment.SetTxHook(func(step string) {
+					if step == "recover: entry restored" {
+						if err := os.Truncate(s.Path(), 4096); err != nil {
+							t.Error(err)
+						}
+					}
+				})()
+			} else if err := os.Truncate(s.Path(), 4096); err != nil {
+				t.Fatal(err)
+			}
+			err := s.Lock()
+			var re *segment.RollbackError
+			if !errors.As(err, &re) || !errorsIsOwnerDead(err) || !errors.Is(err, segment.ErrTruncated) ||
+				!strings.Contains(err.Error(), s.Path()) {
+				t.Fatalf("Lock: %v, want a RollbackError wrapping ErrTruncated, naming %s", err, s.Path())
+			}
+			if err := s.Unlock(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	d := segDir(t)
+	s := mustCreate(t, d, "commit", 8192, &segment.Options{TxLog: 4096, Slots: 1000})
+	tx, err := s.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Write(0, []byte("before")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(s.Path(), 4096); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, "Commit", tx.Commit(), "commit", segment.ErrTruncated)
+	if ok, err := s.TryLock(); !ok || err != nil {
+		t.Fatalf("TryLock after a Commit that failed: %v, %v; want the lock free", ok, err)
+	}
+	s.Unlock()
+}

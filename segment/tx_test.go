@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"math"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 
@@ -114,6 +115,10 @@ func TestTx_Errors(t *testing.T) {
 	}
 	for _, r := range [][2]int{{-1, 1}, {100, 1}, {0, 101}, {99, 2}, {1, -1}, {math.MaxInt / 2, math.MaxInt / 2}, {50, math.MaxInt}} {
 		wantErr(t, "Snapshot out of range", tx.Snapshot(r[0], r[1]), "snapshot", segment.ErrTxRange)
+	}
+	// The error says where, without an overflowing sum.
+	if err := tx.Snapshot(1, math.MaxInt); err == nil || strings.Contains(err.Error(), "-") {
+		t.Errorf("Snapshot(1, MaxInt): %v", err)
 	}
 	wantErr(t, "Write out of range", tx.Write(99, []byte("xx")), "write", segment.ErrTxRange)
 	if b[99] != 0 {

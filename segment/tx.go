@@ -137,7 +137,8 @@ func (tx *Tx) record(op string, off, n int, b []byte) (err error) {
 		return err
 	}
 	if off < 0 || n < 0 || off > len(tx.data)-n {
-		return tx.error(op, fmt.Errorf("bytes %d to %d of %d: %w", off, off+n, len(tx.data), ErrTxRange))
+		// (Not off+n, which may overflow.)
+		return tx.error(op, fmt.Errorf("%d bytes at %d, in a data region of %d: %w", n, off, len(tx.data), ErrTxRange))
 	}
 	// Inside the newest entry's range: its old bytes are older still.
 	covered := n == 0 || tx.lastN != 0 && off >= tx.lastOff && off+n <= tx.lastOff+tx.lastN

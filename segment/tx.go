@@ -52,7 +52,10 @@ var (
 // End a transaction with Commit or Abort, never with Segment.Unlock, and
 // do not Wait in one (Wait releases the lock): that leaves the transaction
 // in the log while others take the lock, and the next transaction's first
-// Snapshot fails with ErrTxAbandoned until an Abort rolls it back. A Tx
+// Snapshot fails with ErrTxAbandoned until an Abort rolls it back. After
+// Segment.Unlock the Tx's methods fail with an error wrapping
+// lock.ErrNotHeld and write nothing, since the log and the data may be
+// another holder's by then. A Tx
 // must not be used after Commit or Abort has returned: the segment's next
 // Begin returns the same Tx (Begin allocates nothing).
 type Tx struct {
@@ -120,7 +123,8 @@ func (tx *Tx) start() {
 // the one recorded last needs no new entry. It fails with an error
 // wrapping ErrTxRange if the range is not inside the data region,
 // ErrTxLogFull if the log has no room for it, ErrTxAbandoned (see Tx),
-// ErrTxDone after Commit or Abort, fs.ErrClosed after Close, and
+// ErrTxDone after Commit or Abort, fs.ErrClosed after Close,
+// lock.ErrNotHeld if the lock was released under it (see Tx), and
 // ErrTruncated if the segment's file was truncated under it; nothing is
 // recorded then, and the transaction stays open (Abort rolls it back).
 // The error will be of type *fs.PathError.
@@ -201,10 +205,11 @@ func (tx *Tx) copyIn(off int, b []byte) {
 // Commit ends the transaction, keeping its changes, and releases the lock.
 // The changes are durable from the store that empties the log: a process
 // killed after it leaves them in place, one killed before leaves them to
-// be rolled back. It fails with ErrTxDone after Commit or Abort (without
-// touching the lock), and with ErrTruncated if the file was truncated
-// under the log (the lock is released all the same). The error will be
-// of type *fs.PathError.
+// be rolled back. It fails with ErrTxDone after Commit or Abort, and
+// lock.ErrNotHeld if the lock was released under it (see Tx), without
+// touching the log or the lock; and with ErrTruncated if the file was
+// truncated under the log (the lock is released all the same). The error
+// will be of type *fs.PathError.
 func (tx *Tx) Commit() error {
 	if err := tx.usable("commit"); err != nil {
 		return err
@@ -229,11 +234,12 @@ func (tx *Tx) empty() (err error) {
 
 // Abort ends the transaction, putting back every byte it recorded, newest
 // snapshot first, and releases the lock. It fails with ErrTxDone after
-// Commit or Abort (without touching the lock); with ErrCorrupt if the log
-// was overwritten by someone else (nothing is rolled back then, and the
-// log is emptied) and ErrTruncated if the file was truncated under it,
-// releasing the lock in both cases. The error will be of type
-// *fs.PathError.
+// Commit or Abort, and lock.ErrNotHeld if the lock was released under it
+// (see Tx), without touching the log, the data or the lock; with
+// ErrCorrupt if the log was overwritten by someone else (nothing is rolled
+// back then, and the log is emptied) and ErrTruncated if the file was
+// truncated under it, releasing the lock in both cases. The error will be
+// of type *fs.PathError.
 func (tx *Tx) Abort() error {
 	if err := tx.usable("abort"); err != nil {
 		return err
@@ -264,6 +270,10 @@ func (tx *Tx) usable(op string) error {
 		return tx.error(op, ErrTxDone)
 	case tx.s.state.Load()&stClosed != 0:
 		return tx.error(op, fs.ErrClosed)
+	case tx.s.mu.Holder().Tag != tx.s.att.Self().Tag:
+		// Released under the transaction (Segment.Unlock): the log and
+		// the data may be another holder's now. One atomic load.
+		return tx.error(op, fmt.Errorf("the lock was released in the middle of the transaction: %w", lock.ErrNotHeld))
 	}
 	return nil
 }

@@ -590,6 +590,9 @@ func TestOpen_Version2(t *testing.T) {
 	if !bytes.Equal(s.Bytes(), data) {
 		t.Fatal("the data of a version 2 segment moved or changed")
 	}
+	if tx, err := s.Begin(); tx != nil || !errors.Is(err, segment.ErrNoTxLog) {
+		t.Fatalf("Begin on a version 2 segment: %v, %v; want ErrNoTxLog", tx, err)
+	}
 	if err := s.Lock(); err != nil {
 		t.Fatal(err)
 	}

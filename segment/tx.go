@@ -53,7 +53,10 @@ var (
 // End a transaction with Commit or Abort, never with Segment.Unlock, and
 // do not Wait in one (Wait releases the lock): that leaves the transaction
 // in the log while others take the lock, and the next transaction's first
-// Snapshot fails with ErrTxAbandoned until an Abort rolls it back. A Tx
+// Snapshot fails with ErrTxAbandoned until an Abort rolls it back. After
+// Segment.Unlock the Tx's methods fail with an error wrapping
+// lock.ErrNotHeld and write nothing, since the log and the data may be
+// another holder's by then. A Tx
 // must not be used after Commit or Abort has returned: the segment's next
 // Begin returns the same Tx (Begin allocates nothing).
 type Tx struct {
@@ -121,7 +124,8 @@ func (tx *Tx) start() {
 // the one recorded last needs no new entry. It fails with an error
 // wrapping ErrTxRange if the range is not inside the data region,
 // ErrTxLogFull if the log has no room for it, ErrTxAbandoned (see Tx),
-// ErrTxDone after Commit or Abort, fs.ErrClosed after Close, and
+// ErrTxDone after Commit or Abort, fs.ErrClosed after Close,
+// lock.ErrNotHeld if the lock was released under it (see Tx), and
 // ErrTruncated if the segment's file was truncated under it; nothing is
 // recorded then, and the transaction stays open (Abort rolls it back).
 // The error will be of type *fs.PathError.
@@ -138,7 +142,8 @@ func (tx *Tx) record(op string, off, n int, b []byte) (err error) {
 		return err
 	}
 	if off < 0 || n < 0 || off > len(tx.data)-n {
-		return tx.error(op, fmt.Errorf("bytes %d to %d of %d: %w", off, off+n, len(tx.data), ErrTxRange))
+		// (Not off+n, which may overflow.)
+		return tx.error(op, fmt.Errorf("%d bytes at %d, in a data region of %d: %w", n, off, len(tx.data), ErrTxRange))
 	}
 	// Inside the newest entry's range: its old bytes are older still.
 	covered := n == 0 || tx.lastN != 0 && off >= tx.lastOff && off+n <= tx.lastOff+tx.lastN
@@ -201,10 +206,11 @@ func (tx *Tx) copyIn(off int, b []byte) {
 // Commit ends the transaction, keeping its changes, and releases the lock.
 // The changes are durable from the store that empties the log: a process
 // killed after it leaves them in place, one killed before leaves them to
-// be rolled back. It fails with ErrTxDone after Commit or Abort (without
-// touching the lock), and with ErrTruncated if the file was truncated
-// under the log (the lock is released all the same). The error will be
-// of type *fs.PathError.
+// be rolled back. It fails with ErrTxDone after Commit or Abort, and
+// lock.ErrNotHeld if the lock was released under it (see Tx), without
+// touching the log or the lock; and with ErrTruncated if the file was
+// truncated under the log (the lock is released all the same). The error
+// will be of type *fs.PathError.
 func (tx *Tx) Commit() error {
 	if err := tx.usable("commit"); err != nil {
 		return err
@@ -229,11 +235,12 @@ func (tx *Tx) empty() (err error) {
 
 // Abort ends the transaction, putting back every byte it recorded, newest
 // snapshot first, and releases the lock. It fails with ErrTxDone after
-// Commit or Abort (without touching the lock); with ErrCorrupt if the log
-// was overwritten by someone else (nothing is rolled back then, and the
-// log is emptied) and ErrTruncated if the file was truncated under it,
-// releasing the lock in both cases. The error will be of type
-// *fs.PathError.
+// Commit or Abort, and lock.ErrNotHeld if the lock was released under it
+// (see Tx), without touching the log, the data or the lock; with
+// ErrCorrupt if the log was overwritten by someone else (nothing is rolled
+// back then, and the log is emptied) and ErrTruncated if the file was
+// truncated under it, releasing the lock in both cases. The error will be
+// of type *fs.PathError.
 func (tx *Tx) Abort() error {
 	if err := tx.usable("abort"); err != nil {
 		return err
@@ -264,6 +271,10 @@ func (tx *Tx) usable(op string) error {
 		return tx.error(op, ErrTxDone)
 	case tx.s.state.Load()&stClosed != 0:
 		return tx.error(op, fs.ErrClosed)
+	case tx.s.mu.Holder().Tag != tx.s.att.Self().Tag:
+		// Released under the transaction (Segment.Unlock): the log and
+		// the data may be another holder's now. One atomic load.
+		return tx.error(op, fmt.Errorf("the lock was released in the middle of the transaction: %w", lock.ErrNotHeld))
 	}
 	return nil
 }
@@ -285,17 +296,22 @@ func (s *Segment) rollback(steps string) (entries, n int, hf *headerError) {
 			return
 		}
 		var problem string
-		if entries, n, problem = walkLog(tx.ent, head, len(tx.data), nil); problem == "" {
+		if _, _, problem = walkLog(tx.ent, head, len(tx.data), nil); problem == "" {
 			// Idempotent: every entry puts back bytes from the log, which
 			// nothing changes until the head is 0, so a recovery killed
-			// half-way is redone whole by the next.
-			_, _, problem = walkLog(tx.ent, head, len(tx.data), func(off int, old []byte) {
+			// half-way is redone whole by the next. The counts are those
+			// of the entries put back.
+			entries, n, problem = walkLog(tx.ent, head, len(tx.data), func(off int, old []byte) {
 				copy(tx.data[off:], old)
 				txStep(steps + "entry restored")
 			})
 		}
 		if problem != "" {
-			hf = fault(ErrCorrupt, "undo log: "+problem+" (not rolled back: repair the data)")
+			what := "not rolled back"
+			if entries != 0 { // changed between the walks: a writer at work
+				what = "rolled back in part"
+			}
+			hf = fault(ErrCorrupt, "undo log: "+problem+" ("+what+": repair the data)")
 		}
 		atomic.StoreUint32(tx.head, 0)
 		txStep(steps + "log emptied")
@@ -321,11 +337,12 @@ func (s *Segment) recoverTx(err error) error {
 // Wait on a segment with an undo log when they took the lock over from a
 // holder that died: errors.Is(err, lock.ErrOwnerDead) holds and the lock
 // is held, as without a log, but the transaction the holder left open has
-// been rolled back first. Entries and Bytes say how much: 0 means the
-// holder had no transaction open, so the data is as its last Commit left
-// it (unless it changed the data without a transaction, under Lock). Log
-// is not nil if the log could not be replayed (it wraps ErrCorrupt or
-// ErrTruncated): the data may then be half-changed, as without a log.
+// been rolled back first. Entries and Bytes say how much was put back: 0
+// means the holder had no transaction open, so the data is as its last
+// Commit left it (unless it changed the data without a transaction, under
+// Lock). Log is not nil if the log could not be replayed (it wraps
+// ErrCorrupt or ErrTruncated): the data may then be half-changed, as
+// without a log, and Entries and Bytes count only what was put back.
 type RollbackError struct {
 	Name    string // the segment's name
 	Entries int    // snapshots rolled back

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"math"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 
@@ -114,6 +115,10 @@ func TestTx_Errors(t *testing.T) {
 	}
 	for _, r := range [][2]int{{-1, 1}, {100, 1}, {0, 101}, {99, 2}, {1, -1}, {math.MaxInt / 2, math.MaxInt / 2}, {50, math.MaxInt}} {
 		wantErr(t, "Snapshot out of range", tx.Snapshot(r[0], r[1]), "snapshot", segment.ErrTxRange)
+	}
+	// The error says where, without an overflowing sum.
+	if err := tx.Snapshot(1, math.MaxInt); err == nil || strings.Contains(err.Error(), "-") {
+		t.Errorf("Snapshot(1, MaxInt): %v", err)
 	}
 	wantErr(t, "Write out of range", tx.Write(99, []byte("xx")), "write", segment.ErrTxRange)
 	if b[99] != 0 {
@@ -284,3 +289,47 @@ func TestTx_ReadHeader(t *testing.T) {
 // errorsIsOwnerDead is errors.Is(err, lock.ErrOwnerDead), for tests that
 // take RollbackError apart.
 func errorsIsOwnerDead(err error) bool { return errors.Is(err, lock.ErrOwnerDead) }
+
+// TestTx_AfterUnlock: a transaction whose lock was released under it
+// (Segment.Unlock in the middle, a misuse) writes nothing more: Snapshot,
+// Write, Commit and Abort fail with lock.ErrNotHeld and leave the log and
+// the data alone, for they could be another holder's by now. The next
+// transaction then rolls the one left open back, as documented.
+func TestTx_AfterUnlock(t *testing.T) {
+	d := segDir(t)
+	s := mustCreate(t, d, "unlocked", 64, &segment.Options{TxLog: 256})
+	b := s.Bytes()
+	copy(b, "original")
+	tx, err := s.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Write(0, []byte("CHANGED!")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+	head := logHead(t, s)
+	wantErr(t, "Snapshot after Unlock", tx.Snapshot(16, 8), "snapshot", lock.ErrNotHeld)
+	wantErr(t, "Write after Unlock", tx.Write(16, []byte("x")), "write", lock.ErrNotHeld)
+	if logHead(t, s) != head || b[16] != 0 {
+		t.Fatal("Snapshot or Write without the lock wrote")
+	}
+	wantErr(t, "Abort after Unlock", tx.Abort(), "abort", lock.ErrNotHeld)
+	if logHead(t, s) != head || string(b[:8]) != "CHANGED!" {
+		t.Fatalf("Abort without the lock rolled back: %q", b[:8])
+	}
+	wantErr(t, "Commit after Unlock", tx.Commit(), "commit", lock.ErrNotHeld)
+	if logHead(t, s) != head {
+		t.Fatal("Commit without the lock emptied the log")
+	}
+	tx, err = s.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, "Snapshot after a transaction left open", tx.Snapshot(0, 8), "snapshot", segment.ErrTxAbandoned)
+	if err := tx.Abort(); err != nil || string(b[:8]) != "original" || logHead(t, s) != 0 {
+		t.Fatalf("Abort of the transaction left open: %v, %q", err, b[:8])
+	}
+}

@@ -64,10 +64,17 @@ var roles = map[string]func(b []byte, mu *lock.Mutex) error{
 		fmt.Printf("n=%d ownerdead=%d\n", M, dead)
 		return nil
 	},
-	"survivor": func(b []byte, mu *lock.Mutex) error { // at least M increments, until the parent says the victim is dead
+	"survivor": func(b []byte, mu *lock.Mutex) error { // at least M increments, the last begun after the parent says the victim is dead
 		barrier(b)
 		n, dead := 0, 0
-		for ; n < envInt("LOCKTEST_M") || atomic.LoadUint64(u64(b, offKilled)) == 0; n++ {
+		// The last increment starts after this process saw the victim dead,
+		// so it takes the lock after the victim's death and, if nobody
+		// recovered it yet, recovers it. (Stopping as soon as the flag is
+		// set let all survivors, descheduled between an Unlock and the
+		// look at the flag on a loaded machine, leave the dead victim's
+		// lock to nobody.)
+		for last := false; !last; n++ {
+			last = n+1 >= envInt("LOCKTEST_M") && atomic.LoadUint64(u64(b, offKilled)) != 0
 			if increment(mu, b) {
 				dead++
 			}

@@ -362,7 +362,7 @@ func (e *RollbackError) Error() string {
 	case e.Log != nil:
 		return s + "; its undo log was not replayed (" + e.Log.Error() + "): repair the protected data"
 	case e.Entries == 0:
-		return s + "; it had no transaction open: the data is as its last commit left it"
+		return s + "; it had no transaction open: the data is as its last commit left it, apart from what it changed under a plain Lock"
 	}
 	return s + "; its transaction was rolled back (" + strconv.Itoa(e.Entries) + " snapshots, " +
 		strconv.Itoa(e.Bytes) + " bytes): the data is as it was before that transaction"

@@ -429,7 +429,7 @@ func (g *gc) check(e *gcEntry, pu procUsers, remove bool) {
 		case err == nil:
 			e.Kind, e.unpublished = kindSegment, false
 			e.Segment = newSegmentReport(h)
-			e.useRecordedName()
+			e.useRecordedName(g.sc)
 		case errors.Is(err, segment.ErrNotInitialized):
 			// A creator at work or dead, or another program's object
 			// that begins with zeros: RemoveUnused tells them apart.
@@ -466,7 +466,7 @@ func (g *gc) checkSegment(e *gcEntry, pu procUsers, remove bool) {
 		_, herr := segment.ReadHeader(e.f)
 		if e.unpublished = errors.Is(herr, segment.ErrNotInitialized); !e.unpublished {
 			e.Segment = newSegmentReport(h)
-			e.useRecordedName()
+			e.useRecordedName(g.sc)
 		}
 		return remove && len(users) == 0 && g.idle(lastUsed, now)
 	}

@@ -30,11 +30,13 @@ Every object (ls, stat, gc):
                                   opened, or, for gc, not a regular file or one
                                   with other hard links (a semaphore's file
                                   stays "sem")
-  name               the object's name: the one a segment's header records
-                     (version 3), else the one its file name tells (every
+  name               the object's name: the one its file name tells (every
                      layout but OpenBSD's, whose file names are hashes: Linux's
-                     /dev/shm/NAME, glibc's semaphores sem.NAME); stat: the NAME
-                     given. null where nothing tells it ("-" in text)
+                     /dev/shm/NAME, glibc's semaphores sem.NAME), else the one
+                     a segment's header records (version 3) if that name leads
+                     to this file (a renamed or copied file's does not; see
+                     segment.name for the claim itself); stat: the NAME given.
+                     null where nothing tells it ("-" in text)
   name_truncated     true when the header holds only the first 4096 bytes of a
                      longer name ("…" after it in text); left out otherwise
   path               the object's file

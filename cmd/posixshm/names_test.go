@@ -115,3 +115,85 @@ func mustPath(t *testing.T, d posixshm.Dir, name string) string {
 	}
 	return p
 }
+
+// TestList_RecordedNameMustLeadHere: ls and gc show a segment's recorded
+// name only where that name leads to the segment's file. The header is
+// only a claim: a segment whose file was renamed, or a file someone wrote
+// with a header recording another object's name, showed that other name
+// (on main: "/victim" for a file that "posixshm rm /victim" does not
+// touch, and a real /victim beside it that it does remove). In OpenBSD's
+// layout such a name is "-"; where the file name tells the name, that
+// name.
+func TestList_RecordedNameMustLeadHere(t *testing.T) {
+	d := posixshm.Dir(t.TempDir())
+	for _, name := range []string{"/victim", "/moved"} {
+		s, err := segment.Create(name, 64, &segment.Options{Layout: d})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+	}
+	victim, moved := mustPath(t, d, "/victim"), mustPath(t, d, "/moved")
+	// A copy of /victim's file under another name, and /moved renamed.
+	b, err := os.ReadFile(victim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	impostor := mustPath(t, d, "/impostor")
+	if err := os.WriteFile(impostor, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	renamed := mustPath(t, d, "/renamed")
+	if err := os.Rename(moved, renamed); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{victim: "/victim", impostor: "-", renamed: "-"}
+	check := func(what string, got map[string]string) {
+		t.Helper()
+		for path, name := range want {
+			if got[path] != name {
+				t.Errorf("%s: %s: name %q, want %q", what, filepath.Base(path), got[path], name)
+			}
+		}
+	}
+	entries, err := list(scope{dir: string(d), hashed: true}, time.Now(), func(w string) { t.Error(w) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, e := range entries {
+		got[e.Path] = e.nameText()
+	}
+	check("ls", got)
+	got = map[string]string{}
+	for path, e := range runGcJSON(t, "--dry-run", "--min-age", "0", "--dir", string(d)) {
+		got[path] = nameText(e.Name, e.NameTruncated)
+	}
+	check("gc", got)
+
+	// In /dev/shm, the file name is the name, whatever the header says.
+	if !devShm() {
+		return
+	}
+	base := "posixshm-test-recorded-" + filepath.Base(t.TempDir())
+	s, err := segment.Create("/"+base+"-a", 64, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	from, to := "/dev/shm/"+base+"-a", "/dev/shm/"+base+"-b"
+	t.Cleanup(func() { os.Remove(from); os.Remove(to) })
+	if err := os.Rename(from, to); err != nil {
+		t.Fatal(err)
+	}
+	want = map[string]string{to: "/" + base + "-b"}
+	entries, err = list(scope{dir: "/dev/shm"}, time.Now(), func(string) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = map[string]string{}
+	for _, e := range entries {
+		got[e.Path] = e.nameText()
+	}
+	check("ls of /dev/shm", got)
+}

@@ -16,10 +16,11 @@ import (
 // behind their text. gc adds its verdict; stat's name is the one given.
 type objectJSON struct {
 	Kind string `json:"kind"` // kindSegment, kindPlain, kindSem, kindTemp or kindOther
-	// Name is the object's name, where it is known: the one a segment's
-	// header records (version 3), else the one its file name tells (all
-	// but OpenBSD's hashed layout), or for stat the name given. Nil (null,
-	// "-" in text) where nothing tells it.
+	// Name is the object's name, where it is known: the one its file name
+	// tells (all but OpenBSD's hashed layout), else the one a segment's
+	// header records (version 3) if that name leads to this file (see
+	// useRecordedName), or for stat the name given. Nil (null, "-" in
+	// text) where nothing tells it.
 	Name          *string   `json:"name"`
 	NameTruncated bool      `json:"name_truncated,omitempty"` // the header holds only its first segment.MaxName bytes
 	Path          string    `json:"path"`
@@ -69,9 +70,20 @@ func (o *objectJSON) setName(name string, truncated bool) {
 }
 
 // useRecordedName makes the name a segment's header records the object's
-// name, if it records one.
-func (o *objectJSON) useRecordedName() {
-	if s := o.Segment; s != nil && s.Name != nil {
+// name, where nothing better tells it: not where the file's own name does
+// (Linux's /dev/shm/NAME: setName came first), and only if the recorded
+// name leads to this very file in sc's layout. The header is a claim that
+// whoever could write the file could have made, and a renamed file keeps
+// its old one: a name that leads elsewhere would send "posixshm rm NAME"
+// to another object. A name cut to segment.MaxName bytes cannot be
+// checked; it is shown ending in "…", which no command takes for a name.
+// The header's claim stays in Segment.Name either way.
+func (o *objectJSON) useRecordedName(sc scope) {
+	s := o.Segment
+	if s == nil || s.Name == nil || o.Name != nil {
+		return
+	}
+	if s.NameTruncated || sc.leadsTo(*s.Name, o.Path) {
 		o.setName(*s.Name, s.NameTruncated)
 	}
 }

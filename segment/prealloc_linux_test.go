@@ -134,6 +134,18 @@ func preallocScenarios(t *testing.T, dir string, l posixshm.Layout) {
 	if taken := empty - freeBytes(t, dir); taken < 512<<10 {
 		t.Fatalf("Create with Prealloc took %d bytes of the file system, want at least the 512 KiB of data", taken)
 	}
+	// The name is taken, and the space with it: a second Create is
+	// EEXIST, not ENOSPC, and OpenOrCreate opens the segment (on main
+	// both built and reserved a whole new file before they looked at the
+	// name, and failed with ENOSPC).
+	if _, err := segment.Create("/fits", 512<<10, opts); !errors.Is(err, fs.ErrExist) {
+		t.Errorf("Create with Prealloc of a name taken on a file system without room for another: %v, want EEXIST", err)
+	}
+	if o, err := segment.OpenOrCreate("/fits", 512<<10, opts); err != nil {
+		t.Errorf("OpenOrCreate with Prealloc of a segment that exists, on a file system without room for another: %v", err)
+	} else {
+		o.Close()
+	}
 	fill(t, dir)
 	if addr, faulted := storeAll(s.Bytes()); faulted {
 		t.Fatalf("a preallocated segment faulted at %#x once the file system was full", addr)

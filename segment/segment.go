@@ -352,8 +352,22 @@ func initialize(l posixshm.Layout, f *os.File, name string, size int64, slots in
 	}
 	if opts.Prealloc {
 		// Before anything is written or named: a shortage leaves no
-		// segment (the caller removes the file).
+		// segment (the caller removes the file). An unnamed file is
+		// built before its name is tried: a name that is taken is
+		// EEXIST (OpenOrCreate then opens it), not the shortage that
+		// the segment under it may cause, and is not worth reserving
+		// the memory for.
+		if u != nil {
+			if err := u.Taken(); err != nil {
+				return nil, err
+			}
+		}
 		if byWrites, err := unixutil.Preallocate(fd, total); err != nil {
+			if u != nil {
+				if err := u.Taken(); err != nil {
+					return nil, err // taken meanwhile
+				}
+			}
 			how := "reserving " + itoa(total) + " bytes"
 			if byWrites {
 				how += " by writing zeros"

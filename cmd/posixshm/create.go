@@ -143,7 +143,8 @@ func runCreate(c *cli, args []string) int {
 // tooLarge says why the segment that Create(name, size, opts) would make
 // does not fit in the free space of the file system it goes on, or returns
 // "" if it fits or that cannot be told (no such directory, an object that
-// lives in the kernel, options Create refuses with an error of its own).
+// lives in the kernel, options Create refuses with an error of its own, a
+// name that is taken).
 func (c *cli) tooLarge(name string, size int, opts *segment.Options) string {
 	need, err := segment.FileSize(name, size, opts)
 	if err != nil {
@@ -152,6 +153,11 @@ func (c *cli) tooLarge(name string, size int, opts *segment.Options) string {
 	dir, ok := objectDir(opts.Layout, name)
 	if !ok {
 		return ""
+	}
+	if p, err := opts.Layout.Path(name); err == nil {
+		if _, err := os.Lstat(p); err == nil {
+			return "" // taken: Create says so (EEXIST), which --sparse would not cure
+		}
 	}
 	d, err := os.Open(dir)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 
@@ -154,6 +155,32 @@ func preallocScenarios(t *testing.T, dir string, l posixshm.Layout) {
 	s.Unlink()
 	os.Remove(filepath.Join(dir, "filler"))
 
+	// Racing OpenOrCreate calls on a file system with room for one: one
+	// creates, the others open what it created. On main a racer whose
+	// reservation ran out while the winner's took the space failed with
+	// ENOSPC (4 calls in 60, and in one round of 30 both failed).
+	opts.Prealloc = true
+	for round := range 20 {
+		var wg sync.WaitGroup
+		errs := make([]error, 3)
+		for i := range errs {
+			wg.Go(func() {
+				s, err := segment.OpenOrCreate("/race", 600<<10, opts)
+				if err == nil {
+					err = s.Close()
+				}
+				errs[i] = err
+			})
+		}
+		wg.Wait()
+		for _, err := range errs {
+			if err != nil {
+				t.Errorf("round %d: racing OpenOrCreate with Prealloc: %v", round, err)
+			}
+		}
+		os.Remove(mustPathIn(t, l, "/race"))
+	}
+
 	// The control: the same without Prealloc is sparse, and faults.
 	opts.Prealloc = false
 	s, err = segment.Create("/sparse", 512<<10, opts)
@@ -170,6 +197,15 @@ func preallocScenarios(t *testing.T, dir string, l posixshm.Layout) {
 	if names := entries(t, dir); len(names) != 0 {
 		t.Fatalf("left behind: %q", names)
 	}
+}
+
+func mustPathIn(t *testing.T, l posixshm.Layout, name string) string {
+	t.Helper()
+	p, err := l.Path(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // freeBytes is the free space of the file system dir is on.

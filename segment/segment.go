@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io/fs"
 	"math"
+	"math/rand/v2"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -212,16 +214,27 @@ func Open(name string, opts *Options) (*Segment, error) {
 // of data if it does not exist. Any number of processes may call it at
 // once: exactly one creates and initializes the segment (Creator reports
 // which), the others open it. An existing segment whose data size is not
-// size gives ErrSizeMismatch. If there is an error, it will be of type
-// *fs.PathError.
+// size gives ErrSizeMismatch. With Options.Prealloc, a call that finds no
+// room for the segment's file waits up to InitTimeout for another
+// process's OpenOrCreate of the same name, which may hold the space (see
+// raceForSpace), before it fails with ENOSPC. If there is an error, it
+// will be of type *fs.PathError.
 func OpenOrCreate(name string, size int, opts *Options) (*Segment, error) {
 	o := opts.withDefaults()
 	var err error
 	// Bounded: each retry needs another process to unlink the name between
-	// our create and our open.
+	// our create and our open, or to give back the space it took.
 	for range maxRetries {
 		var s *Segment
-		if s, err = createSegment(name, size, o); err == nil || !errors.Is(err, fs.ErrExist) {
+		s, err = createSegment(name, size, o)
+		if err != nil && o.Prealloc && (errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)) {
+			var retry bool
+			if s, err, retry = raceForSpace(name, size, o, err); !retry {
+				return s, err
+			}
+			continue
+		}
+		if err == nil || !errors.Is(err, fs.ErrExist) {
 			return s, err
 		}
 		if s, err = openSegment(name, int64(size), o); err == nil {
@@ -232,6 +245,52 @@ func OpenOrCreate(name string, size int, opts *Options) (*Segment, error) {
 		}
 	}
 	return nil, err
+}
+
+// raceForSpace follows an OpenOrCreate whose Create with Prealloc failed
+// with noSpace. Another creator of the same name may hold the space: one
+// that reserved it first and is about to publish (a segment gets its name
+// only once it is complete, so nothing shows it yet), or one whose
+// reservation failed too, each of them having taken part of the space. So
+// wait for the name as Open waits for a creator, up to InitTimeout, and
+// create again (retry) once the file would fit again. Objects that live in
+// the kernel get their name before their memory: no such race.
+func raceForSpace(name string, size int, o Options, noSpace error) (s *Segment, err error, retry bool) {
+	_, need, err := fileSize(name, size, &o)
+	if err != nil {
+		return nil, noSpace, false
+	}
+	path, err := o.Layout.Path(name)
+	if err != nil || path == name {
+		return nil, noSpace, false
+	}
+	dir := path[:max(strings.LastIndexByte(path, '/'), 1)]
+	for wait := poller(time.Now().Add(o.InitTimeout)); ; {
+		s, err := openSegment(name, int64(size), o)
+		if err == nil || !errors.Is(err, fs.ErrNotExist) {
+			return s, err, false
+		}
+		if roomFor(dir, need) {
+			// Racers that all failed retry at once: apart, one wins.
+			time.Sleep(rand.N(2 * time.Millisecond))
+			return nil, nil, true
+		}
+		if !wait() {
+			return nil, noSpace, false
+		}
+	}
+}
+
+// roomFor reports whether the file system of dir has need bytes free, as
+// unixutil.Preallocate counts them.
+func roomFor(dir string, need int64) bool {
+	fd, err := unixutil.IgnoringEINTR2(func() (int, error) { return unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0) })
+	if err != nil {
+		return false
+	}
+	defer unix.Close(fd)
+	sp, err := unixutil.FreeSpace(fd)
+	return err == nil && (sp.Total == 0 || need <= sp.Free)
 }
 
 // FileSize returns the size of the file that Create(name, size, opts)

@@ -101,9 +101,14 @@ type Options struct {
 	// where the file system refuses those calls (ZFS), Create writes a
 	// zero byte into every block (page) of the new file instead, as
 	// glibc's posix_fallocate does: slower (a write per page), with the
-	// same result. An object that cannot be written (macOS's own shared
-	// memory objects) fails Create with the write's error. Preallocated
-	// memory stays charged until the segment is removed, used or not.
+	// same result on tmpfs, mfs and FFS. Not on ZFS: with compression on
+	// (the default since OpenZFS 2.2) it stores blocks of zeros as holes,
+	// and as a copy-on-write file system it needs new blocks for every
+	// later write anyway, so nothing there can reserve a segment's file
+	// (keep segments on tmpfs). An object that cannot be written (macOS's
+	// own shared memory objects) fails Create with the write's error.
+	// Preallocated memory stays charged until the segment is removed,
+	// used or not.
 	// Opening an existing segment ignores it.
 	Prealloc bool
 }

@@ -63,7 +63,9 @@ says to create it anyway (for a segment whose pages will not all be used).
 every page elsewhere): a shortage is then an error now (ENOSPC) that leaves
 nothing behind, and no page can fault later; the memory is charged from the
 start, used or not. Objects that live in the kernel (FreeBSD's and macOS's
-own) have no file system to ask: there the check is not made.
+own) have no file system to ask: there the check is not made. ZFS cannot
+reserve a file (it stores zeros as holes, and copies on write): keep
+segments on tmpfs.
 
 examples:
   posixshm create /myseg                     # 4096 data bytes, this system's convention

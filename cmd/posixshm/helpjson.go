@@ -40,6 +40,10 @@ Every object (ls, stat, gc):
   name_truncated     true when the header holds only the first 4096 bytes of a
                      longer name ("…" after it in text); left out otherwise
   path               the object's file
+  name_bytes,        the bytes of name and of path, in base64, where they are
+  path_bytes         not UTF-8; left out otherwise. JSON strings hold UTF-8
+                     only: there each bad byte reads U+FFFD, so two names (or
+                     paths) may read alike; act on these bytes instead
   uid, owner         its owner's user ID, and name (left out if it has none)
   mode               its type and permission bits, as ls -l shows them
   size               its size

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -196,4 +198,93 @@ func TestList_RecordedNameMustLeadHere(t *testing.T) {
 		got[e.Path] = e.nameText()
 	}
 	check("ls of /dev/shm", got)
+}
+
+// TestJSON_NamesNotUTF8: names and paths that are not UTF-8 survive ls,
+// stat and gc's JSON, which can carry only UTF-8 strings: encoding/json
+// turns each bad byte into U+FFFD, so on main "/bad\xff" and "/bad\ufffd"
+// both read "/bad\ufffd", and a script acting on the first would act on
+// the second. name_bytes and path_bytes (base64) hold the bytes of the
+// ones that are not UTF-8.
+func TestJSON_NamesNotUTF8(t *testing.T) {
+	dir := t.TempDir()
+	d := posixshm.Dir(dir)
+	bad, lookalike := "/bad\xff", "/bad\ufffd"
+	for _, name := range []string{bad, lookalike} {
+		s, err := segment.Create(name, 64, &segment.Options{Layout: d})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+	}
+	type entry struct {
+		Name      *string `json:"name"`
+		NameBytes []byte  `json:"name_bytes"`
+		Path      string  `json:"path"`
+	}
+	nameOf := func(e entry) string {
+		if e.NameBytes != nil {
+			return string(e.NameBytes)
+		}
+		if e.Name == nil {
+			return "-"
+		}
+		return *e.Name
+	}
+	want := map[string]string{mustPath(t, d, bad): bad, mustPath(t, d, lookalike): lookalike}
+	for _, cmd := range [][]string{{"ls"}, {"gc", "--dry-run"}} {
+		var out, errb bytes.Buffer
+		if code := run(append(cmd, "--json", "--dir", dir), &out, &errb); code != exitOK {
+			t.Fatalf("%v: status %d: %s", cmd, code, errb.String())
+		}
+		var entries []entry
+		if err := json.Unmarshal(out.Bytes(), &entries); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			if got := nameOf(e); got != want[e.Path] {
+				t.Errorf("%s --json: %s: name %q, want %q", cmd[0], filepath.Base(e.Path), got, want[e.Path])
+			}
+		}
+	}
+	var out, errb bytes.Buffer
+	if code := run([]string{"stat", "--json", "--dir", dir, "--", bad}, &out, &errb); code != exitOK {
+		t.Fatalf("stat: status %d: %s", code, errb.String())
+	}
+	var e entry
+	if err := json.Unmarshal(out.Bytes(), &e); err != nil {
+		t.Fatal(err)
+	}
+	if nameOf(e) != bad {
+		t.Errorf("stat --json: name %q, want %q", nameOf(e), bad)
+	}
+
+	// In /dev/shm the path itself is not UTF-8.
+	if !devShm() {
+		return
+	}
+	base := "posixshm-test-utf8-" + filepath.Base(t.TempDir()) + "\xfe"
+	p := "/dev/shm/" + base
+	if err := os.WriteFile(p, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(p) })
+	out.Reset()
+	if code := run([]string{"ls", "--json"}, &out, &errb); code != exitOK {
+		t.Fatalf("ls: status %d: %s", code, errb.String())
+	}
+	var all []struct {
+		Path      string `json:"path"`
+		PathBytes []byte `json:"path_bytes"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &all); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, e := range all {
+		found = found || string(e.PathBytes) == p
+	}
+	if !found {
+		t.Errorf("ls --json: no entry with path_bytes %q", p)
+	}
 }

@@ -47,11 +47,15 @@ func TestTruncatedMessages(t *testing.T) {
 		}
 		return binary.NativeEndian.Uint32(b)
 	}
-	// whenSet truncates the file once the bit is set in the word at off:
-	// a process waits there.
-	whenSet := func(off int, bit uint32) {
-		for word(off)&bit == 0 {
-			time.Sleep(time.Millisecond)
+	// whenSet truncates the file once one of bits is set in the word at
+	// off: a process waits there. (A hang detector, not a time limit: it
+	// truncates anyway after a minute, and says so.)
+	whenSet := func(off int, bits uint32) {
+		for end := time.Now().Add(time.Minute); word(off)&bits == 0; time.Sleep(time.Millisecond) {
+			if time.Now().After(end) {
+				t.Errorf("no waiter showed in the word at %d after a minute", off)
+				break
+			}
 		}
 		if err := os.Truncate(path, 0); err != nil {
 			t.Error(err)
@@ -92,7 +96,10 @@ func TestTruncatedMessages(t *testing.T) {
 	if err := s.Lock(); err != nil {
 		t.Fatal(err)
 	}
-	go whenSet(64, 1<<30) // the lock word's waiters bit
+	// The lock word's waiters bit (futex(2) sleepers) or its starving bit
+	// (set by any waiter after a millisecond, polling ones included: no
+	// futex under openbsdsim).
+	go whenSet(64, 1<<30|1<<31)
 	code, msg = runCmd("lock", "--dir", dir, "/w", "true")
 	s.Close()
 	check("waiter", code, msg)

@@ -2,9 +2,11 @@ package lock_test
 
 import (
 	"fmt"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -45,7 +47,18 @@ func init() {
 // machine. (It used to count the waiter's context switches per second
 // against a bound, 1000, which a loaded machine crossed: each 20 ms sleep
 // loses the P to sysmon, several switches each.)
-func TestMutex_LongHoldQuietWaiter(t *testing.T) {
+func TestMutex_LongHoldQuietWaiter(t *testing.T) { longHold(t, false) }
+
+// TestMutex_LongHoldSignalledWaiter: the same while signals interrupt the
+// waiter's sleeps (SIGURG to each of its threads every 30 ms: a futex(2)
+// sleep then returns EINTR, as it does for any signal with a handler, and
+// Go has one for every signal). On main each such return reset the
+// waiter's timeouts to the starvation interval, as if the lock had changed
+// hands: the sleeps shrank to 1 ms and doubled again (seen once by chance
+// in a full ./test.sh run on a loaded machine, every run here).
+func TestMutex_LongHoldSignalledWaiter(t *testing.T) { longHold(t, true) }
+
+func longHold(t *testing.T, poke bool) {
 	path, b := newMapping(t)
 	mu := lock.New64(u64(b, offWord))
 	if err := mu.Lock(); err != nil {
@@ -56,7 +69,21 @@ func TestMutex_LongHoldQuietWaiter(t *testing.T) {
 		t.Fatalf("child said %q", got)
 	}
 	const hold = time.Second
-	time.Sleep(hold)
+	pokes := 0 // rounds of signals: each interrupts the waiter's sleep at most once
+	if poke {
+		pid := p.cmd.Process.Pid
+		for end := time.Now().Add(hold); time.Now().Before(end); time.Sleep(30 * time.Millisecond) {
+			pokes++
+			tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+			for _, task := range tasks {
+				if tid, err := strconv.Atoi(task.Name()); err == nil {
+					syscall.Tgkill(pid, tid, syscall.SIGURG)
+				}
+			}
+		}
+	} else {
+		time.Sleep(hold)
+	}
 	if err := mu.Unlock(); err != nil {
 		t.Fatal(err)
 	}
@@ -89,12 +116,19 @@ func TestMutex_LongHoldQuietWaiter(t *testing.T) {
 	}
 	// (A sleep that a timer ended a hair early is cut to the next stale
 	// check: one or two such are not a return to short sleeps.)
-	if short := slices.DeleteFunc(slices.Clone(sleeps[top:]), func(d time.Duration) bool { return d == lock.DefaultStaleAfter }); len(short) > 2 {
+	if short := slices.DeleteFunc(slices.Clone(sleeps[top:]), func(d time.Duration) bool { return d == lock.DefaultStaleAfter }); !poke && len(short) > 2 {
 		t.Errorf("after reaching %v the sleeps shrank again to %v: the holder kept the lock", lock.DefaultStaleAfter, short)
 	}
+	// A sleep a signal interrupted goes on until the same stale check
+	// (a timeout of what is left of it), never back to the starvation
+	// interval of 1 ms and doubling from there.
+	if i := slices.Index(sleeps[top:], time.Millisecond); poke && i >= 0 {
+		t.Errorf("after reaching %v the sleeps went back to 1 ms and doubling, as if the lock had changed hands: %v", lock.DefaultStaleAfter, sleeps[top+i:])
+	}
 	// 1 + 2 + 4 + 8 + 16 ms, then 20 ms sleeps: about 50 in a second (and
-	// a dozen short ones first where waiters back off: 1 µs, 2 µs...).
-	if most := waitedMS/20 + 20; len(sleeps) > most {
+	// a dozen short ones first where waiters back off: 1 µs, 2 µs...),
+	// and one more for each signal that interrupted a sleep.
+	if most := waitedMS/20 + 20 + pokes; len(sleeps) > most {
 		t.Errorf("%d sleeps in %d ms, want at most %d: the sleeps are not growing", len(sleeps), waitedMS, most)
 	}
 }

@@ -345,10 +345,16 @@ func (m *Mutex) wait(ctx context.Context) error {
 		if err != nil {
 			useFutex = false // futex unusable here (ENOSYS...): back off instead
 		}
-		if timedOut && starving && m.load() == v {
+		switch {
+		case !starving || m.load() != v:
+			quiet = starveAfter // the lock changes hands: short sleeps
+		case timedOut:
 			quiet = min(2*quiet, m.staleAfter)
-		} else {
-			quiet = starveAfter
+		default:
+			// An early return with nothing changed: a signal (futex(2)
+			// returns EINTR for any signal that has a handler, and Go
+			// has one for every signal) or a spurious wake-up. The
+			// holder still keeps the lock: sleep as long as before.
 		}
 	}
 }

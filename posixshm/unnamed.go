@@ -412,6 +412,21 @@ func (u *Unnamed) Link() error {
 	return nil
 }
 
+// Taken returns the error Link would return now because the name already
+// leads to an object (EEXIST, as O_CREAT|O_EXCL reports it), or nil. A
+// creator asks before it spends much on the new object (reserving its
+// memory) and again when that work fails, so that a name that is taken
+// is reported as taken, not as a shortage that the object under the name
+// caused. It only looks: the name may be taken right after, and Link
+// then fails as before.
+func (u *Unnamed) Taken() error {
+	var st unix.Stat_t
+	if unixutil.IgnoringEINTR(func() error { return unix.Lstat(u.t.path, &st) }) != nil {
+		return nil
+	}
+	return pathError(opOpen, u.t.name, u.t.path, "", syscall.EEXIST)
+}
+
 // Remove removes the unnamed object: its temporary name, if it has one,
 // and the creation lock. Nothing is left but the open file, which the
 // caller closes.

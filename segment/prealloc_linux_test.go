@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 
@@ -134,6 +135,18 @@ func preallocScenarios(t *testing.T, dir string, l posixshm.Layout) {
 	if taken := empty - freeBytes(t, dir); taken < 512<<10 {
 		t.Fatalf("Create with Prealloc took %d bytes of the file system, want at least the 512 KiB of data", taken)
 	}
+	// The name is taken, and the space with it: a second Create is
+	// EEXIST, not ENOSPC, and OpenOrCreate opens the segment (on main
+	// both built and reserved a whole new file before they looked at the
+	// name, and failed with ENOSPC).
+	if _, err := segment.Create("/fits", 512<<10, opts); !errors.Is(err, fs.ErrExist) {
+		t.Errorf("Create with Prealloc of a name taken on a file system without room for another: %v, want EEXIST", err)
+	}
+	if o, err := segment.OpenOrCreate("/fits", 512<<10, opts); err != nil {
+		t.Errorf("OpenOrCreate with Prealloc of a segment that exists, on a file system without room for another: %v", err)
+	} else {
+		o.Close()
+	}
 	fill(t, dir)
 	if addr, faulted := storeAll(s.Bytes()); faulted {
 		t.Fatalf("a preallocated segment faulted at %#x once the file system was full", addr)
@@ -141,6 +154,32 @@ func preallocScenarios(t *testing.T, dir string, l posixshm.Layout) {
 	s.Close()
 	s.Unlink()
 	os.Remove(filepath.Join(dir, "filler"))
+
+	// Racing OpenOrCreate calls on a file system with room for one: one
+	// creates, the others open what it created. On main a racer whose
+	// reservation ran out while the winner's took the space failed with
+	// ENOSPC (4 calls in 60, and in one round of 30 both failed).
+	opts.Prealloc = true
+	for round := range 20 {
+		var wg sync.WaitGroup
+		errs := make([]error, 3)
+		for i := range errs {
+			wg.Go(func() {
+				s, err := segment.OpenOrCreate("/race", 600<<10, opts)
+				if err == nil {
+					err = s.Close()
+				}
+				errs[i] = err
+			})
+		}
+		wg.Wait()
+		for _, err := range errs {
+			if err != nil {
+				t.Errorf("round %d: racing OpenOrCreate with Prealloc: %v", round, err)
+			}
+		}
+		os.Remove(mustPathIn(t, l, "/race"))
+	}
 
 	// The control: the same without Prealloc is sparse, and faults.
 	opts.Prealloc = false
@@ -158,6 +197,15 @@ func preallocScenarios(t *testing.T, dir string, l posixshm.Layout) {
 	if names := entries(t, dir); len(names) != 0 {
 		t.Fatalf("left behind: %q", names)
 	}
+}
+
+func mustPathIn(t *testing.T, l posixshm.Layout, name string) string {
+	t.Helper()
+	p, err := l.Path(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // freeBytes is the free space of the file system dir is on.

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io/fs"
 	"math"
+	"math/rand/v2"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -100,9 +102,14 @@ type Options struct {
 	// where the file system refuses those calls (ZFS), Create writes a
 	// zero byte into every block (page) of the new file instead, as
 	// glibc's posix_fallocate does: slower (a write per page), with the
-	// same result. An object that cannot be written (macOS's own shared
-	// memory objects) fails Create with the write's error. Preallocated
-	// memory stays charged until the segment is removed, used or not.
+	// same result on tmpfs, mfs and FFS. Not on ZFS: with compression on
+	// (the default since OpenZFS 2.2) it stores blocks of zeros as holes,
+	// and as a copy-on-write file system it needs new blocks for every
+	// later write anyway, so nothing there can reserve a segment's file
+	// (keep segments on tmpfs). An object that cannot be written (macOS's
+	// own shared memory objects) fails Create with the write's error.
+	// Preallocated memory stays charged until the segment is removed,
+	// used or not.
 	// Opening an existing segment ignores it.
 	Prealloc bool
 }
@@ -213,16 +220,27 @@ func Open(name string, opts *Options) (*Segment, error) {
 // of data if it does not exist. Any number of processes may call it at
 // once: exactly one creates and initializes the segment (Creator reports
 // which), the others open it. An existing segment whose data size is not
-// size gives ErrSizeMismatch. If there is an error, it will be of type
-// *fs.PathError.
+// size gives ErrSizeMismatch. With Options.Prealloc, a call that finds no
+// room for the segment's file waits up to InitTimeout for another
+// process's OpenOrCreate of the same name, which may hold the space (see
+// raceForSpace), before it fails with ENOSPC. If there is an error, it
+// will be of type *fs.PathError.
 func OpenOrCreate(name string, size int, opts *Options) (*Segment, error) {
 	o := opts.withDefaults()
 	var err error
 	// Bounded: each retry needs another process to unlink the name between
-	// our create and our open.
+	// our create and our open, or to give back the space it took.
 	for range maxRetries {
 		var s *Segment
-		if s, err = createSegment(name, size, o); err == nil || !errors.Is(err, fs.ErrExist) {
+		s, err = createSegment(name, size, o)
+		if err != nil && o.Prealloc && (errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)) {
+			var retry bool
+			if s, err, retry = raceForSpace(name, size, o, err); !retry {
+				return s, err
+			}
+			continue
+		}
+		if err == nil || !errors.Is(err, fs.ErrExist) {
 			return s, err
 		}
 		if s, err = openSegment(name, int64(size), o); err == nil {
@@ -233,6 +251,52 @@ func OpenOrCreate(name string, size int, opts *Options) (*Segment, error) {
 		}
 	}
 	return nil, err
+}
+
+// raceForSpace follows an OpenOrCreate whose Create with Prealloc failed
+// with noSpace. Another creator of the same name may hold the space: one
+// that reserved it first and is about to publish (a segment gets its name
+// only once it is complete, so nothing shows it yet), or one whose
+// reservation failed too, each of them having taken part of the space. So
+// wait for the name as Open waits for a creator, up to InitTimeout, and
+// create again (retry) once the file would fit again. Objects that live in
+// the kernel get their name before their memory: no such race.
+func raceForSpace(name string, size int, o Options, noSpace error) (s *Segment, err error, retry bool) {
+	_, need, err := fileSize(name, size, &o)
+	if err != nil {
+		return nil, noSpace, false
+	}
+	path, err := o.Layout.Path(name)
+	if err != nil || path == name {
+		return nil, noSpace, false
+	}
+	dir := path[:max(strings.LastIndexByte(path, '/'), 1)]
+	for wait := poller(time.Now().Add(o.InitTimeout)); ; {
+		s, err := openSegment(name, int64(size), o)
+		if err == nil || !errors.Is(err, fs.ErrNotExist) {
+			return s, err, false
+		}
+		if roomFor(dir, need) {
+			// Racers that all failed retry at once: apart, one wins.
+			time.Sleep(rand.N(2 * time.Millisecond))
+			return nil, nil, true
+		}
+		if !wait() {
+			return nil, noSpace, false
+		}
+	}
+}
+
+// roomFor reports whether the file system of dir has need bytes free, as
+// unixutil.Preallocate counts them.
+func roomFor(dir string, need int64) bool {
+	fd, err := unixutil.IgnoringEINTR2(func() (int, error) { return unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0) })
+	if err != nil {
+		return false
+	}
+	defer unix.Close(fd)
+	sp, err := unixutil.FreeSpace(fd)
+	return err == nil && (sp.Total == 0 || need <= sp.Free)
 }
 
 // FileSize returns the size of the file that Create(name, size, opts)
@@ -353,8 +417,22 @@ func initialize(l posixshm.Layout, f *os.File, name string, size int64, slots in
 	}
 	if opts.Prealloc {
 		// Before anything is written or named: a shortage leaves no
-		// segment (the caller removes the file).
+		// segment (the caller removes the file). An unnamed file is
+		// built before its name is tried: a name that is taken is
+		// EEXIST (OpenOrCreate then opens it), not the shortage that
+		// the segment under it may cause, and is not worth reserving
+		// the memory for.
+		if u != nil {
+			if err := u.Taken(); err != nil {
+				return nil, err
+			}
+		}
 		if byWrites, err := unixutil.Preallocate(fd, total); err != nil {
+			if u != nil {
+				if err := u.Taken(); err != nil {
+					return nil, err // taken meanwhile
+				}
+			}
 			how := "reserving " + itoa(total) + " bytes"
 			if byWrites {
 				how += " by writing zeros"

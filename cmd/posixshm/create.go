@@ -63,7 +63,9 @@ says to create it anyway (for a segment whose pages will not all be used).
 every page elsewhere): a shortage is then an error now (ENOSPC) that leaves
 nothing behind, and no page can fault later; the memory is charged from the
 start, used or not. Objects that live in the kernel (FreeBSD's and macOS's
-own) have no file system to ask: there the check is not made.
+own) have no file system to ask: there the check is not made. ZFS cannot
+reserve a file (it stores zeros as holes, and copies on write): keep
+segments on tmpfs.
 
 examples:
   posixshm create /myseg                     # 4096 data bytes, this system's convention
@@ -143,7 +145,8 @@ func runCreate(c *cli, args []string) int {
 // tooLarge says why the segment that Create(name, size, opts) would make
 // does not fit in the free space of the file system it goes on, or returns
 // "" if it fits or that cannot be told (no such directory, an object that
-// lives in the kernel, options Create refuses with an error of its own).
+// lives in the kernel, options Create refuses with an error of its own, a
+// name that is taken).
 func (c *cli) tooLarge(name string, size int, opts *segment.Options) string {
 	need, err := segment.FileSize(name, size, opts)
 	if err != nil {
@@ -152,6 +155,11 @@ func (c *cli) tooLarge(name string, size int, opts *segment.Options) string {
 	dir, ok := objectDir(opts.Layout, name)
 	if !ok {
 		return ""
+	}
+	if p, err := opts.Layout.Path(name); err == nil {
+		if _, err := os.Lstat(p); err == nil {
+			return "" // taken: Create says so (EEXIST), which --sparse would not cure
+		}
 	}
 	d, err := os.Open(dir)
 	if err != nil {

@@ -312,7 +312,8 @@ func (g *gc) run() ([]*gcEntry, error) {
 func (g *gc) look(name string) *gcEntry {
 	path := filepath.Join(g.sc.dir, name)
 	e := &gcEntry{name: name}
-	e.Kind, e.Path = kindOther, path
+	e.Kind = kindOther
+	e.setPath(path)
 	if n, ok := g.sc.nameOf(name); ok {
 		e.setName(n, false)
 	}
@@ -355,7 +356,8 @@ func (g *gc) look(name string) *gcEntry {
 // file gone before it took the lock starts again.
 func (g *gc) temp(dir *os.File, name string) *gcEntry {
 	e := &gcEntry{name: name}
-	e.Kind, e.Path = kindTemp, filepath.Join(g.sc.dir, name)
+	e.Kind = kindTemp
+	e.setPath(filepath.Join(g.sc.dir, name))
 	fa, err := g.names.lstat(name)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -429,7 +431,7 @@ func (g *gc) check(e *gcEntry, pu procUsers, remove bool) {
 		case err == nil:
 			e.Kind, e.unpublished = kindSegment, false
 			e.Segment = newSegmentReport(h)
-			e.useRecordedName()
+			e.useRecordedName(g.sc)
 		case errors.Is(err, segment.ErrNotInitialized):
 			// A creator at work or dead, or another program's object
 			// that begins with zeros: RemoveUnused tells them apart.
@@ -466,7 +468,7 @@ func (g *gc) checkSegment(e *gcEntry, pu procUsers, remove bool) {
 		_, herr := segment.ReadHeader(e.f)
 		if e.unpublished = errors.Is(herr, segment.ErrNotInitialized); !e.unpublished {
 			e.Segment = newSegmentReport(h)
-			e.useRecordedName()
+			e.useRecordedName(g.sc)
 		}
 		return remove && len(users) == 0 && g.idle(lastUsed, now)
 	}

@@ -30,14 +30,20 @@ Every object (ls, stat, gc):
                                   opened, or, for gc, not a regular file or one
                                   with other hard links (a semaphore's file
                                   stays "sem")
-  name               the object's name: the one a segment's header records
-                     (version 3), else the one its file name tells (every
+  name               the object's name: the one its file name tells (every
                      layout but OpenBSD's, whose file names are hashes: Linux's
-                     /dev/shm/NAME, glibc's semaphores sem.NAME); stat: the NAME
-                     given. null where nothing tells it ("-" in text)
+                     /dev/shm/NAME, glibc's semaphores sem.NAME), else the one
+                     a segment's header records (version 3) if that name leads
+                     to this file (a renamed or copied file's does not; see
+                     segment.name for the claim itself); stat: the NAME given.
+                     null where nothing tells it ("-" in text)
   name_truncated     true when the header holds only the first 4096 bytes of a
                      longer name ("…" after it in text); left out otherwise
   path               the object's file
+  name_bytes,        the bytes of name and of path, in base64, where they are
+  path_bytes         not UTF-8; left out otherwise. JSON strings hold UTF-8
+                     only: there each bad byte reads U+FFFD, so two names (or
+                     paths) may read alike; act on these bytes instead
   uid, owner         its owner's user ID, and name (left out if it has none)
   mode               its type and permission bits, as ls -l shows them
   size               its size

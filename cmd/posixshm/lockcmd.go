@@ -108,7 +108,7 @@ func runLock(c *cli, args []string) int {
 		c.errorf("lock %s: %v", quoted(name), err)
 	}
 	if err := seg.Unlock(); err != nil {
-		c.errorf("lock %s: unlock: %v", quoted(name), err)
+		c.failOn("lock", name, err)
 		if status == exitOK {
 			status = exitFail
 		}
@@ -172,7 +172,7 @@ func acquire(c *cli, seg *segment.Segment, name string, timeout time.Duration, s
 		c.errorf("lock %s: timed out after %v: the lock is held by %s", quoted(name), timeout, holder)
 		return exitFail, false
 	}
-	c.errorf("lock %s: %v", quoted(name), err)
+	c.failOn("lock", name, err)
 	return exitFail, false
 }
 

@@ -39,11 +39,14 @@ layout (with --dir, and without it on OpenBSD) a DAILY(8) column marks
 than 7×24 hours); other systems' conventions have no such cleaner, and no
 such column.
 
-NAME is the name a segment was created under, which its header records (from
-this release on); else, where the file name tells it (Linux's /dev/shm/NAME,
-glibc's sem.NAME), that name; "-" where nothing does (OpenBSD's file names
-are hashes of the names; a segment of the release before records none). A
-name cut to the 4096 bytes the header keeps ends with "…".
+NAME is the object's name: where the file name tells it (Linux's
+/dev/shm/NAME, glibc's sem.NAME), that name; else the name a segment was
+created under, which its header records (from this release on), if that name
+leads to this file (the header of a renamed or copied file names another
+object, and is not believed: "posixshm stat" shows what it claims); "-" where
+nothing tells (OpenBSD's file names are hashes of the names; a segment of the
+release before records none). A name cut to the 4096 bytes the header keeps
+ends with "…".
 
 USERS are the processes attached to a segment, as fuser -v shows them: the
 PID each recorded and, where /proc shows that process using the segment
@@ -241,7 +244,7 @@ func lsRead(o *objectJSON, fa facts, sc scope, kind string, namer *procNamer, wa
 		warn(o.Warning)
 		o.Warning = ""
 	}
-	o.useRecordedName()
+	o.useRecordedName(sc)
 }
 
 // semLayout is the layout of sc's semaphores: OpenBSD's in a hashed
@@ -292,6 +295,17 @@ func (sc scope) nameOf(base string) (string, bool) {
 	name := "/" + strings.TrimPrefix(base, sc.prefix)
 	p, err := posixshm.Path(name)
 	return name, err == nil && p == path
+}
+
+// leadsTo reports whether the object called name in sc's layout is the
+// file at path.
+func (sc scope) leadsTo(name, path string) bool {
+	var l posixshm.Layout = posixshm.System()
+	if sc.hashed {
+		l = posixshm.Dir(sc.dir)
+	}
+	p, err := l.Path(name)
+	return err == nil && filepath.Clean(p) == filepath.Clean(path)
 }
 
 // isHashed reports whether base is a file name OpenBSD's libc gives its

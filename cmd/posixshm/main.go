@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"runtime/debug"
 	"sort"
@@ -67,6 +68,18 @@ func (c *cli) errorf(format string, args ...any) {
 // fail reports err, which for the library's errors already reads
 // "<op> <name>: <reason>", with the name and file quoted if they need it.
 func (c *cli) fail(err error) { c.errorf("%s", describe(err, c.layout())) }
+
+// failOn reports the error of the segment operation that command what
+// made on the object called name: as the library's own message where it
+// is a *fs.PathError, which names the object and its file already (a
+// prefix would say "lock /w: lock /w: ..."), else after "what NAME: ".
+func (c *cli) failOn(what, name string, err error) {
+	if _, ok := err.(*fs.PathError); ok {
+		c.fail(err)
+		return
+	}
+	c.errorf("%s %s: %v", what, quoted(name), err)
+}
 
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {

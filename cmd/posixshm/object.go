@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/posixshm/posixshm/lock"
 	"github.com/posixshm/posixshm/segment"
@@ -16,19 +17,25 @@ import (
 // behind their text. gc adds its verdict; stat's name is the one given.
 type objectJSON struct {
 	Kind string `json:"kind"` // kindSegment, kindPlain, kindSem, kindTemp or kindOther
-	// Name is the object's name, where it is known: the one a segment's
-	// header records (version 3), else the one its file name tells (all
-	// but OpenBSD's hashed layout), or for stat the name given. Nil (null,
-	// "-" in text) where nothing tells it.
-	Name          *string   `json:"name"`
-	NameTruncated bool      `json:"name_truncated,omitempty"` // the header holds only its first segment.MaxName bytes
-	Path          string    `json:"path"`
-	Uid           uint32    `json:"uid"`
-	Owner         string    `json:"owner,omitempty"`
-	Mode          string    `json:"mode"`
-	Size          int64     `json:"size"`
-	Atime         time.Time `json:"atime"`
-	Mtime         time.Time `json:"mtime"`
+	// Name is the object's name, where it is known: the one its file name
+	// tells (all but OpenBSD's hashed layout), else the one a segment's
+	// header records (version 3) if that name leads to this file (see
+	// useRecordedName), or for stat the name given. Nil (null, "-" in
+	// text) where nothing tells it.
+	Name          *string `json:"name"`
+	NameTruncated bool    `json:"name_truncated,omitempty"` // the header holds only its first segment.MaxName bytes
+	// NameBytes holds Name's bytes where they are not UTF-8, which JSON
+	// strings cannot carry (encoding/json puts U+FFFD for each bad byte,
+	// so that two names can read alike); PathBytes the same for Path.
+	NameBytes []byte    `json:"name_bytes,omitempty"`
+	Path      string    `json:"path"`
+	PathBytes []byte    `json:"path_bytes,omitempty"`
+	Uid       uint32    `json:"uid"`
+	Owner     string    `json:"owner,omitempty"`
+	Mode      string    `json:"mode"`
+	Size      int64     `json:"size"`
+	Atime     time.Time `json:"atime"`
+	Mtime     time.Time `json:"mtime"`
 	dailyVerdict
 	// Users are who uses the object: a segment's live attachments, or the
 	// processes that /proc shows mapping a plain object or holding it
@@ -58,20 +65,43 @@ const (
 // setFacts records what stat(2) said of the object's file, and daily(8)'s
 // verdict on it at now where that applies.
 func (o *objectJSON) setFacts(fa facts, daily bool, now time.Time, names owners) {
-	o.Path, o.Uid, o.Owner = fa.Path, fa.Uid, names.name(fa.Uid)
+	o.setPath(fa.Path)
+	o.Uid, o.Owner = fa.Uid, names.name(fa.Uid)
 	o.Mode, o.Size, o.Atime, o.Mtime = fa.Mode.String(), fa.Size, fa.Atime, fa.Mtime
 	o.dailyVerdict = verdict(daily, fa.Atime, now)
 }
 
 // setName records the object's name.
 func (o *objectJSON) setName(name string, truncated bool) {
-	o.Name, o.NameTruncated = &name, truncated
+	o.Name, o.NameTruncated, o.NameBytes = &name, truncated, notUTF8(name)
+}
+
+// setPath records the object's file.
+func (o *objectJSON) setPath(path string) { o.Path, o.PathBytes = path, notUTF8(path) }
+
+// notUTF8 returns the bytes of s if s is not UTF-8, else nil.
+func notUTF8(s string) []byte {
+	if utf8.ValidString(s) {
+		return nil
+	}
+	return []byte(s)
 }
 
 // useRecordedName makes the name a segment's header records the object's
-// name, if it records one.
-func (o *objectJSON) useRecordedName() {
-	if s := o.Segment; s != nil && s.Name != nil {
+// name, where nothing better tells it: not where the file's own name does
+// (Linux's /dev/shm/NAME: setName came first), and only if the recorded
+// name leads to this very file in sc's layout. The header is a claim that
+// whoever could write the file could have made, and a renamed file keeps
+// its old one: a name that leads elsewhere would send "posixshm rm NAME"
+// to another object. A name cut to segment.MaxName bytes cannot be
+// checked; it is shown ending in "…", which no command takes for a name.
+// The header's claim stays in Segment.Name either way.
+func (o *objectJSON) useRecordedName(sc scope) {
+	s := o.Segment
+	if s == nil || s.Name == nil || o.Name != nil {
+		return
+	}
+	if s.NameTruncated || sc.leadsTo(*s.Name, o.Path) {
 		o.setName(*s.Name, s.NameTruncated)
 	}
 }

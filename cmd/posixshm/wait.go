@@ -134,7 +134,7 @@ func runWait(c *cli, args []string) int {
 		c.errorf("wait %s: timed out after %v with no notification", quoted(name), timeout)
 		return exitFail
 	}
-	c.errorf("wait %s: %v", quoted(name), err)
+	c.failOn("wait", name, err)
 	return exitFail
 }
 

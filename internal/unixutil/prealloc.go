@@ -16,7 +16,10 @@ import (
 // where it has none, or the file system refuses it, Preallocate writes a
 // zero byte into every block, as glibc's posix_fallocate does when
 // fallocate(2) is not supported: the file's contents do not change, and
-// every block is then allocated. It reports which way it took.
+// every block is then allocated, except where the file system stores
+// zeros as holes (ZFS with compression on; and as a copy-on-write file
+// system, ZFS needs new blocks at every later write in any case). It
+// reports which way it took.
 //
 // A size larger than the file system's free space is ENOSPC at once,
 // before anything is allocated: reserving what cannot be had would take

@@ -243,6 +243,13 @@ func torture(t *testing.T, n int, d time.Duration, width string, env []string) t
 	// PIDs that still held the lock once they were dead: each must be
 	// recovered (by a worker, or by the parent's Lock at the end).
 	diedHolding := map[int]bool{}
+	// A recoverer killed after its Lock returned ErrOwnerDead and before
+	// it logged it leaves that death unnamed. It also has not counted yet:
+	// nobody can count while the dead holder's lock is not recovered, so
+	// the counter still shows what it showed at that death. Such a death
+	// is excused, and only such a death.
+	excused := map[int]bool{}
+	lastHeldPID, lastHeldAt := 0, uint64(0) // the last victim that died holding, and the counter then
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
 	// The state half is the first 4 bytes of either width.
 	holderPID := func() int { return lock.HolderPID(atomic.LoadUint32(u32(b, offWord))) }
@@ -281,7 +288,12 @@ func torture(t *testing.T, n int, d time.Duration, width string, env []string) t
 		w.cmd.Wait()
 		killed[w.cmd.Process.Pid]++
 		if holderPID() == w.cmd.Process.Pid {
+			c := atomic.LoadUint64(at(tCounter))
+			if lastHeldPID != 0 && c == lastHeldAt {
+				excused[lastHeldPID] = true
+			}
 			diedHolding[w.cmd.Process.Pid] = true
+			lastHeldPID, lastHeldAt = w.cmd.Process.Pid, c
 		}
 		tot.kills++
 		spawn(victim)
@@ -360,8 +372,8 @@ func torture(t *testing.T, n int, d time.Duration, width string, env []string) t
 	// process must have been recovered by now, by name.
 	if atomic.LoadUint64(at(tLogLen)) <= tMaxLog {
 		for pid := range diedHolding {
-			if perPID[pid] == 0 {
-				t.Errorf("pid %d died holding the lock, and no ErrOwnerDead named it", pid)
+			if perPID[pid] == 0 && !excused[pid] {
+				t.Errorf("pid %d died holding the lock, and no ErrOwnerDead named it (its recoverer counted, so it was not killed before it could)", pid)
 			}
 		}
 	}

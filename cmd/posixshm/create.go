@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/posixshm/posixshm/internal/unixutil"
@@ -95,7 +96,7 @@ func runCreate(c *cli, args []string) int {
 	if opts.Slots = c.flag("slots").(int); opts.Slots < 1 || opts.Slots > segment.MaxSlots {
 		return c.usageError("--slots: %d out of range 1..%d", opts.Slots, segment.MaxSlots)
 	}
-	if s := c.flag("tx-log").(string); s != "0" {
+	if s := c.flag("tx-log").(string); !zeroSize(s) {
 		n, err := parseSize(s)
 		if err != nil {
 			return c.usageError("--tx-log: %v", err)
@@ -204,4 +205,19 @@ func parseMode(s string) (fs.FileMode, error) {
 		return 0, fmt.Errorf("mode %s: the owner needs read and write permission (0600) to open a segment", s)
 	}
 	return fs.FileMode(v), nil
+}
+
+// zeroSize reports whether s is a size of zero bytes as parseSize would
+// read it, suffix and all ("0", "0K", "00MiB"): parseSize refuses those,
+// since most sizes must be at least a byte, but a zero undo log is none.
+func zeroSize(s string) bool {
+	t := strings.TrimLeft(s, "0")
+	if t == s {
+		return false
+	}
+	if t == "" {
+		return true
+	}
+	_, err := parseSize("1" + t)
+	return err == nil
 }

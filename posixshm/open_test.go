@@ -484,14 +484,7 @@ func TestDir_Open_Errors(t *testing.T) {
 // TestOpen_Native opens, writes, reopens and unlinks an object through the
 // package-level functions, which use this system's own convention.
 func TestOpen_Native(t *testing.T) {
-	name := fmt.Sprintf("/posixshm-test-%d-%d", os.Getpid(), time.Now().UnixNano())
-	path, err := posixshm.Path(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Dir(path)); err != nil {
-		t.Skipf("this system's shm directory is not available: %v", err)
-	}
+	name, path := nativeName(t)
 	f, err := posixshm.Open(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		t.Fatal(err)
@@ -580,4 +573,20 @@ func TestDir_Empty(t *testing.T) {
 	if _, err := os.Lstat(rootPath); err == nil {
 		t.Errorf("Dir(\"\").Open created %s", rootPath)
 	}
+}
+
+// nativeName returns a new object name in this system's own convention and
+// the file it leads to, skipping the test where that convention's
+// directory is not there.
+func nativeName(t *testing.T) (name, path string) {
+	t.Helper()
+	name = fmt.Sprintf("/posixshm-test-%d-%d", os.Getpid(), time.Now().UnixNano())
+	path, err := posixshm.Path(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Dir(path)); err != nil {
+		t.Skipf("this system's shm directory is not available: %v", err)
+	}
+	return name, path
 }

@@ -2,13 +2,10 @@ package posixshm_test
 
 import (
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"syscall"
 	"testing"
-	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -93,14 +90,7 @@ func TestOpenFd(t *testing.T) {
 
 // TestOpenFd_Native: the package-level OpenFd opens what Open opens.
 func TestOpenFd_Native(t *testing.T) {
-	name := fmt.Sprintf("/posixshm-test-%d-%d", os.Getpid(), time.Now().UnixNano())
-	path, err := posixshm.Path(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Dir(path)); err != nil {
-		t.Skipf("this system's shm directory is not available: %v", err)
-	}
+	name, _ := nativeName(t)
 	fd, err := posixshm.OpenFd(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		t.Fatal(err)
